@@ -1,0 +1,1 @@
+"""The data-sharing gateway (LGSP/NGSP-style) in front of the three mock services."""

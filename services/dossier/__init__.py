@@ -1,0 +1,1 @@
+"""Cổng DVCQG dossier sync (mock)."""

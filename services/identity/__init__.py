@@ -1,0 +1,1 @@
+"""VNeID / DVCQG SSO and population database (mock)."""

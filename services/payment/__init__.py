@@ -1,0 +1,1 @@
+"""PayGov national payment platform (mock)."""

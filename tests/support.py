@@ -1,0 +1,174 @@
+"""Test support: per-tenant clients, database backends and real sandbox processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from fastapi.testclient import TestClient
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def new_tenant() -> str:
+    return "t-" + uuid.uuid4().hex[:16]
+
+
+class TenantClient:
+    """A client bound to one tenant: every call carries ``X-Sandbox-Tenant``."""
+
+    def __init__(self, client: TestClient | httpx.Client, tenant: str) -> None:
+        self.client = client
+        self.tenant = tenant
+        self.app = getattr(client, "app", None)
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        headers = {"x-sandbox-tenant": self.tenant, **(kwargs.pop("headers", None) or {})}
+        return self.client.request(method, url, headers=headers, **kwargs)
+
+    def get(self, url: str, **kw: Any) -> httpx.Response:
+        return self.request("GET", url, **kw)
+
+    def post(self, url: str, **kw: Any) -> httpx.Response:
+        return self.request("POST", url, **kw)
+
+    def put(self, url: str, **kw: Any) -> httpx.Response:
+        return self.request("PUT", url, **kw)
+
+    def patch(self, url: str, **kw: Any) -> httpx.Response:
+        return self.request("PATCH", url, **kw)
+
+    def delete(self, url: str, **kw: Any) -> httpx.Response:
+        return self.request("DELETE", url, **kw)
+
+
+class PostgresDatabases:
+    """Creates throwaway databases on the test PostgreSQL server and drops them after."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.created: list[str] = []
+
+    def create(self, label: str) -> str:
+        name = f"vnsb_{label}_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        self.created.append(name)
+        base = self.admin_url.rsplit("/", 1)[0]
+        return f"{base}/{name}"
+
+    def drop_all(self) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            for name in self.created:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.created.clear()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_http(url: str, timeout: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                data: dict[str, Any] = json.loads(resp.read())
+                return data
+        except Exception as exc:
+            last = exc
+            time.sleep(0.2)
+    raise TimeoutError(f"{url} not ready: {last}")
+
+
+@dataclass
+class SandboxProcesses:
+    """``vnsandbox up`` running on free ports with its own data directory."""
+
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+    proc: subprocess.Popen[str] | None = None
+    output: list[str] = field(default_factory=list)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    @property
+    def gateway(self) -> str:
+        return self.url("gateway")
+
+    def start(self) -> SandboxProcesses:
+        self.ports = {n: free_port() for n in ("gateway", "identity", "dossier", "payment")}
+        args = [sys.executable, "-m", "vnsandbox", "up", "--data-dir", str(self.data_dir)]
+        for name, port in self.ports.items():
+            args += [f"--{name}-port", str(port)]
+        env = {**os.environ, **self.env}
+        self.proc = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        deadline = time.monotonic() + 90
+        assert self.proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError("vnsandbox up exited:\n" + "".join(self.output))
+            self.output.append(line)
+            if "Press Ctrl-C to stop." in line:
+                break
+        else:
+            raise TimeoutError("vnsandbox up did not come up:\n" + "".join(self.output))
+        # Keep draining output so the children never block on a full pipe.
+        import threading
+
+        threading.Thread(target=self._drain, daemon=True).start()
+        return self
+
+    def _drain(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+
+    def pid_of(self, service: str) -> int:
+        pid: int = wait_http(self.url(service) + "/_sandbox/health")["pid"]
+        return pid
+
+    def stop(self, timeout: float = 20) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is not alive for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

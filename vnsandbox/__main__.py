@@ -1,0 +1,5 @@
+import sys
+
+from vnsandbox.cli import main
+
+sys.exit(main())

@@ -1,0 +1,272 @@
+"""``vnsandbox``: start the sandbox, check its configuration.
+
+vnsandbox up            gateway + identity + dossier + payment as uvicorn processes
+vnsandbox check-config  validate every process's settings and print them
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from vnsandbox import __version__
+from vnsandbox.settings import ServiceSettings
+from vnsandbox.topology import ALL, GATEWAY, GATEWAY_PREFIX, SERVICES, uvicorn_args
+
+STARTUP_TIMEOUT_S = 60.0
+
+
+def _settings_classes() -> dict[str, type[ServiceSettings]]:
+    from gateway.settings import GatewaySettings
+    from services.dossier.settings import DossierSettings
+    from services.identity.settings import IdentitySettings
+    from services.payment.settings import PaymentSettings
+
+    return {
+        "gateway": GatewaySettings,
+        "identity": IdentitySettings,
+        "dossier": DossierSettings,
+        "payment": PaymentSettings,
+    }
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _set_parent_death_signal() -> None:
+    """Children get SIGTERM if the supervisor dies, so no process is left behind."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _health(url: str) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(url + "/_sandbox/health", timeout=2) as resp:  # noqa: S310 (loopback)
+            data: dict[str, Any] = json.loads(resp.read())
+            return data
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+
+
+class Supervisor:
+    def __init__(self, host: str, ports: dict[str, int], data_dir: Path) -> None:
+        self.host = host
+        self.ports = ports
+        self.data_dir = data_dir
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.stopping = False
+
+    def url(self, name: str) -> str:
+        return f"http://{self.host}:{self.ports[name]}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["SANDBOX_DATA_DIR"] = str(self.data_dir)
+        for proc in ALL:
+            env[f"{proc.env_prefix}PORT"] = str(self.ports[proc.name])
+            env[f"{proc.env_prefix}HOST"] = self.host
+        for proc in SERVICES:
+            env[f"GATEWAY_{proc.name.upper()}_URL"] = self.url(proc.name)
+        return env
+
+    def start(self) -> None:
+        env = self.env()
+        for proc in (*SERVICES, GATEWAY):
+            self.children[proc.name] = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", *uvicorn_args(proc, self.host, self.ports[proc.name])],
+                env=env,
+                start_new_session=True,
+                preexec_fn=_set_parent_death_signal,
+            )
+
+    def wait_healthy(self) -> bool:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        pending = {p.name for p in ALL}
+        while pending and time.monotonic() < deadline:
+            for name in sorted(pending):
+                child = self.children[name]
+                if child.poll() is not None:
+                    print(f"vnsandbox: {name} exited during start-up (code {child.returncode})", file=sys.stderr)
+                    return False
+                if _health(self.url(name)) is not None:
+                    pending.discard(name)
+            time.sleep(0.2)
+        if pending:
+            print(
+                f"vnsandbox: not healthy after {STARTUP_TIMEOUT_S:.0f} s: {', '.join(sorted(pending))}",
+                file=sys.stderr,
+            )
+        return not pending
+
+    def banner(self) -> str:
+        gw = self.url("gateway")
+        lines = [
+            f"vnsandbox {__version__} is up (embedded mode, data in {self.data_dir})",
+            "",
+            f"  gateway      {gw}            docs index: {gw}/docs",
+        ]
+        for proc in SERVICES:
+            prefix = GATEWAY_PREFIX[proc.name]
+            lines.append(f"  {proc.name:<12} {gw}{prefix:<12} direct: {self.url(proc.name)}  docs: {gw}{prefix}/docs")
+        lines += ["", f"  control plane: {gw}/_sandbox (health, journal, reset)", "", "Press Ctrl-C to stop."]
+        return "\n".join(lines)
+
+    def stop(self) -> None:
+        self.stopping = True
+        for child in self.children.values():
+            if child.poll() is None:
+                child.terminate()
+        deadline = time.monotonic() + 10
+        for child in self.children.values():
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+    def watch(self) -> int:
+        reported: set[str] = set()
+        while not self.stopping:
+            for name, child in self.children.items():
+                if child.poll() is not None and name not in reported:
+                    reported.add(name)
+                    print(
+                        f"vnsandbox: {name} exited (code {child.returncode}); the gateway answers 502 for it. "
+                        "The other processes keep running.",
+                        file=sys.stderr,
+                    )
+            time.sleep(0.3)
+        return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    ports = {
+        "gateway": args.gateway_port,
+        "identity": args.identity_port,
+        "dossier": args.dossier_port,
+        "payment": args.payment_port,
+    }
+    if len(set(ports.values())) != len(ports):
+        print("vnsandbox: every process needs its own port", file=sys.stderr)
+        return 2
+    taken = [(n, p) for n, p in ports.items() if not port_free(args.host, p)]
+    if taken:
+        for name, port in taken:
+            print(
+                f"vnsandbox: port {port} on {args.host} ({name}) is already in use; stop what uses it "
+                f"or choose another with --{name}-port",
+                file=sys.stderr,
+            )
+        return 2
+    sup = Supervisor(args.host, ports, Path(args.data_dir))
+
+    def on_signal(signum: int, _frame: object) -> None:
+        sup.stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    sup.start()
+    try:
+        if not sup.wait_healthy():
+            return 1
+        if sup.stopping:
+            return 0
+        print(sup.banner(), flush=True)
+        return sup.watch()
+    finally:
+        sup.stop()
+        print("vnsandbox: stopped", file=sys.stderr, flush=True)
+
+
+def _mask(key: str, value: Any) -> Any:
+    if any(w in key for w in ("secret", "password")):
+        return "***" if value else ""
+    if key == "database_url" and isinstance(value, str) and "@" in value:
+        scheme, rest = value.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return value
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    problems = 0
+    report: dict[str, Any] = {}
+    for name, cls in _settings_classes().items():
+        try:
+            s = cls()
+        except ValidationError as exc:
+            problems += 1
+            for err in exc.errors():
+                field = ".".join(str(p) for p in err["loc"]) or "(settings)"
+                print(f"{name}: {field}: {err['msg']}", file=sys.stderr)
+            continue
+        values = {k: _mask(k, v) for k, v in s.model_dump(mode="json").items()}
+        if name != "gateway":
+            values["database_url"] = _mask("database_url", s.resolved_database_url())
+        report[name] = values
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        for name, values in report.items():
+            print(f"[{name}]")
+            for k, v in values.items():
+                print(f"  {k} = {v}")
+    if problems:
+        print(f"check-config: {problems} process(es) misconfigured", file=sys.stderr)
+        return 2
+    print("check-config: ok", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vnsandbox", description="VN e-government sandbox")
+    parser.add_argument("--version", action="version", version=f"vnsandbox {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the gateway and the three services")
+    up.add_argument("--host", default=os.environ.get("SANDBOX_HOST", "127.0.0.1"))
+    for proc in ALL:
+        up.add_argument(
+            f"--{proc.name}-port",
+            type=int,
+            default=int(os.environ.get(f"{proc.env_prefix}PORT", proc.default_port)),
+        )
+    up.add_argument("--data-dir", default=os.environ.get("SANDBOX_DATA_DIR", "var/data"))
+    up.set_defaults(func=cmd_up)
+    check = sub.add_parser("check-config", help="validate and print every process's settings")
+    check.add_argument("--json", action="store_true", help="print as JSON")
+    check.set_defaults(func=cmd_check_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    rc: int = args.func(args)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

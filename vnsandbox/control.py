@@ -1,0 +1,227 @@
+"""The ``/_sandbox`` control plane every service has, in one place.
+
+- ``GET  /_sandbox/health``: liveness, database reachability, process id.
+- ``GET  /_sandbox/version``: service, sandbox and protocol versions.
+- ``POST /_sandbox/reset``: wipe the calling tenant's data (and journal) in this service.
+- ``GET  /_sandbox/journal``: requests and replies recorded, filtered; ``DELETE`` clears.
+- ``GET/PUT/DELETE /_sandbox/switches[/{name}]``: named behaviour switches.
+- ``GET/POST/DELETE /_sandbox/clock``: the tenant's test clock.
+
+Services add their own control endpoints (seed, personas, partners, ...) on the same
+prefix through their ``control.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select, text
+
+from vnsandbox import __version__, clock
+from vnsandbox.context import current_tenant
+from vnsandbox.db import Database, SessionDep, Switch
+from vnsandbox.errors import SandboxError, ValidationFailed
+from vnsandbox.journal import Journal, JournalQuery
+
+router = APIRouter(prefix="/_sandbox", tags=["sandbox control"])
+
+
+class SwitchIn(BaseModel):
+    """Turn a named switch on."""
+
+    scope: str = Field("*", max_length=128, description="`*` for all callers, or one client/partner/unit code")
+    params: dict[str, Any] = Field(default_factory=dict, description="switch-specific parameters")
+    remaining: int | None = Field(None, ge=1, description="apply to the next N requests only")
+
+
+class SwitchOut(BaseModel):
+    name: str
+    scope: str
+    params: dict[str, Any]
+    remaining: int | None
+    created_at: datetime
+
+
+class ClockIn(BaseModel):
+    """Move the tenant's clock: advance by seconds, or set an absolute offset."""
+
+    advance_seconds: float | None = Field(None, description="add this many seconds to the current offset")
+    offset_seconds: float | None = Field(None, description="set the offset from real time")
+
+
+def _switch_names(request: Request) -> dict[str, str]:
+    names: dict[str, str] = request.app.state.spec.switches
+    return names
+
+
+@router.get("/health", summary="Liveness and database reachability")
+def health(request: Request) -> dict[str, Any]:
+    db: Database = request.app.state.db
+    try:
+        with db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        db_ok = True
+    except Exception:
+        db_ok = False
+    return {
+        "status": "ok" if db_ok else "degraded",
+        "service": request.app.state.spec.name,
+        "database": db.dialect,
+        "database_ok": db_ok,
+        "pid": os.getpid(),
+    }
+
+
+@router.get("/version", summary="Versions of the service, the sandbox and the imitated protocol")
+def version(request: Request) -> dict[str, Any]:
+    spec = request.app.state.spec
+    return {
+        "service": spec.name,
+        "sandbox_version": __version__,
+        "protocol": spec.protocol,
+        "python": platform.python_version(),
+        "mode": request.app.state.settings.mode,
+    }
+
+
+@router.post("/reset", summary="Wipe this tenant's data in this service")
+def reset(request: Request, session: SessionDep) -> dict[str, Any]:
+    tenant = current_tenant()
+    db: Database = request.app.state.db
+    deleted = db.wipe(session, tenant)
+    journal: Journal = request.app.state.journal
+    cleared = journal.clear(tenant)
+    for hook in request.app.state.spec.on_reset:
+        hook(request.app, session, tenant)
+    return {
+        "tenant": tenant,
+        "deleted_rows": {k: v for k, v in deleted.items() if v},
+        "journal_cleared": cleared,
+    }
+
+
+@router.get("/journal", summary="Requests and replies recorded by this process, newest first")
+def journal_read(
+    request: Request,
+    method: str | None = None,
+    path: str | None = None,
+    path_prefix: str | None = None,
+    status: int | None = None,
+    request_id: str | None = None,
+    since: Annotated[str | None, Query(description="ISO-8601 time; entries at or after it")] = None,
+    body_contains: str | None = None,
+    limit: Annotated[int, Query(ge=0, le=10_000)] = 100,
+) -> dict[str, Any]:
+    journal: Journal = request.app.state.journal
+    q = JournalQuery(
+        method=method,
+        path=path,
+        path_prefix=path_prefix,
+        status=status,
+        request_id=request_id,
+        tenant=current_tenant(),
+        since=since,
+        body_contains=body_contains,
+        limit=limit,
+    )
+    total, entries = journal.query(q)
+    return {"total_matched": total, "capacity": journal.capacity, "entries": [e.to_dict() for e in entries]}
+
+
+@router.delete("/journal", summary="Clear this tenant's journal entries")
+def journal_clear(request: Request) -> dict[str, Any]:
+    journal: Journal = request.app.state.journal
+    return {"cleared": journal.clear(current_tenant())}
+
+
+@router.get("/switches", summary="Active switches and the names this service understands")
+def switches_list(request: Request, session: SessionDep) -> dict[str, Any]:
+    rows = session.scalars(select(Switch).where(Switch.tenant == current_tenant()).order_by(Switch.id)).all()
+    return {
+        "available": _switch_names(request),
+        "active": [SwitchOut.model_validate(r, from_attributes=True).model_dump(mode="json") for r in rows],
+    }
+
+
+@router.put("/switches/{name}", summary="Turn a named switch on (replacing one with the same name and scope)")
+def switch_set(name: str, body: SwitchIn, request: Request, session: SessionDep) -> dict[str, Any]:
+    names = _switch_names(request)
+    if name not in names:
+        raise ValidationFailed(
+            f"Unknown switch {name!r}; this service understands: {', '.join(sorted(names)) or 'none'}",
+            f"Không có công tắc {name!r}; dịch vụ này hỗ trợ: {', '.join(sorted(names)) or 'không có'}",
+            code="UNKNOWN_SWITCH",
+            details=[{"field": "name", "rule": "one_of", "message": ", ".join(sorted(names))}],
+        )
+    tenant = current_tenant()
+    for old in session.scalars(
+        select(Switch).where(Switch.tenant == tenant, Switch.name == name, Switch.scope == body.scope)
+    ):
+        session.delete(old)
+    row = Switch(tenant=tenant, name=name, scope=body.scope, params=body.params, remaining=body.remaining)
+    session.add(row)
+    session.flush()
+    return SwitchOut.model_validate(row, from_attributes=True).model_dump(mode="json") | {"description": names[name]}
+
+
+@router.delete("/switches/{name}", summary="Turn a named switch off (every scope)")
+def switch_delete(name: str, session: SessionDep) -> dict[str, Any]:
+    rows = session.scalars(select(Switch).where(Switch.tenant == current_tenant(), Switch.name == name)).all()
+    for r in rows:
+        session.delete(r)
+    return {"removed": len(rows)}
+
+
+@router.delete("/switches", summary="Turn every switch off")
+def switches_clear(session: SessionDep) -> dict[str, Any]:
+    rows = session.scalars(select(Switch).where(Switch.tenant == current_tenant())).all()
+    for r in rows:
+        session.delete(r)
+    return {"removed": len(rows)}
+
+
+@router.get("/clock", summary="The tenant's test clock")
+def clock_read(session: SessionDep) -> dict[str, Any]:
+    tenant = current_tenant()
+    return {
+        "tenant": tenant,
+        "offset_seconds": clock.offset_seconds(session, tenant),
+        "now": clock.now(session, tenant).isoformat(),
+    }
+
+
+@router.post("/clock", summary="Advance or set the tenant's test clock")
+def clock_move(body: ClockIn, session: SessionDep) -> dict[str, Any]:
+    tenant = current_tenant()
+    if (body.advance_seconds is None) == (body.offset_seconds is None):
+        raise SandboxError(
+            "Give exactly one of advance_seconds or offset_seconds",
+            "Cần đúng một trong hai trường advance_seconds hoặc offset_seconds",
+            code="INVALID_CLOCK_CHANGE",
+            status_code=422,
+        )
+    if body.advance_seconds is not None:
+        if body.advance_seconds < 0:
+            raise SandboxError(
+                "The clock only moves forward",
+                "Đồng hồ chỉ được tiến về phía trước",
+                code="CLOCK_BACKWARDS",
+                status_code=422,
+            )
+        target = clock.offset_seconds(session, tenant) + body.advance_seconds
+    else:
+        target = float(body.offset_seconds or 0.0)
+    clock.set_offset(session, tenant, target)
+    return {"tenant": tenant, "offset_seconds": target, "now": clock.now(session, tenant).isoformat()}
+
+
+@router.delete("/clock", summary="Back to real time")
+def clock_reset(session: SessionDep) -> dict[str, Any]:
+    tenant = current_tenant()
+    clock.set_offset(session, tenant, 0.0)
+    return {"tenant": tenant, "offset_seconds": 0.0, "now": clock.now(session, tenant).isoformat()}

@@ -1,0 +1,181 @@
+"""Database engine, sessions, migrations and the control tables every service shares.
+
+Storage is synchronous SQLAlchemy 2. Why sync: the embedded default is SQLite, whose
+drivers are synchronous anyway (async SQLite drivers run it in a thread), Alembic is
+synchronous, bulk loads with ``executemany`` are fastest on psycopg's sync path, and
+FastAPI runs sync endpoints in its thread pool so the event loop never blocks. The hot
+path of the sandbox, the gateway, touches no database at all.
+
+Each service owns its own database (SQLite file ``<data_dir>/<service>.db`` or the
+``<SERVICE>_DATABASE_URL`` it is given) and its own Alembic migration history, applied
+at start. Every table holds a ``tenant`` column: one tenant's reset wipes its rows only.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from alembic import command
+from alembic.config import Config
+from fastapi import Depends, Request
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    create_engine,
+    delete,
+    event,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ControlBase(DeclarativeBase):
+    """Tables of the control plane that every service has (switches, test clock)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON}
+
+
+class Switch(ControlBase):
+    """A named behaviour switch (error switch, failure mode), per tenant and scope."""
+
+    __tablename__ = "sandbox_switch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(63), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    #: ``*`` for every caller, or one client / partner / unit code.
+    scope: Mapped[str] = mapped_column(String(128), default="*")
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: How many more requests it applies to; ``None`` means until removed.
+    remaining: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ClockOffset(ControlBase):
+    """The per-tenant test clock: an offset added to real time."""
+
+    __tablename__ = "sandbox_clock"
+
+    tenant: Mapped[str] = mapped_column(String(63), primary_key=True)
+    offset_seconds: Mapped[float] = mapped_column(default=0.0)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Engine for ``url``; SQLite files get WAL, foreign keys and a busy timeout."""
+    if url.startswith("sqlite"):
+        memory = url in ("sqlite://", "sqlite:///:memory:")
+        if not memory:
+            path = Path(url.split("///", 1)[1])
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 10},
+            poolclass=StaticPool if memory else None,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+class Database:
+    """A service's engine and session factory."""
+
+    def __init__(self, url: str, metadatas: Sequence[MetaData]) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.metadatas = [ControlBase.metadata, *metadatas]
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: committed when the block ends, rolled back on error."""
+        session = self.sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def migrate(self, migrations_dir: Path, service: str) -> None:
+        """Apply the service's Alembic migrations up to head (serialised on PostgreSQL)."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(migrations_dir))
+        cfg.attributes["version_table"] = f"alembic_version_{service}"
+        with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                # Replicas starting together: one migrates, the others wait.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(service.encode())})
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def wipe(self, session: Session, tenant: str | None) -> dict[str, int]:
+        """Delete a tenant's rows in every table (all rows when ``tenant`` is None)."""
+        counts: dict[str, int] = {}
+        for metadata in reversed(self.metadatas):
+            for table in reversed(metadata.sorted_tables):
+                stmt = delete(table)
+                if tenant is not None and "tenant" in table.c:
+                    stmt = stmt.where(table.c.tenant == tenant)
+                elif tenant is not None:
+                    continue
+                counts[table.name] = session.execute(stmt).rowcount  # type: ignore[attr-defined]
+        return counts
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """FastAPI dependency: the request's unit of work, committed after the endpoint returns."""
+    db: Database = request.app.state.db
+    with db.session() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)

@@ -1,0 +1,241 @@
+"""One typed error hierarchy and the one handler that turns it into replies.
+
+Every error reply of the sandbox's own envelope has the same shape::
+
+    {"error_code": "MALFORMED_JSON", "message": "<Vietnamese>", "message_en": "<English>",
+     "details": [...], "request_id": "..."}
+
+``error_code`` is machine-readable; ``message`` is Vietnamese because the real
+platforms speak Vietnamese, ``message_en`` is for everyone else. Services whose real
+counterpart uses another envelope (OAuth2 errors, the DVCQG numeric codes, PayGov)
+subclass :class:`SandboxError` and override :meth:`SandboxError.body`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from vnsandbox.context import current_request_id
+
+log = logging.getLogger("vnsandbox.errors")
+
+
+class SandboxError(Exception):
+    """Base of every error the sandbox answers on purpose."""
+
+    status_code: int = 400
+    code: str = "BAD_REQUEST"
+    message_vi: str = "Yêu cầu không hợp lệ"
+    message_en: str = "Bad request"
+
+    def __init__(
+        self,
+        message_en: str | None = None,
+        message_vi: str | None = None,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        details: Sequence[Mapping[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if message_en is not None:
+            self.message_en = message_en
+        if message_vi is not None:
+            self.message_vi = message_vi
+        if code is not None:
+            self.code = code
+        if status_code is not None:
+            self.status_code = status_code
+        self.details = [dict(d) for d in details] if details else []
+        self.headers = dict(headers) if headers else {}
+        super().__init__(self.message_en)
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body of the reply. Overridden where the real platform differs."""
+        body: dict[str, Any] = {
+            "error_code": self.code,
+            "message": self.message_vi,
+            "message_en": self.message_en,
+        }
+        if self.details:
+            body["details"] = self.details
+        body["request_id"] = current_request_id()
+        return body
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.status_code, headers=self.headers or None)
+
+
+class BadRequest(SandboxError):
+    pass
+
+
+class MalformedJSON(SandboxError):
+    code = "MALFORMED_JSON"
+    message_vi = "Nội dung yêu cầu không phải JSON hợp lệ"
+    message_en = "The request body is not valid JSON"
+
+
+class UnsupportedMediaType(SandboxError):
+    status_code = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    message_vi = "Kiểu nội dung không được hỗ trợ; hãy gửi application/json"
+    message_en = "Unsupported content type; send application/json"
+
+
+class ValidationFailed(SandboxError):
+    status_code = 422
+    code = "VALIDATION_ERROR"
+    message_vi = "Dữ liệu không hợp lệ"
+    message_en = "The request did not pass validation"
+
+
+class Unauthorized(SandboxError):
+    status_code = 401
+    code = "UNAUTHORIZED"
+    message_vi = "Chưa xác thực hoặc thông tin xác thực không hợp lệ"
+    message_en = "Missing or invalid credentials"
+
+
+class Forbidden(SandboxError):
+    status_code = 403
+    code = "FORBIDDEN"
+    message_vi = "Không có quyền thực hiện yêu cầu này"
+    message_en = "Not allowed"
+
+
+class NotFound(SandboxError):
+    status_code = 404
+    code = "NOT_FOUND"
+    message_vi = "Không tìm thấy tài nguyên"
+    message_en = "Not found"
+
+
+class MethodNotAllowed(SandboxError):
+    status_code = 405
+    code = "METHOD_NOT_ALLOWED"
+    message_vi = "Phương thức HTTP không được hỗ trợ cho đường dẫn này"
+    message_en = "HTTP method not allowed on this path"
+
+
+class Conflict(SandboxError):
+    status_code = 409
+    code = "CONFLICT"
+    message_vi = "Xung đột với dữ liệu hiện có"
+    message_en = "Conflicts with existing data"
+
+
+class PayloadTooLarge(SandboxError):
+    status_code = 413
+    code = "PAYLOAD_TOO_LARGE"
+    message_vi = "Nội dung yêu cầu vượt quá kích thước cho phép"
+    message_en = "The request body is larger than allowed"
+
+
+class TooManyRequests(SandboxError):
+    status_code = 429
+    code = "RATE_LIMITED"
+    message_vi = "Vượt quá hạn mức gọi; vui lòng thử lại sau"
+    message_en = "Rate limit exceeded; retry later"
+
+
+class ServiceUnavailable(SandboxError):
+    status_code = 503
+    code = "SERVICE_UNAVAILABLE"
+    message_vi = "Dịch vụ tạm thời không khả dụng"
+    message_en = "Service temporarily unavailable"
+
+
+def internal_error() -> SandboxError:
+    """The reply for a defect of the sandbox itself (never for bad input)."""
+    return SandboxError(
+        "Internal error in the sandbox; the request id identifies it in the logs",
+        "Lỗi nội bộ của môi trường thử nghiệm; mã yêu cầu giúp tra cứu nhật ký",
+        code="INTERNAL_ERROR",
+        status_code=500,
+    )
+
+
+_HTTP_STATUS_ERRORS: dict[int, type[SandboxError]] = {
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    405: MethodNotAllowed,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+}
+
+
+def _is_json_content_type(value: str) -> bool:
+    media = value.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+def validation_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Turn pydantic errors into ``{"field", "rule", "message"}`` items."""
+    out = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+        if err.get("type") == "json_invalid":
+            loc = []  # pydantic reports the byte offset here, not a field
+        out.append(
+            {
+                "field": ".".join(loc) or "body",
+                "rule": err.get("type", "invalid"),
+                "message": err.get("msg", ""),
+            }
+        )
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the one exception handler family on ``app``."""
+
+    async def sandbox_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, SandboxError)
+        return exc.response()
+
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        cls = _HTTP_STATUS_ERRORS.get(exc.status_code)
+        headers = dict(exc.headers or {})
+        if cls is not None:
+            return cls(headers=headers).response()
+        detail = exc.detail if isinstance(exc.detail, str) else "HTTP error"
+        return SandboxError(
+            detail, detail, code=f"HTTP_{exc.status_code}", status_code=exc.status_code, headers=headers
+        ).response()
+
+    async def request_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = list(exc.errors())
+        body_errors = [e for e in errors if e.get("loc", ("",))[0] == "body"]
+        content_type = request.headers.get("content-type", "")
+        if (
+            body_errors
+            and content_type
+            and not _is_json_content_type(content_type)
+            and request.method in ("POST", "PUT", "PATCH")
+        ):
+            return UnsupportedMediaType(
+                details=[{"field": "content-type", "rule": "media_type", "message": content_type}]
+            ).response()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return MalformedJSON(details=validation_details(errors)).response()
+        return ValidationFailed(details=validation_details(errors)).response()
+
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return internal_error().response()
+
+    app.add_exception_handler(SandboxError, sandbox_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, request_validation)
+    app.add_exception_handler(Exception, unexpected)

@@ -1,0 +1,234 @@
+"""The request-context middleware every service runs (pure ASGI, no per-request objects
+beyond what it must keep).
+
+For each HTTP request it:
+- takes or makes the request id (``X-Request-ID``) and echoes it in the reply;
+- resolves the tenant (``X-Sandbox-Tenant``), checking the gateway's signature when the
+  service is configured to require one;
+- enforces the body size limit (413) before the application sees the body;
+- records request and reply in the journal (secrets redacted) and logs one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vnsandbox.context import DEFAULT_TENANT, set_request_id, set_tenant
+from vnsandbox.errors import PayloadTooLarge, SandboxError, Unauthorized, internal_error
+from vnsandbox.journal import Journal, redact_body, redact_headers
+from vnsandbox.signing import (
+    CONSUMER_HEADER,
+    TENANT_HEADER,
+    TENANT_SIGNATURE_HEADER,
+    verify_tenant_assertion,
+)
+
+log = logging.getLogger("vnsandbox.request")
+
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+PREFIX_RE = re.compile(r"^(/[A-Za-z0-9._-]+)+/?$")
+TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+#: Paths whose traffic is not journalled (reading the journal would fill it).
+UNJOURNALLED_PREFIXES = ("/_sandbox/journal", "/_sandbox/health")
+
+
+def valid_tenant(value: str) -> bool:
+    return bool(TENANT_RE.match(value))
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        journal: Journal,
+        max_body_bytes: int,
+        journal_body_bytes: int,
+        gateway_secret: str,
+        require_tenant_signature: bool,
+        log_requests: bool = True,
+    ) -> None:
+        self.app = app
+        self.journal = journal
+        self.max_body_bytes = max_body_bytes
+        self.journal_body_bytes = journal_body_bytes
+        self.gateway_secret = gateway_secret
+        self.require_tenant_signature = require_tenant_signature
+        self.log_requests = log_requests
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers: list[tuple[str, str]] = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        hmap = {k.lower(): v for k, v in headers}
+        rid = hmap.get("x-request-id", "")
+        if not REQUEST_ID_RE.match(rid):
+            rid = new_request_id()
+        set_request_id(rid)
+        tenant = DEFAULT_TENANT
+        set_tenant(tenant)
+        prefix = hmap.get("x-forwarded-prefix", "")
+        if prefix and PREFIX_RE.match(prefix):
+            # Relayed by the gateway under /{api}/{version}: docs and links use that prefix.
+            scope["root_path"] = prefix.rstrip("/")
+        state = scope.setdefault("state", {})
+        state["request_id"] = rid
+        state["journal_notes"] = {}
+
+        status_holder = {"status": 0, "headers": [], "body": bytearray()}
+        rid_header = (b"x-request-id", rid.encode())
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                raw = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
+                raw.append(rid_header)
+                message["headers"] = raw
+                status_holder["headers"] = raw
+            elif message["type"] == "http.response.body":
+                body: bytearray = status_holder["body"]  # type: ignore[assignment]
+                if len(body) < self.journal_body_bytes:
+                    body.extend(message.get("body", b"")[: self.journal_body_bytes - len(body)])
+            await send(message)
+
+        body = b""
+        try:
+            tenant = self._resolve_tenant(hmap, rid)
+            set_tenant(tenant)
+            state["tenant"] = tenant
+            state["consumer"] = hmap.get(CONSUMER_HEADER, "")
+            body = await self._read_body(hmap, receive)
+        except SandboxError as exc:
+            await exc.response()(scope, receive, send_wrapper)
+        else:
+            replay_done = False
+
+            async def replay() -> Message:
+                nonlocal replay_done
+                if not replay_done:
+                    replay_done = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            try:
+                await self.app(scope, replay, send_wrapper)
+            except Exception as exc:  # the one place an unexpected error becomes a reply
+                log.exception("unhandled error", exc_info=exc)
+                if status_holder["status"]:
+                    raise
+                await internal_error().response()(scope, receive, send_wrapper)
+        self._record(scope, headers, hmap, body, status_holder, tenant, rid, started)
+
+    def _resolve_tenant(self, hmap: dict[str, str], rid: str) -> str:
+        tenant = hmap.get(TENANT_HEADER)
+        if tenant is None:
+            if self.require_tenant_signature:
+                raise Unauthorized(
+                    "This service only accepts requests relayed by the gateway (missing tenant assertion)",
+                    "Dịch vụ chỉ nhận yêu cầu chuyển tiếp qua cổng kết nối (thiếu xác nhận tenant)",
+                    code="TENANT_ASSERTION_MISSING",
+                )
+            return DEFAULT_TENANT
+        if not valid_tenant(tenant):
+            raise SandboxError(
+                "Invalid tenant name: lower-case letters, digits, '-' and '_', at most 63 characters",
+                "Tên tenant không hợp lệ: chữ thường, chữ số, '-' và '_', tối đa 63 ký tự",
+                code="INVALID_TENANT",
+            )
+        if self.require_tenant_signature:
+            signature = hmap.get(TENANT_SIGNATURE_HEADER, "")
+            consumer = hmap.get(CONSUMER_HEADER, "")
+            if not verify_tenant_assertion(self.gateway_secret, tenant, rid, consumer, signature):
+                raise Unauthorized(
+                    "The tenant assertion is not signed by the gateway",
+                    "Xác nhận tenant không có chữ ký hợp lệ của cổng kết nối",
+                    code="TENANT_ASSERTION_INVALID",
+                )
+        return tenant
+
+    async def _read_body(self, hmap: dict[str, str], receive: Receive) -> bytes:
+        declared = hmap.get("content-length")
+        if declared is not None:
+            try:
+                declared_len = int(declared)
+            except ValueError:
+                raise SandboxError(
+                    "Invalid Content-Length header",
+                    "Tiêu đề Content-Length không hợp lệ",
+                    code="INVALID_CONTENT_LENGTH",
+                ) from None
+            if declared_len > self.max_body_bytes:
+                raise self._too_large()
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise self._too_large()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(
+            f"The request body is larger than {self.max_body_bytes} bytes",
+            f"Nội dung yêu cầu vượt quá {self.max_body_bytes} byte",
+            details=[{"field": "body", "rule": "max_bytes", "message": str(self.max_body_bytes)}],
+        )
+
+    def _record(
+        self,
+        scope: Scope,
+        headers: list[tuple[str, str]],
+        hmap: dict[str, str],
+        body: bytes,
+        status_holder: dict[str, Any],
+        tenant: str,
+        rid: str,
+        started: float,
+    ) -> None:
+        path: str = scope["path"]
+        duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        status = status_holder["status"]
+        if self.log_requests:
+            log.info(
+                "request",
+                extra={"method": scope["method"], "path": path, "status": status, "duration_ms": duration_ms},
+            )
+        if path.startswith(UNJOURNALLED_PREFIXES):
+            return
+        resp_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in status_holder["headers"]]
+        resp_ctype = next((v for k, v in resp_headers if k.lower() == "content-type"), "")
+        notes = scope.get("state", {}).get("journal_notes") or {}
+        self.journal.record(
+            request_id=rid,
+            tenant=tenant,
+            method=scope["method"],
+            path=path,
+            query=scope.get("query_string", b"").decode("latin-1"),
+            status=status,
+            duration_ms=duration_ms,
+            request_headers=redact_headers(headers),
+            request_body=redact_body(body, hmap.get("content-type", ""), self.journal_body_bytes),
+            response_headers=redact_headers(resp_headers),
+            response_body=redact_body(bytes(status_holder["body"]), resp_ctype, self.journal_body_bytes),
+            notes=json.loads(json.dumps(notes, default=str)),
+        )

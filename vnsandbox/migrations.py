@@ -1,0 +1,57 @@
+"""The body of every service's Alembic ``env.py``.
+
+A service's ``migrations/env.py`` is a single call to :func:`run_env`; the connection
+and the version table name come from :meth:`vnsandbox.db.Database.migrate`.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+
+
+def run_env() -> None:
+    config = context.config
+    connection = config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError("migrations are applied by the service at start (Database.migrate), not offline")
+    context.configure(
+        connection=connection,
+        version_table=config.attributes["version_table"],
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def create_control_tables() -> None:
+    """Create the control-plane tables (switches, test clock); every service's first migration calls it."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        "sandbox_switch",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("tenant", sa.String(63), nullable=False),
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("scope", sa.String(128), nullable=False),
+        sa.Column("params", sa.JSON, nullable=False),
+        sa.Column("remaining", sa.Integer, nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_sandbox_switch"),
+    )
+    op.create_index("ix_sandbox_switch_tenant", "sandbox_switch", ["tenant"])
+    op.create_table(
+        "sandbox_clock",
+        sa.Column("tenant", sa.String(63), nullable=False),
+        sa.Column("offset_seconds", sa.Float, nullable=False),
+        sa.PrimaryKeyConstraint("tenant", name="pk_sandbox_clock"),
+    )
+
+
+def drop_control_tables() -> None:
+    from alembic import op
+
+    op.drop_table("sandbox_clock")
+    op.drop_index("ix_sandbox_switch_tenant", "sandbox_switch")
+    op.drop_table("sandbox_switch")

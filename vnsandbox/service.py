@@ -1,0 +1,150 @@
+"""The app factory every service is built with, so they all look and behave alike."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from sqlalchemy import MetaData
+from sqlalchemy.orm import Session
+
+from vnsandbox import __version__
+from vnsandbox.control import router as control_router
+from vnsandbox.db import Database
+from vnsandbox.errors import install_error_handlers
+from vnsandbox.journal import Journal
+from vnsandbox.logs import configure_logging
+from vnsandbox.middleware import RequestContextMiddleware
+from vnsandbox.settings import ServiceSettings
+
+log = logging.getLogger("vnsandbox.service")
+
+ResetHook = Callable[[FastAPI, Session, str], None]
+
+
+class PeriodicWorker:
+    """A background thread calling ``fn`` every ``interval`` seconds until stopped.
+
+    Work that must survive a restart (outboxes) keeps its state in the database; the
+    worker only drives it, so a killed process loses nothing.
+    """
+
+    def __init__(self, name: str, interval: float, fn: Callable[[], object]) -> None:
+        self.name = name
+        self.interval = interval
+        self.fn = fn
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Run the next round now instead of after the interval."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.fn()
+            except Exception:
+                log.exception("background worker failed", extra={"worker": self.name})
+            self._wake.wait(self.interval)
+            self._wake.clear()
+
+
+@dataclass
+class ServiceSpec:
+    """What makes one service: its name, routes, tables, switches and hooks."""
+
+    name: str
+    title: str
+    description: str
+    #: The protocol the service imitates, reported by ``/_sandbox/version``.
+    protocol: str
+    migrations_dir: Path
+    metadata: MetaData
+    routers: list[APIRouter] = field(default_factory=list)
+    #: Switch name → description, for ``/_sandbox/switches``.
+    switches: dict[str, str] = field(default_factory=dict)
+    on_reset: list[ResetHook] = field(default_factory=list)
+    #: Called once after migrations (seeding defaults, for example).
+    on_startup: list[Callable[[FastAPI], None]] = field(default_factory=list)
+    #: Factories of background workers started with the app and stopped with it.
+    workers: list[Callable[[FastAPI], PeriodicWorker]] = field(default_factory=list)
+
+
+def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
+    """Build a service's FastAPI app: storage migrated, control plane, errors, middleware."""
+    configure_logging(spec.name, settings.log_level)
+    db = Database(settings.resolved_database_url(), [spec.metadata])
+    db.migrate(spec.migrations_dir, spec.name)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        workers = [make(app) for make in spec.workers]
+        for w in workers:
+            w.start()
+        app.state.workers = {w.name: w for w in workers}
+        try:
+            yield
+        finally:
+            for w in workers:
+                w.stop()
+            db.dispose()
+
+    app = FastAPI(
+        title=spec.title,
+        description=spec.description,
+        version=__version__,
+        lifespan=lifespan,
+    )
+    app.state.spec = spec
+    app.state.settings = settings
+    app.state.db = db
+    app.state.workers = {}
+    app.state.journal = Journal(settings.journal_size)
+    install_error_handlers(app)
+    app.include_router(control_router)
+    for router in spec.routers:
+        app.include_router(router)
+    app.add_middleware(
+        RequestContextMiddleware,
+        journal=app.state.journal,
+        max_body_bytes=settings.max_body_bytes,
+        journal_body_bytes=settings.journal_body_bytes,
+        gateway_secret=settings.gateway_secret,
+        require_tenant_signature=settings.require_tenant_signature,
+        log_requests=settings.log_requests,
+    )
+    for hook in spec.on_startup:
+        hook(app)
+    return app
+
+
+def public_base_url(request: Request) -> str:
+    """Base URL the caller reaches this service at, for URLs the service hands out.
+
+    The configured ``*_PUBLIC_BASE_URL`` wins; otherwise the ``X-Forwarded-Proto/Host/
+    Prefix`` headers the gateway sets; otherwise the URL the request came in on.
+    """
+    settings: ServiceSettings = request.app.state.settings
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/")
+    h = request.headers
+    host = h.get("x-forwarded-host")
+    if host:
+        proto = h.get("x-forwarded-proto", "http")
+        return f"{proto}://{host}{h.get('x-forwarded-prefix', '').rstrip('/')}"
+    return str(request.base_url).rstrip("/")

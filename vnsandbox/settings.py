@@ -1,0 +1,87 @@
+"""Settings base shared by every service.
+
+Each service subclasses :class:`ServiceSettings` with its own environment prefix
+(``IDENTITY_``, ``DOSSIER_``, ``PAYMENT_``, ``GATEWAY_``). A handful of settings are
+common to the whole sandbox and read without a prefix (``SANDBOX_MODE``,
+``SANDBOX_DATA_DIR``, ``SANDBOX_GATEWAY_SECRET``, ...), so one variable configures
+every process the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Secret used in the embedded development mode only; refused in ``shared`` mode.
+DEV_GATEWAY_SECRET = "vnsandbox-dev-gateway-secret"
+
+Mode = Literal["embedded", "shared"]
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def sandbox_mode() -> Mode:
+    mode = _env("SANDBOX_MODE", "embedded")
+    if mode not in ("embedded", "shared"):
+        raise ValueError(f"SANDBOX_MODE must be 'embedded' or 'shared', not {mode!r}")
+    return mode  # type: ignore[return-value]
+
+
+def default_data_dir() -> Path:
+    return Path(_env("SANDBOX_DATA_DIR", "var/data"))
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has. Subclasses set ``model_config`` with their prefix."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    #: Logical service name (``identity``, ``dossier``, ``payment``, ``gateway``).
+    service_name: str = "service"
+    mode: Mode = Field(default_factory=sandbox_mode)
+    data_dir: Path = Field(default_factory=default_data_dir)
+    #: SQLAlchemy URL. Empty means the embedded SQLite file ``<data_dir>/<service>.db``.
+    database_url: str = ""
+    #: Base URL under which callers reach this service, used in every URL the service
+    #: hands out (issuer, payment page, ...). Empty: derived from the request, honouring
+    #: the ``X-Forwarded-*`` headers the gateway sets.
+    public_base_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: Largest request body accepted, in bytes (413 beyond it).
+    max_body_bytes: int = 1_048_576
+    #: Entries kept in this process's request journal (a ring buffer).
+    journal_size: int = 2000
+    #: Request/response bodies are kept in the journal up to this many bytes.
+    journal_body_bytes: int = 16_384
+    #: Shared secret between the gateway and the services: signs the tenant assertion.
+    gateway_secret: str = Field(default_factory=lambda: _env("SANDBOX_GATEWAY_SECRET", DEV_GATEWAY_SECRET))
+    #: When true, a service accepts a tenant only with a valid gateway signature, so a
+    #: caller that reaches a service directly cannot pick another tenant's data.
+    require_tenant_signature: bool = Field(
+        default_factory=lambda: _env("SANDBOX_REQUIRE_TENANT_SIGNATURE", "false").lower() in ("1", "true", "yes")
+    )
+    log_level: str = Field(default_factory=lambda: _env("SANDBOX_LOG_LEVEL", "INFO"))
+    #: Log one structured line per request.
+    log_requests: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret_when_shared(self) -> ServiceSettings:
+        if self.mode == "shared" and self.gateway_secret == DEV_GATEWAY_SECRET:
+            raise ValueError(
+                "SANDBOX_GATEWAY_SECRET is the built-in development secret; set a real secret when SANDBOX_MODE=shared"
+            )
+        if self.max_body_bytes < 1024:
+            raise ValueError("max_body_bytes must be at least 1024")
+        return self
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / f'{self.service_name}.db').as_posix()}"

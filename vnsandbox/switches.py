@@ -1,0 +1,48 @@
+"""Named behaviour switches (WireMock/mock-oauth2-server style error switches).
+
+A service declares the names it understands; the control plane stores switches per
+tenant, optionally for one scope (a client id, partner code, unit code) and optionally
+for the next N requests only. Services call :func:`take` where the switch applies.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from vnsandbox.db import Switch
+
+
+def take(session: Session, tenant: str, names: str | list[str], scope: str = "*") -> Switch | None:
+    """The active switch among ``names`` for ``scope`` (a scoped one wins over ``*``).
+
+    Counts one use: a switch with ``remaining`` is removed when it reaches zero.
+    """
+    wanted = [names] if isinstance(names, str) else names
+    rows = session.scalars(
+        select(Switch)
+        .where(Switch.tenant == tenant, Switch.name.in_(wanted), or_(Switch.scope == scope, Switch.scope == "*"))
+        .order_by(Switch.id)
+        .with_for_update()
+    ).all()
+    if not rows:
+        return None
+    row = next((r for r in rows if r.scope == scope and scope != "*"), rows[0])
+    if row.remaining is not None:
+        row.remaining -= 1
+        if row.remaining <= 0:
+            session.delete(row)
+    session.flush()
+    return row
+
+
+def peek(session: Session, tenant: str, name: str, scope: str = "*") -> Switch | None:
+    """Like :func:`take` without counting a use (for settings-like switches)."""
+    rows = session.scalars(
+        select(Switch)
+        .where(Switch.tenant == tenant, Switch.name == name, or_(Switch.scope == scope, Switch.scope == "*"))
+        .order_by(Switch.id)
+    ).all()
+    if not rows:
+        return None
+    return next((r for r in rows if r.scope == scope and scope != "*"), rows[0])

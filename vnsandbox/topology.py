@@ -1,0 +1,47 @@
+"""The multi-process topology: which processes make the sandbox and how each is started.
+
+Used by ``vnsandbox up`` and by the tests, and mirrored by ``docker-compose.yml`` (a
+test checks that the compose file and this table agree).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Process:
+    name: str
+    #: ``module:factory`` for ``uvicorn --factory``.
+    factory: str
+    default_port: int
+    env_prefix: str
+
+
+SERVICES = (
+    Process("identity", "services.identity.app:create_app", 8001, "IDENTITY_"),
+    Process("dossier", "services.dossier.app:create_app", 8002, "DOSSIER_"),
+    Process("payment", "services.payment.app:create_app", 8003, "PAYMENT_"),
+)
+GATEWAY = Process("gateway", "gateway.app:create_app", 8000, "GATEWAY_")
+ALL = (GATEWAY, *SERVICES)
+
+#: Public prefix of each service behind the gateway.
+GATEWAY_PREFIX = {"identity": "/vneid/v1", "dossier": "/dvcqg/v1", "payment": "/paygov/v1"}
+
+
+def uvicorn_args(proc: Process, host: str, port: int) -> list[str]:
+    """Arguments after ``python -m uvicorn`` (the same in compose and in ``vnsandbox up``)."""
+    return [
+        "--factory",
+        proc.factory,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--timeout-graceful-shutdown",
+        "5",
+    ]
