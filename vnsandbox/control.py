@@ -13,16 +13,19 @@ prefix through their ``control.py``.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import platform
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select, text
 
-from vnsandbox import __version__, clock
+from vnsandbox import __version__, audit, clock
 from vnsandbox.context import current_tenant
 from vnsandbox.db import Database, SessionDep, Switch
 from vnsandbox.errors import SandboxError, ValidationFailed
@@ -225,3 +228,25 @@ def clock_reset(session: SessionDep) -> dict[str, Any]:
     tenant = current_tenant()
     clock.set_offset(session, tenant, 0.0)
     return {"tenant": tenant, "offset_seconds": 0.0, "now": clock.now(session, tenant).isoformat()}
+
+
+@router.get("/audit", summary="Audit trail of personal-data reads in this service")
+def audit_read(
+    session: SessionDep,
+    subject: Annotated[str | None, Query(description="citizen's identification number")] = None,
+    client: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Any:
+    rows = audit.query(session, current_tenant(), subject=subject, client=client, since=since, until=until, limit=limit)
+    items = [{c: (r.at.isoformat() if c == "at" else getattr(r, c)) for c in audit.AUDIT_COLUMNS} for r in rows]
+    if format == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(audit.AUDIT_COLUMNS))
+        writer.writeheader()
+        for item in items:
+            writer.writerow(item | {"fields": ";".join(item["fields"])})
+        return Response(buf.getvalue(), media_type="text/csv; charset=utf-8")
+    return {"count": len(items), "records": items}

@@ -56,7 +56,7 @@ class ControlBase(DeclarativeBase):
     """Tables of the control plane that every service has (switches, test clock)."""
 
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[str]: JSON}
 
 
 class Switch(ControlBase):
@@ -82,6 +82,26 @@ class ClockOffset(ControlBase):
 
     tenant: Mapped[str] = mapped_column(String(63), primary_key=True)
     offset_seconds: Mapped[float] = mapped_column(default=0.0)
+
+
+class AuditRecord(ControlBase):
+    """One read of a citizen's personal data: who, whose, which fields, why, when."""
+
+    __tablename__ = "sandbox_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(63), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    service: Mapped[str] = mapped_column(String(32))
+    #: The consumer / OAuth client that read the data.
+    client: Mapped[str] = mapped_column(String(128))
+    #: Whose data: the citizen's personal identification number (CCCD).
+    subject: Mapped[str] = mapped_column(String(32), index=True)
+    fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Purpose given by the caller (``X-Purpose`` header), empty if none.
+    purpose: Mapped[str] = mapped_column(String(256), default="")
+    action: Mapped[str] = mapped_column(String(64), default="read")
+    request_id: Mapped[str] = mapped_column(String(128), default="")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

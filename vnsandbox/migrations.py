@@ -47,11 +47,28 @@ def create_control_tables() -> None:
         sa.Column("offset_seconds", sa.Float, nullable=False),
         sa.PrimaryKeyConstraint("tenant", name="pk_sandbox_clock"),
     )
+    op.create_table(
+        "sandbox_audit",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("tenant", sa.String(63), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("service", sa.String(32), nullable=False),
+        sa.Column("client", sa.String(128), nullable=False),
+        sa.Column("subject", sa.String(32), nullable=False),
+        sa.Column("fields", sa.JSON, nullable=False),
+        sa.Column("purpose", sa.String(256), nullable=False),
+        sa.Column("action", sa.String(64), nullable=False),
+        sa.Column("request_id", sa.String(128), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_sandbox_audit"),
+    )
+    op.create_index("ix_sandbox_audit_tenant", "sandbox_audit", ["tenant"])
+    op.create_index("ix_sandbox_audit_subject", "sandbox_audit", ["subject"])
 
 
 def drop_control_tables() -> None:
     from alembic import op
 
+    op.drop_table("sandbox_audit")
     op.drop_table("sandbox_clock")
     op.drop_index("ix_sandbox_switch_tenant", "sandbox_switch")
     op.drop_table("sandbox_switch")
