@@ -76,6 +76,8 @@ class ServiceSpec:
     migrations_dir: Path
     metadata: MetaData
     routers: list[APIRouter] = field(default_factory=list)
+    #: Further table sets the service uses (``vnsandbox.outbox.OutboxBase.metadata``, ...).
+    extra_metadata: list[MetaData] = field(default_factory=list)
     #: Switch name → description, for ``/_sandbox/switches``.
     switches: dict[str, str] = field(default_factory=dict)
     on_reset: list[ResetHook] = field(default_factory=list)
@@ -88,7 +90,7 @@ class ServiceSpec:
 def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     """Build a service's FastAPI app: storage migrated, control plane, errors, middleware."""
     configure_logging(spec.name, settings.log_level)
-    db = Database(settings.resolved_database_url(), [spec.metadata])
+    db = Database(settings.resolved_database_url(), [spec.metadata, *spec.extra_metadata])
     db.migrate(spec.migrations_dir, spec.name)
 
     @asynccontextmanager
