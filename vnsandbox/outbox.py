@@ -289,6 +289,7 @@ class OutboxSender:
                 row.status = DELIVERING
                 row.lease_until = real_now + self.policy.lease_s
                 row.attempts += 1
+            session.flush()
             session.expunge_all()
             return rows
 

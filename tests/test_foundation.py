@@ -1,0 +1,237 @@
+"""What the shared foundation gives every service: errors, request ids, journal, reset, clock, switches."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.identity.app import create_app as create_identity
+from services.identity.settings import IdentitySettings
+from tests.support import TenantClient, new_tenant
+from vnsandbox import audit
+from vnsandbox.signing import tenant_assertion
+
+
+def _error(resp, status: int, code: str) -> dict:
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert body["error_code"] == code
+    assert body["message"] and body["message_en"]
+    assert body["request_id"] == resp.headers["x-request-id"]
+    return body
+
+
+def test_unknown_route_answers_404_with_json_error(any_service: TenantClient) -> None:
+    _error(any_service.get("/no/such/route"), 404, "NOT_FOUND")
+
+
+def test_wrong_method_answers_405_with_json_error(any_service: TenantClient) -> None:
+    _error(any_service.request("PATCH", "/_sandbox/reset"), 405, "METHOD_NOT_ALLOWED")
+
+
+def test_malformed_json_answers_400(any_service: TenantClient) -> None:
+    resp = any_service.post(
+        "/_sandbox/clock", content=b'{"advance_seconds": ', headers={"content-type": "application/json"}
+    )
+    _error(resp, 400, "MALFORMED_JSON")
+
+
+def test_wrong_content_type_answers_415(any_service: TenantClient) -> None:
+    resp = any_service.post("/_sandbox/clock", content=b"advance_seconds=5", headers={"content-type": "text/plain"})
+    body = _error(resp, 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert body["details"][0]["field"] == "content-type"
+
+
+def test_invalid_field_answers_422_naming_the_field(any_service: TenantClient) -> None:
+    resp = any_service.post("/_sandbox/clock", json={"advance_seconds": "soon"})
+    body = _error(resp, 422, "VALIDATION_ERROR")
+    assert body["details"][0]["field"] == "advance_seconds"
+
+
+def test_oversized_body_answers_413_before_the_app_sees_it(any_service: TenantClient) -> None:
+    limit = any_service.app.state.settings.max_body_bytes
+    resp = any_service.post("/_sandbox/clock", content=b"x" * (limit + 1), headers={"content-type": "application/json"})
+    _error(resp, 413, "PAYLOAD_TOO_LARGE")
+
+
+def test_request_id_is_echoed_when_given(any_service: TenantClient) -> None:
+    resp = any_service.get("/_sandbox/version", headers={"x-request-id": "ci-job-42.step-1"})
+    assert resp.headers["x-request-id"] == "ci-job-42.step-1"
+
+
+def test_request_id_is_generated_when_missing_or_unsafe(any_service: TenantClient) -> None:
+    resp = any_service.get("/_sandbox/version", headers={"x-request-id": "bad id\twith spaces"})
+    rid = resp.headers["x-request-id"]
+    assert rid != "bad id\twith spaces" and len(rid) == 32
+
+
+def test_invalid_tenant_name_is_refused(any_service: TenantClient) -> None:
+    resp = any_service.get("/_sandbox/version", headers={"x-sandbox-tenant": "../Other Tenant"})
+    _error(resp, 400, "INVALID_TENANT")
+
+
+def test_health_reports_database_and_pid(any_service: TenantClient, backend: str) -> None:
+    body = any_service.get("/_sandbox/health").json()
+    assert body["status"] == "ok"
+    assert body["database_ok"] is True
+    assert body["database"] == ("sqlite" if backend == "sqlite" else "postgresql")
+    assert isinstance(body["pid"], int)
+
+
+def test_version_names_service_and_protocol(any_service: TenantClient) -> None:
+    body = any_service.get("/_sandbox/version").json()
+    assert body["service"] in ("identity", "dossier", "payment")
+    assert body["protocol"] and body["sandbox_version"]
+
+
+def test_journal_records_request_and_reply(any_service: TenantClient) -> None:
+    any_service.post("/_sandbox/clock", json={"advance_seconds": 5}, headers={"x-request-id": "journal-check-1"})
+    body = any_service.get("/_sandbox/journal", params={"request_id": "journal-check-1"}).json()
+    assert body["total_matched"] == 1
+    entry = body["entries"][0]
+    assert entry["method"] == "POST" and entry["path"] == "/_sandbox/clock" and entry["status"] == 200
+    assert json.loads(entry["request_body"]) == {"advance_seconds": 5}
+    assert json.loads(entry["response_body"])["offset_seconds"] == 5
+    assert entry["duration_ms"] >= 0
+
+
+def test_journal_redacts_secrets_in_headers_and_bodies(any_service: TenantClient) -> None:
+    any_service.post(
+        "/_sandbox/clock",
+        json={"advance_seconds": 1, "client_secret": "s3cr3t-value", "password": "hunter2-value"},
+        headers={"authorization": "Bearer tok-value-123", "x-request-id": "redact-1"},
+    )
+    text = json.dumps(any_service.get("/_sandbox/journal", params={"request_id": "redact-1"}).json())
+    for secret in ("s3cr3t-value", "hunter2-value", "tok-value-123"):
+        assert secret not in text
+    assert '"authorization": "***"' in text
+
+
+def test_journal_filters_by_method_path_and_status(any_service: TenantClient) -> None:
+    any_service.get("/_sandbox/version")
+    any_service.get("/nope")
+    assert any_service.get("/_sandbox/journal", params={"status": 404}).json()["total_matched"] == 1
+    assert (
+        any_service.get("/_sandbox/journal", params={"method": "GET", "path": "/_sandbox/version"}).json()[
+            "total_matched"
+        ]
+        == 1
+    )
+
+
+def test_journal_is_per_tenant_and_clearable(any_service: TenantClient) -> None:
+    other = TenantClient(any_service.client, new_tenant())
+    any_service.get("/_sandbox/version")
+    other.get("/_sandbox/version")
+    assert any_service.get("/_sandbox/journal").json()["total_matched"] == 1
+    assert any_service.delete("/_sandbox/journal").json()["cleared"] == 1
+    assert any_service.get("/_sandbox/journal").json()["total_matched"] == 0
+    assert other.get("/_sandbox/journal").json()["total_matched"] == 1
+
+
+def test_clock_advances_and_returns_to_real_time(any_service: TenantClient) -> None:
+    assert any_service.post("/_sandbox/clock", json={"advance_seconds": 3600}).json()["offset_seconds"] == 3600
+    assert any_service.post("/_sandbox/clock", json={"advance_seconds": 60}).json()["offset_seconds"] == 3660
+    assert any_service.get("/_sandbox/clock").json()["offset_seconds"] == 3660
+    assert any_service.delete("/_sandbox/clock").json()["offset_seconds"] == 0
+
+
+def test_clock_refuses_to_move_backwards(any_service: TenantClient) -> None:
+    _error(any_service.post("/_sandbox/clock", json={"advance_seconds": -1}), 422, "CLOCK_BACKWARDS")
+
+
+def test_unknown_switch_is_refused_listing_the_valid_names(any_service: TenantClient) -> None:
+    body = _error(any_service.put("/_sandbox/switches/NOT_A_SWITCH", json={}), 422, "UNKNOWN_SWITCH")
+    assert "NOT_A_SWITCH" in body["message_en"]
+
+
+def test_reset_wipes_only_the_calling_tenants_data(any_service: TenantClient) -> None:
+    other = TenantClient(any_service.client, new_tenant())
+    any_service.post("/_sandbox/clock", json={"advance_seconds": 100})
+    other.post("/_sandbox/clock", json={"advance_seconds": 200})
+    reply = any_service.post("/_sandbox/reset").json()
+    assert reply["tenant"] == any_service.tenant
+    assert reply["deleted_rows"]["sandbox_clock"] == 1
+    assert any_service.get("/_sandbox/clock").json()["offset_seconds"] == 0
+    assert other.get("/_sandbox/clock").json()["offset_seconds"] == 200
+
+
+def test_audit_trail_exports_json_and_csv(any_service: TenantClient) -> None:
+    db = any_service.app.state.db
+    with db.session() as session:
+        audit.record(
+            session,
+            any_service.tenant,
+            service="test",
+            client="province-h22",
+            subject="001099012345",
+            fields=["HoVaTen", "NgayThangNamSinh"],
+            purpose="kiểm tra hồ sơ",
+        )
+    data = any_service.get("/_sandbox/audit").json()
+    assert data["count"] == 1
+    assert data["records"][0]["fields"] == ["HoVaTen", "NgayThangNamSinh"]
+    csv_text = any_service.get("/_sandbox/audit", params={"format": "csv"}).text
+    assert csv_text.splitlines()[0].startswith("at,service,client,subject")
+    assert "001099012345" in csv_text and "HoVaTen;NgayThangNamSinh" in csv_text and "kiểm tra hồ sơ" in csv_text
+
+
+def test_openapi_documents_the_control_plane(any_service: TenantClient) -> None:
+    paths = any_service.get("/openapi.json").json()["paths"]
+    for path in ("/_sandbox/reset", "/_sandbox/journal", "/_sandbox/health", "/_sandbox/version"):
+        assert path in paths
+
+
+def test_forwarded_prefix_shapes_public_urls(any_service: TenantClient) -> None:
+    body = any_service.get(
+        "/",
+        headers={
+            "x-forwarded-host": "sandbox.example:8000",
+            "x-forwarded-proto": "https",
+            "x-forwarded-prefix": "/vneid/v1",
+        },
+    ).json()
+    assert body["docs"] == "https://sandbox.example:8000/vneid/v1/docs"
+
+
+@pytest.fixture(scope="module")
+def signed_only(tmp_path_factory: pytest.TempPathFactory):
+    d: Path = tmp_path_factory.mktemp("signed")
+    settings = IdentitySettings(
+        database_url=f"sqlite:///{d}/identity.db",
+        data_dir=d,
+        require_tenant_signature=True,
+        gateway_secret="a-test-gateway-secret",
+    )
+    with TestClient(create_identity(settings)) as client:
+        yield client
+
+
+def test_service_requiring_signature_refuses_unsigned_tenant(signed_only: TestClient) -> None:
+    _error(signed_only.get("/_sandbox/version", headers={"x-sandbox-tenant": "t-a"}), 401, "TENANT_ASSERTION_INVALID")
+
+
+def test_service_requiring_signature_refuses_missing_tenant(signed_only: TestClient) -> None:
+    _error(signed_only.get("/_sandbox/version"), 401, "TENANT_ASSERTION_MISSING")
+
+
+def test_service_requiring_signature_refuses_signature_for_another_tenant(signed_only: TestClient) -> None:
+    sig = tenant_assertion("a-test-gateway-secret", "t-a", "rid-1")
+    resp = signed_only.get(
+        "/_sandbox/version",
+        headers={"x-sandbox-tenant": "t-b", "x-sandbox-tenant-signature": sig, "x-request-id": "rid-1"},
+    )
+    _error(resp, 401, "TENANT_ASSERTION_INVALID")
+
+
+def test_service_requiring_signature_accepts_the_gateways_assertion(signed_only: TestClient) -> None:
+    sig = tenant_assertion("a-test-gateway-secret", "t-a", "rid-2")
+    resp = signed_only.get(
+        "/_sandbox/clock",
+        headers={"x-sandbox-tenant": "t-a", "x-sandbox-tenant-signature": sig, "x-request-id": "rid-2"},
+    )
+    assert resp.status_code == 200
+    assert resp.json()["tenant"] == "t-a"
