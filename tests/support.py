@@ -97,6 +97,17 @@ def wait_http(url: str, timeout: float = 60.0) -> dict[str, Any]:
     raise TimeoutError(f"{url} not ready: {last}")
 
 
+def wait_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on port {port}")
+
+
 @dataclass
 class SandboxProcesses:
     """``vnsandbox up`` running on free ports with its own data directory."""
@@ -137,7 +148,8 @@ class SandboxProcesses:
         # Keep draining output so the children never block on a full pipe.
         import threading
 
-        threading.Thread(target=self._drain, daemon=True).start()
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._drainer.start()
         return self
 
     def _drain(self) -> None:
@@ -158,6 +170,11 @@ class SandboxProcesses:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        drainer = getattr(self, "_drainer", None)
+        if drainer is not None:
+            drainer.join(10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
         return self.proc.returncode
 
 
