@@ -21,6 +21,16 @@ DEV_GATEWAY_SECRET = "vnsandbox-dev-gateway-secret"
 
 Mode = Literal["embedded", "shared"]
 
+#: Variables every process reads without a prefix (kept in one place so deployment files can be checked).
+SANDBOX_ENV_VARS = (
+    "SANDBOX_MODE",
+    "SANDBOX_DATA_DIR",
+    "SANDBOX_GATEWAY_SECRET",
+    "SANDBOX_REQUIRE_TENANT_SIGNATURE",
+    "SANDBOX_LOG_LEVEL",
+    "SANDBOX_HOST",
+)
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
@@ -85,3 +95,9 @@ class ServiceSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / f'{self.service_name}.db').as_posix()}"
+
+
+def env_var_names(settings_cls: type[ServiceSettings]) -> set[str]:
+    """Every environment variable a settings class reads (prefix + field name)."""
+    prefix = str(settings_cls.model_config.get("env_prefix", ""))
+    return {f"{prefix}{name}".upper() for name in settings_cls.model_fields}
