@@ -252,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
         up.add_argument(
             f"--{proc.name}-port",
             type=int,
-            default=int(os.environ.get(f"{proc.env_prefix}PORT", proc.default_port)),
+            default=os.environ.get(f"{proc.env_prefix}PORT", str(proc.default_port)),
+            help=f"default {proc.default_port}, or ${proc.env_prefix}PORT",
         )
     up.add_argument("--data-dir", default=os.environ.get("SANDBOX_DATA_DIR", "var/data"))
     up.set_defaults(func=cmd_up)
