@@ -2,37 +2,60 @@
 
 Why aiohttp and not httpx: measured on this kind of machine, a proxy over one pooled
 ``aiohttp.ClientSession`` answers about 6.7× the requests per second of the same proxy
-over ``httpx.AsyncClient`` (see ../shared/perf-notes.md and ``bench/``). Why no
-framework here: routing and validation per request cost more than the proxying itself;
-the control plane (``/_sandbox``, index, docs) is a FastAPI app beside it.
+over ``httpx.AsyncClient`` (see ../shared/perf-notes.md and ``bench/gateway_proxy.py``).
+Why no framework here: routing and validation per request cost more than the proxying
+itself; the control plane (``/_sandbox``, token endpoint, index, docs) is a FastAPI app
+beside it.
 
-Bodies are streamed both ways and never parsed.
+Per call, in memory only (no database): authenticate (token signature checked once per
+token, then cached), check the scope, take a token from the consumer's bucket, pick a
+fault rule, relay, journal, count. Bodies are not parsed; small ones are read whole
+(faster, and kept redacted in the journal), large ones stream.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
 import logging
 import re
+import socket
+import struct
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import aiohttp
 from multidict import CIMultiDict
 from starlette.types import Receive, Scope, Send
 
+from gateway.auth import Principal, scope_allows
+from gateway.errors import (
+    AccessDenied,
+    BadProxyPath,
+    GatewayError,
+    RateLimited,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
+from gateway.faults import Decision, platform_error_body
 from gateway.routes import Upstream
-from gateway.settings import GatewaySettings
-from vnsandbox.context import DEFAULT_TENANT, set_request_id, set_tenant
+from vnsandbox.context import set_request_id, set_tenant
+from vnsandbox.db import dumps
 from vnsandbox.errors import SandboxError
-from vnsandbox.journal import Journal, redact_headers
-from vnsandbox.middleware import REQUEST_ID_RE, new_request_id, valid_tenant
+from vnsandbox.journal import redact_body, redact_headers
+from vnsandbox.middleware import REQUEST_ID_RE, new_request_id
 from vnsandbox.signing import CONSUMER_HEADER, TENANT_HEADER, TENANT_SIGNATURE_HEADER, tenant_assertion
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
 
 log = logging.getLogger("gateway.proxy")
 
-HOP_BY_HOP = frozenset(
+#: Never relayed: hop-by-hop headers, and headers only the gateway may set.
+DROP = frozenset(
     {
         "connection",
         "keep-alive",
@@ -43,65 +66,88 @@ HOP_BY_HOP = frozenset(
         "transfer-encoding",
         "upgrade",
         "host",
-        # Set by the gateway only: a caller cannot forge them.
+        TENANT_HEADER,
         TENANT_SIGNATURE_HEADER,
         CONSUMER_HEADER,
         "x-forwarded-prefix",
         "x-forwarded-host",
         "x-forwarded-proto",
+        "x-request-id",
+        # The gateway's own credentials stop here.
+        "x-api-key",
+        "apikey",
+        "x-gateway-token",
+        "x-sandbox-admin-key",
     }
 )
 RESPONSE_DROP = frozenset({"connection", "keep-alive", "transfer-encoding", "server", "date", "x-request-id"})
 _BAD_PATH = re.compile(r"(^|/)\.\.?(/|$)")
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 #: Bodies up to this size are read whole before forwarding (faster); larger ones stream.
 SMALL_BODY = 65_536
+GATEWAY_ISSUER_MARK = "vnsandbox-gateway"
 
 
-class GatewayError(SandboxError):
-    """Errors the gateway answers itself, with X-Road style ``type`` and ``detail``."""
-
-    xroad_type = "Server.ServerProxy"
-
-    def body(self) -> dict[str, Any]:
-        out = super().body()
-        out["type"] = self.xroad_type
-        out["detail"] = self.message_en
-        return out
-
-
-class UpstreamUnreachable(GatewayError):
-    status_code = 502
-    code = "UPSTREAM_UNREACHABLE"
-    xroad_type = "Server.ServerProxy.NetworkError"
-    message_vi = "Không kết nối được tới dịch vụ phía sau cổng kết nối"
-    message_en = "The upstream service could not be reached"
+def _own_token(authorization: str) -> bool:
+    """Whether an ``Authorization`` header carries a gateway token (else it is the upstream's)."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or token.count(".") != 2:
+        return False
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except ValueError:
+        return False
+    return isinstance(claims, dict) and claims.get("iss") == GATEWAY_ISSUER_MARK
 
 
-class UpstreamTimeout(GatewayError):
-    status_code = 504
-    code = "UPSTREAM_TIMEOUT"
-    xroad_type = "Server.ServerProxy.Timeout"
-    message_vi = "Dịch vụ phía sau cổng kết nối không trả lời kịp thời"
-    message_en = "The upstream service did not answer in time"
+def kill_connection(receive: Receive, *, reset: bool) -> bool:
+    """Drop the client's connection without a reply: RST when ``reset``, else FIN.
+
+    ASGI has no message for this, so it reaches the server's transport through the
+    ``receive`` callable (uvicorn's request cycle). Returns False under other servers.
+    """
+    cycle = getattr(receive, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if cycle is None or transport is None:
+        return False
+    if reset:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    else:
+        transport.close()
+    cycle.disconnected = True
+    return True
 
 
-class BadProxyPath(GatewayError):
-    status_code = 400
-    code = "INVALID_PATH"
-    xroad_type = "Client.InvalidPath"
-    message_vi = "Đường dẫn không hợp lệ"
-    message_en = "Invalid path"
+class _Call:
+    """What the journal and the metrics need to know about one call."""
+
+    __slots__ = ("consumer", "error", "fault", "request_body", "response_body", "status", "tenant")
+
+    def __init__(self) -> None:
+        #: Unknown until the caller is authenticated; refused strangers are not journalled.
+        self.tenant: str | None = None
+        self.consumer = ""
+        self.status = 0
+        self.fault: dict[str, Any] | None = None
+        self.error: str | None = None
+        self.request_body: str | None = None
+        self.response_body: str | None = None
 
 
 class Proxy:
     """Forwards one request to its upstream and streams the reply back."""
 
-    def __init__(self, settings: GatewaySettings, journal: Journal) -> None:
-        self.settings = settings
-        self.journal = journal
+    def __init__(self, gw: Gateway) -> None:
+        self.gw = gw
+        self.settings = gw.settings
         self.session: aiohttp.ClientSession | None = None
+        self.journal_body_bytes = self.settings.journal_body_bytes
         self.timeout = aiohttp.ClientTimeout(
-            total=None, connect=settings.connect_timeout_s, sock_read=settings.upstream_timeout_s
+            total=None, connect=self.settings.connect_timeout_s, sock_read=self.settings.upstream_timeout_s
         )
 
     async def start(self) -> None:
@@ -120,30 +166,40 @@ class Proxy:
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, upstream: Upstream, rest: str) -> None:
         started = time.perf_counter()
+        gw = self.gw
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
         rid = ""
-        tenant_in = None
+        authorization = api_key = admin_key = tenant_in = None
+        host = ""
         fwd: CIMultiDict[str] = CIMultiDict()
         header_bytes = 0
         for k, v in raw_headers:
             header_bytes += len(k) + len(v)
             name = k.decode("latin-1").lower()
             value = v.decode("latin-1")
-            if name == "x-request-id":
-                rid = value
+            if name in DROP:
+                if name == "x-request-id":
+                    rid = value
+                elif name == TENANT_HEADER:
+                    tenant_in = value
+                elif name in ("x-api-key", "apikey"):
+                    api_key = value
+                elif name == "x-gateway-token":
+                    authorization = "Bearer " + value
+                elif name == "x-sandbox-admin-key":
+                    admin_key = value
+                elif name == "host":
+                    host = value
                 continue
-            if name == TENANT_HEADER:
-                tenant_in = value
+            if name == "authorization" and authorization is None and _own_token(value):
+                authorization = value
                 continue
-            if name not in HOP_BY_HOP:
-                fwd.add(name, value)
+            fwd.add(name, value)
         if not REQUEST_ID_RE.match(rid):
             rid = new_request_id()
         set_request_id(rid)
-        tenant = tenant_in or DEFAULT_TENANT
-        set_tenant(tenant)
-        status = 0
-        note: dict[str, Any] = {"upstream": upstream.service}
+        call = _Call()
+        method: str = scope["method"]
         started_reply = {"sent": False}
         send = self._echo_request_id(send, rid, started_reply)
         try:
@@ -154,14 +210,34 @@ class Proxy:
                     code="HEADERS_TOO_LARGE",
                     status_code=431,
                 )
-            if not valid_tenant(tenant):
-                raise GatewayError("Invalid tenant name", "Tên tenant không hợp lệ", code="INVALID_TENANT")
             self._check_path(rest)
+            principal = gw.auth.authenticate(authorization, api_key, admin_key, tenant_in)
+            call.tenant = principal.tenant
+            call.consumer = principal.label
+            set_tenant(principal.tenant)
+            self._authorize(principal, upstream, method)
+            decision = None
+            rules = gw.config.snapshot.faults.get(principal.tenant)
+            if rules:
+                decision = gw.faults.decide(rules, upstream.api, method, rest.split("?", 1)[0], principal.client_id)
+                if decision is not None:
+                    call.fault = decision.journal_note()
+                    gw.metrics.faults.labels(upstream.api, decision.kind).inc()
+                    if gw.faults.exhausted:
+                        gw.schedule_fault_cleanup()
+                    if decision.kind == "latency":
+                        await asyncio.sleep(decision.delay_s)
+                        decision = None
+                    elif not decision.after_upstream:
+                        await self._inject_before(decision, scope, receive, send, upstream, call)
+                        return
             fwd["x-request-id"] = rid
-            fwd[TENANT_HEADER] = tenant
-            fwd[TENANT_SIGNATURE_HEADER] = tenant_assertion(self.settings.gateway_secret, tenant, rid)
+            fwd[TENANT_HEADER] = principal.tenant
+            fwd[CONSUMER_HEADER] = principal.client_id
+            fwd[TENANT_SIGNATURE_HEADER] = tenant_assertion(
+                self.settings.gateway_secret, principal.tenant, rid, principal.client_id
+            )
             fwd["x-forwarded-prefix"] = upstream.prefix
-            host = next((v.decode("latin-1") for k, v in raw_headers if k == b"host"), "")
             if host:
                 fwd["x-forwarded-host"] = host
             fwd["x-forwarded-proto"] = scope.get("scheme", "http")
@@ -169,39 +245,101 @@ class Proxy:
             if client:
                 prior = fwd.get("x-forwarded-for")
                 fwd["x-forwarded-for"] = f"{prior}, {client[0]}" if prior else client[0]
-            status = await self._forward(scope, receive, send, upstream, rest, fwd)
+            await self._forward(scope, receive, send, upstream, rest, fwd, decision, call)
         except SandboxError as exc:
-            note["error"] = exc.code
+            call.error = exc.code
+            gw.metrics.refused.labels(upstream.api, exc.code).inc()
             if started_reply["sent"]:
                 # The upstream failed after its reply began: end what was sent.
                 await send({"type": "http.response.body", "body": b""})
             else:
-                status = exc.status_code
+                call.status = exc.status_code
                 await exc.response()(scope, receive, send)
         finally:
-            self.journal.record(
-                request_id=rid,
-                tenant=tenant,
-                method=scope["method"],
-                path=scope["path"],
-                query=scope.get("query_string", b"").decode("latin-1"),
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 3),
-                request_headers=redact_headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers]),
-                request_body=None,
-                response_headers={},
-                response_body=None,
-                notes=note,
+            elapsed = time.perf_counter() - started
+            if call.tenant is not None:
+                self._journal(scope, raw_headers, rid, upstream, method, elapsed, call)
+            gw.metrics.requests.labels(upstream.api, method, str(call.status)).inc()
+            gw.metrics.latency.labels(upstream.api).observe(elapsed)
+            if self.settings.log_requests:
+                log.info(
+                    "relayed",
+                    extra={
+                        "method": method,
+                        "path": scope["path"],
+                        "status": call.status,
+                        "duration_ms": round(elapsed * 1000, 3),
+                        "consumer": call.consumer,
+                        "upstream": upstream.service,
+                        "fault": call.fault["kind"] if call.fault else None,
+                        "error": call.error,
+                    },
+                )
+
+    def _journal(
+        self,
+        scope: Scope,
+        raw_headers: list[tuple[bytes, bytes]],
+        rid: str,
+        upstream: Upstream,
+        method: str,
+        elapsed: float,
+        call: _Call,
+    ) -> None:
+        assert call.tenant is not None
+        self.gw.journal.record(
+            request_id=rid,
+            tenant=call.tenant,
+            consumer=call.consumer,
+            api=upstream.api,
+            upstream=upstream.service,
+            method=method,
+            path=scope["path"],
+            query=scope.get("query_string", b"").decode("latin-1"),
+            status=call.status,
+            duration_ms=round(elapsed * 1000, 3),
+            request_headers=redact_headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers]),
+            request_body=call.request_body,
+            response_body=call.response_body,
+            fault=call.fault,
+            error=call.error,
+        )
+
+    def _authorize(self, principal: Principal, upstream: Upstream, method: str) -> None:
+        if principal.kind != "consumer":
+            return
+        if not scope_allows(principal.scopes, upstream.api, method):
+            raise AccessDenied(
+                f"The consumer may not call {method} on the {upstream.api} API (scopes: "
+                f"{' '.join(sorted(principal.scopes)) or 'none'})",
+                f"Ứng dụng không được phép gọi {method} tới API {upstream.api}",
+                code="SCOPE_NOT_ALLOWED",
+            )
+        consumer = self.gw.config.snapshot.consumers.get(principal.client_id)
+        if consumer is None:
+            return
+        wait = self.gw.buckets.take(consumer)
+        if wait is not None:
+            raise RateLimited(
+                f"Quota of consumer {consumer.client_id} exceeded; retry after {wait} s",
+                f"Ứng dụng {consumer.client_id} vượt hạn mức; thử lại sau {wait} giây",
+                headers={"Retry-After": str(wait)},
             )
 
     @staticmethod
     def _check_path(rest: str) -> None:
         decoded = unquote(unquote(rest))
-        if _BAD_PATH.search(decoded) or "\\" in decoded or "\x00" in decoded:
+        if _BAD_PATH.search(decoded) or "\\" in decoded:
             raise BadProxyPath(
                 "Path traversal is not allowed",
                 "Không cho phép đường dẫn vượt thư mục",
                 code="PATH_TRAVERSAL",
+            )
+        if _CONTROL_CHARS.search(decoded):
+            raise BadProxyPath(
+                "Control characters (CR, LF, NUL, ...) are not allowed in the path",
+                "Không cho phép ký tự điều khiển (CR, LF, NUL, ...) trong đường dẫn",
+                code="INVALID_PATH",
             )
 
     @staticmethod
@@ -216,6 +354,67 @@ class Proxy:
 
         return wrapped  # type: ignore[return-value]
 
+    # -- faults ---------------------------------------------------------------------------
+
+    async def _inject_before(
+        self, decision: Decision, scope: Scope, receive: Receive, send: Send, upstream: Upstream, call: _Call
+    ) -> None:
+        """A fault answered instead of calling the service."""
+        kind = decision.kind
+        if kind == "error":
+            status = int(decision.rule.params.get("status", 503))
+            body = decision.rule.params.get("body")
+            if body is None:
+                body = platform_error_body(upstream.api, status)
+            headers = [(b"content-type", b"application/json; charset=utf-8")]
+            for name, value in (decision.rule.params.get("headers") or {}).items():
+                headers.append((str(name).lower().encode("latin-1"), str(value).encode("latin-1")))
+            payload = dumps(body).encode()
+            headers.append((b"content-length", str(len(payload)).encode()))
+            call.status = status
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": payload})
+        elif kind == "timeout":
+            await asyncio.sleep(decision.delay_s)
+            raise self._timeout(upstream)
+        else:  # reset, empty
+            if not kill_connection(receive, reset=kind == "reset"):
+                raise RuntimeError("connection faults need the uvicorn server")
+
+    async def _inject_after(
+        self,
+        decision: Decision,
+        receive: Receive,
+        send: Send,
+        upstream: Upstream,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        call: _Call,
+    ) -> None:
+        """A fault applied to the service's reply: the call took effect, the reply is lost or garbled."""
+        kind = decision.kind
+        if kind == "malformed":
+            garbled = body[: len(body) // 2] + b"\xff<!-- truncated"
+            out = [h for h in headers if h[0].lower() != b"content-length"]
+            out.append((b"content-length", str(len(garbled)).encode()))
+            call.status = status
+            await send({"type": "http.response.start", "status": status, "headers": out})
+            await send({"type": "http.response.body", "body": garbled})
+        elif kind == "timeout":
+            await asyncio.sleep(decision.delay_s)
+            raise self._timeout(upstream)
+        elif not kill_connection(receive, reset=kind == "reset"):
+            raise RuntimeError("connection faults need the uvicorn server")
+
+    def _timeout(self, upstream: Upstream) -> UpstreamTimeout:
+        return UpstreamTimeout(
+            f"The {upstream.service} service did not answer within {self.settings.upstream_timeout_s} s",
+            f"Dịch vụ {upstream.service} không trả lời trong {self.settings.upstream_timeout_s} giây",
+        )
+
+    # -- relaying -------------------------------------------------------------------------
+
     async def _body(self, scope: Scope, receive: Receive) -> bytes | AsyncIterator[bytes]:
         limit = self.settings.max_body_bytes
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
@@ -229,12 +428,7 @@ class Proxy:
                     code="INVALID_CONTENT_LENGTH",
                 ) from None
             if size > limit:
-                raise GatewayError(
-                    f"The request body is larger than {limit} bytes",
-                    f"Nội dung yêu cầu vượt quá {limit} byte",
-                    code="PAYLOAD_TOO_LARGE",
-                    status_code=413,
-                )
+                raise self._too_large(limit)
             if size <= SMALL_BODY:
                 chunks = []
                 while True:
@@ -250,18 +444,22 @@ class Proxy:
                 chunk = message.get("body", b"")
                 seen += len(chunk)
                 if seen > limit:
-                    raise GatewayError(
-                        f"The request body is larger than {limit} bytes",
-                        f"Nội dung yêu cầu vượt quá {limit} byte",
-                        code="PAYLOAD_TOO_LARGE",
-                        status_code=413,
-                    )
+                    raise self._too_large(limit)
                 if chunk:
                     yield chunk
                 if not message.get("more_body", False):
                     return
 
         return stream()
+
+    @staticmethod
+    def _too_large(limit: int) -> GatewayError:
+        return GatewayError(
+            f"The request body is larger than {limit} bytes",
+            f"Nội dung yêu cầu vượt quá {limit} byte",
+            code="PAYLOAD_TOO_LARGE",
+            status_code=413,
+        )
 
     async def _forward(
         self,
@@ -271,13 +469,17 @@ class Proxy:
         upstream: Upstream,
         rest: str,
         headers: CIMultiDict[str],
-    ) -> int:
+        decision: Decision | None,
+        call: _Call,
+    ) -> None:
         assert self.session is not None, "gateway not started"
         url = upstream.base_url + rest
         qs = scope.get("query_string", b"")
         if qs:
             url += "?" + qs.decode("latin-1")
         body = await self._body(scope, receive)
+        if isinstance(body, bytes) and body and self.journal_body_bytes:
+            call.request_body = redact_body(body, headers.get("content-type", ""), self.journal_body_bytes)
         method = scope["method"]
         try:
             async with self.session.request(
@@ -288,28 +490,33 @@ class Proxy:
                     for k, v in resp.headers.items()
                     if k.lower() not in RESPONSE_DROP
                 ]
+                if decision is not None:
+                    whole = await resp.read()
+                    await self._inject_after(decision, receive, send, upstream, resp.status, out, whole, call)
+                    return
+                call.status = resp.status
                 if method == "HEAD":
                     await send({"type": "http.response.start", "status": resp.status, "headers": out})
                     await send({"type": "http.response.body", "body": b""})
-                    return resp.status
+                    return
                 first = await resp.content.read(SMALL_BODY) if resp.content_length is not None else None
                 await send({"type": "http.response.start", "status": resp.status, "headers": out})
                 if first is not None and resp.content.at_eof():
+                    if first and self.journal_body_bytes:
+                        call.response_body = redact_body(
+                            first, resp.headers.get("content-type", ""), self.journal_body_bytes
+                        )
                     await send({"type": "http.response.body", "body": first})
-                    return resp.status
+                    return
                 if first:
                     await send({"type": "http.response.body", "body": first, "more_body": True})
                 async for chunk in resp.content.iter_any():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await send({"type": "http.response.body", "body": b""})
-                return resp.status
         except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
             raise UpstreamUnreachable(
                 f"The {upstream.service} service could not be reached at {upstream.base_url}: {exc.__class__.__name__}",
                 f"Không kết nối được tới dịch vụ {upstream.service} ({upstream.base_url})",
             ) from None
         except (TimeoutError, aiohttp.ServerTimeoutError):
-            raise UpstreamTimeout(
-                f"The {upstream.service} service did not answer within {self.settings.upstream_timeout_s} s",
-                f"Dịch vụ {upstream.service} không trả lời trong {self.settings.upstream_timeout_s} giây",
-            ) from None
+            raise self._timeout(upstream) from None

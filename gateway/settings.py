@@ -1,10 +1,19 @@
-"""Settings of the gateway (environment prefix ``GATEWAY_``)."""
+"""Settings of the gateway (environment prefix ``GATEWAY_``).
+
+Beyond the common settings: the gateway's own database (``GATEWAY_DATABASE_URL``,
+default SQLite ``<data_dir>/gateway.db``) for tenants, consumers and fault rules, the
+admin key of the control plane, and whether calls must carry credentials.
+"""
 
 from __future__ import annotations
 
+from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
 from vnsandbox.settings import ServiceSettings
+
+#: Admin key used in the embedded development mode only; refused in ``shared`` mode.
+DEV_ADMIN_KEY = "vnsandbox-dev-admin-key"
 
 
 class GatewaySettings(ServiceSettings):
@@ -24,3 +33,39 @@ class GatewaySettings(ServiceSettings):
     pool_size: int = 200
     #: Largest header block accepted, in bytes (431 beyond it).
     max_header_bytes: int = 16_384
+
+    #: Calls must carry a token or API key. ``None`` (unset): true in ``shared`` mode,
+    #: false in ``embedded`` mode, where anonymous calls use the open ``default`` tenant.
+    require_auth: bool | None = None
+    #: Key of the control plane's administrator (``X-Sandbox-Admin-Key``).
+    admin_key: str = DEV_ADMIN_KEY
+    #: Anyone may create a throwaway tenant (``POST /_sandbox/tenants``) and receive its
+    #: first consumer's credentials; when false only the administrator may.
+    self_service_tenants: bool = True
+    #: Most tenants the gateway keeps (409 beyond it).
+    max_tenants: int = 1000
+    #: Lifetime of the access tokens the token endpoint issues, in seconds.
+    token_ttl_s: int = 3600
+    #: Seconds between reloads of tenants, consumers and fault rules from the database
+    #: (changes made through another replica are seen within this delay).
+    config_refresh_s: float = 2.0
+    #: Journal retention: newest entries kept per tenant, and how many tenants' journals
+    #: are kept (the least recently used tenant's journal is dropped beyond it).
+    journal_size: int = 2000
+    journal_max_tenants: int = 200
+
+    @property
+    def auth_required(self) -> bool:
+        return self.mode == "shared" if self.require_auth is None else self.require_auth
+
+    @model_validator(mode="after")
+    def _shared_mode_needs_auth(self) -> GatewaySettings:
+        if self.mode == "shared" and self.require_auth is False:
+            raise ValueError("GATEWAY_REQUIRE_AUTH=false is only allowed in the embedded mode")
+        if self.mode == "shared" and self.admin_key == DEV_ADMIN_KEY:
+            raise ValueError(
+                "GATEWAY_ADMIN_KEY is the built-in development key; set a real key when SANDBOX_MODE=shared"
+            )
+        if len(self.admin_key) < 16:
+            raise ValueError("GATEWAY_ADMIN_KEY must be at least 16 characters")
+        return self

@@ -1,0 +1,96 @@
+"""Errors the gateway answers itself.
+
+They keep the sandbox envelope (``error_code``, Vietnamese ``message``, ``message_en``,
+``request_id``) and add the X-Road style ``type`` and ``detail`` that integrators of
+neighbouring data-exchange platforms know.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vnsandbox.errors import SandboxError
+
+
+class GatewayError(SandboxError):
+    xroad_type = "Server.ServerProxy"
+
+    def body(self) -> dict[str, Any]:
+        out = super().body()
+        out["type"] = self.xroad_type
+        out["detail"] = self.message_en
+        return out
+
+
+class UpstreamUnreachable(GatewayError):
+    status_code = 502
+    code = "UPSTREAM_UNREACHABLE"
+    xroad_type = "Server.ServerProxy.NetworkError"
+    message_vi = "Không kết nối được tới dịch vụ phía sau cổng kết nối"
+    message_en = "The upstream service could not be reached"
+
+
+class UpstreamTimeout(GatewayError):
+    status_code = 504
+    code = "UPSTREAM_TIMEOUT"
+    xroad_type = "Server.ServerProxy.Timeout"
+    message_vi = "Dịch vụ phía sau cổng kết nối không trả lời kịp thời"
+    message_en = "The upstream service did not answer in time"
+
+
+class BadProxyPath(GatewayError):
+    status_code = 400
+    code = "INVALID_PATH"
+    xroad_type = "Client.InvalidPath"
+    message_vi = "Đường dẫn không hợp lệ"
+    message_en = "Invalid path"
+
+
+class AuthError(GatewayError):
+    """401: no credentials, or credentials the gateway does not accept."""
+
+    status_code = 401
+    code = "UNAUTHORIZED"
+    xroad_type = "Client.Unauthorized"
+    message_vi = "Chưa xác thực hoặc thông tin xác thực không hợp lệ"
+    message_en = "Missing or invalid credentials"
+
+    def __init__(self, message_en: str | None = None, message_vi: str | None = None, **kw: Any) -> None:
+        super().__init__(message_en, message_vi, **kw)
+        if self.status_code == 401 and "WWW-Authenticate" not in self.headers:
+            self.headers["WWW-Authenticate"] = f'Bearer realm="vnsandbox", error="{_bearer_error(self.code)}"'
+
+
+def _bearer_error(code: str) -> str:
+    return "invalid_request" if code == "UNAUTHORIZED" else "invalid_token"
+
+
+class AccessDenied(GatewayError):
+    """403: authenticated, but not allowed to do this."""
+
+    status_code = 403
+    code = "FORBIDDEN"
+    xroad_type = "Client.AccessDenied"
+    message_vi = "Không có quyền thực hiện yêu cầu này"
+    message_en = "Not allowed"
+
+
+class RateLimited(GatewayError):
+    status_code = 429
+    code = "RATE_LIMITED"
+    xroad_type = "Client.RateLimited"
+    message_vi = "Vượt quá hạn mức gọi; vui lòng thử lại sau"
+    message_en = "Rate limit exceeded; retry later"
+
+
+class OAuthError(SandboxError):
+    """Errors of the token endpoint, in the OAuth 2.0 envelope (RFC 6749 §5.2)."""
+
+    def __init__(self, error: str, description: str, status_code: int = 400) -> None:
+        headers = {"Cache-Control": "no-store"}
+        if error == "invalid_client":
+            headers["WWW-Authenticate"] = 'Basic realm="vnsandbox"'
+        super().__init__(description, description, code=error, status_code=status_code, headers=headers)
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.code, "error_description": self.message_en}

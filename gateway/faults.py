@@ -1,0 +1,144 @@
+"""Fault injection: which rule applies to a call, and what the fault looks like.
+
+A rule belongs to one tenant and matches on API, path glob, method and consumer. It
+fires on every matching call, or on the next N (``remaining``), or with a probability
+drawn from its own random stream seeded with ``seed``: the same rule, created again with
+the same seed and fed the same sequence of matching calls, fires on the same calls.
+Rules are checked in creation order; the first that fires wins.
+
+Counters and random streams live in this replica's memory (keyed by rule id, so a
+configuration reload keeps them). When a "next N" rule is used up it is deleted from the
+database, so the other replicas drop it at their next reload.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.config import FaultConf
+
+KINDS = {
+    "latency": "delay the call (fixed `ms`, or a `distribution`: uniform min_ms/max_ms, "
+    "normal mean_ms/stddev_ms, exponential mean_ms), then relay it",
+    "error": "answer `status` (default 503) with the platform's own error body (or `body`), "
+    "without calling the service",
+    "reset": "reset the TCP connection (RST) without a reply",
+    "empty": "close the connection without sending any reply",
+    "malformed": "relay the call, then answer the service's status with a truncated, invalid body",
+    "timeout": "hold the call for `after_ms` (default: the upstream timeout), then answer 504",
+}
+#: Kinds that can happen after the service handled the call (``"phase": "after"``):
+#: the province's request took effect but the reply was lost.
+PHASED = frozenset({"reset", "empty", "timeout"})
+
+
+@dataclass
+class _RuleState:
+    rng: random.Random
+    fired: int = 0
+
+
+@dataclass(frozen=True)
+class Decision:
+    rule: FaultConf
+    #: Latency to add, in seconds (``latency``), or how long to hold (``timeout``).
+    delay_s: float = 0.0
+
+    @property
+    def kind(self) -> str:
+        return self.rule.kind
+
+    @property
+    def after_upstream(self) -> bool:
+        return self.rule.kind == "malformed" or (
+            self.rule.kind in PHASED and self.rule.params.get("phase", "before") == "after"
+        )
+
+    def journal_note(self) -> dict[str, Any]:
+        note: dict[str, Any] = {"rule_id": self.rule.id, "kind": self.rule.kind}
+        if self.delay_s:
+            note["delay_ms"] = round(self.delay_s * 1000, 3)
+        if self.rule.kind == "error":
+            note["status"] = int(self.rule.params.get("status", 503))
+        if self.rule.kind in PHASED:
+            note["phase"] = self.rule.params.get("phase", "before")
+        return note
+
+
+def sample_latency_s(params: dict[str, Any], rng: random.Random) -> float:
+    """Seconds of added latency for a ``latency`` rule (never negative)."""
+    dist = params.get("distribution", "fixed")
+    if dist == "uniform":
+        ms = rng.uniform(float(params.get("min_ms", 0)), float(params.get("max_ms", 0)))
+    elif dist == "normal":
+        ms = rng.gauss(float(params.get("mean_ms", 0)), float(params.get("stddev_ms", 0)))
+    elif dist == "exponential":
+        mean = float(params.get("mean_ms", 0))
+        ms = rng.expovariate(1.0 / mean) if mean > 0 else 0.0
+    else:
+        ms = float(params.get("ms", 0))
+    return max(0.0, ms) / 1000.0
+
+
+class FaultEngine:
+    """Chooses the fault (if any) for each call; keeps per-rule counters and random streams."""
+
+    def __init__(self, default_timeout_s: float) -> None:
+        self.default_timeout_s = default_timeout_s
+        self._state: dict[int, _RuleState] = {}
+        #: Ids of "next N" rules used up here, for the gateway to delete from the database.
+        self.exhausted: set[int] = set()
+
+    def decide(self, rules: tuple[FaultConf, ...], api: str, method: str, path: str, consumer: str) -> Decision | None:
+        for rule in rules:
+            if not rule.matches(api, method, path, consumer):
+                continue
+            state = self._state.get(rule.id)
+            if state is None:
+                state = self._state[rule.id] = _RuleState(random.Random(rule.seed))
+            if rule.remaining is not None and state.fired >= rule.remaining:
+                continue
+            if rule.probability < 1.0 and state.rng.random() >= rule.probability:
+                continue
+            state.fired += 1
+            if rule.remaining is not None and state.fired >= rule.remaining:
+                self.exhausted.add(rule.id)
+            delay = 0.0
+            if rule.kind == "latency":
+                delay = sample_latency_s(rule.params, state.rng)
+            elif rule.kind == "timeout":
+                after_ms = rule.params.get("after_ms")
+                delay = self.default_timeout_s if after_ms is None else max(0.0, float(after_ms)) / 1000.0
+            return Decision(rule, delay)
+        return None
+
+    def fired(self, rule_id: int) -> int:
+        state = self._state.get(rule_id)
+        return state.fired if state else 0
+
+    def prune(self, live_ids: set[int]) -> None:
+        """Forget the state of rules that were removed."""
+        for rule_id in list(self._state):
+            if rule_id not in live_ids:
+                del self._state[rule_id]
+        self.exhausted &= live_ids
+
+
+def platform_error_body(api: str, status: int) -> dict[str, Any]:
+    """The error body the real platform behind ``api`` answers with (for ``error`` faults)."""
+    busy_vi = "Hệ thống đang bận hoặc gián đoạn, vui lòng thử lại sau"
+    busy_en = "The system is busy or interrupted; please retry later"
+    if api == "vneid":
+        # The SSO speaks OAuth 2.0 / OpenID Connect.
+        error = "temporarily_unavailable" if status in (502, 503, 504) else "server_error"
+        if status < 500:
+            error = "invalid_request"
+        return {"error": error, "error_description": busy_vi}
+    if api == "dvcqg":
+        # DVCQG's own envelope: a non-zero error_code and a message.
+        return {"error_code": -1, "message": busy_vi}
+    if api == "paygov":
+        return {"error_code": "99", "message": busy_vi, "MaLoi": "99", "MoTaLoi": busy_vi}
+    return {"error_code": "SERVICE_UNAVAILABLE", "message": busy_vi, "message_en": busy_en}

@@ -1,0 +1,124 @@
+"""The gateway's journal: every relayed call, per tenant, with consumer, fault and latency.
+
+Retention: the newest ``GATEWAY_JOURNAL_SIZE`` entries (2000 by default) of each tenant,
+for at most ``GATEWAY_JOURNAL_MAX_TENANTS`` tenants (200 by default; the tenant whose
+journal was written least recently is dropped first). Per-tenant buffers mean one busy
+CI job cannot push another tenant's entries out. The journal lives in this replica's
+memory: with several replicas, query each (or pin a test to one).
+
+Secrets are redacted when an entry is stored (credential headers; password, secret and
+token fields of JSON and form bodies), so they never reach a journal reply.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+from collections import OrderedDict, deque
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+
+@dataclass
+class GatewayEntry:
+    id: int
+    time: str
+    request_id: str
+    tenant: str
+    consumer: str
+    api: str
+    upstream: str
+    method: str
+    path: str
+    query: str
+    status: int
+    duration_ms: float
+    request_headers: dict[str, str]
+    request_body: str | None
+    response_body: str | None
+    #: The injected fault, if any: ``{"rule_id", "kind", ...}``.
+    fault: dict[str, Any] | None = None
+    #: Gateway-level error code (``RATE_LIMITED``, ``UPSTREAM_TIMEOUT``, ...), if any.
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class GatewayQuery:
+    """Filters of a journal query; every given filter must match."""
+
+    method: str | None = None
+    path: str | None = None
+    path_prefix: str | None = None
+    #: Glob over the full path (``/dvcqg/v1/dossiers/*``).
+    path_glob: str | None = None
+    status: int | None = None
+    request_id: str | None = None
+    consumer: str | None = None
+    api: str | None = None
+    #: A fault kind, ``any`` (some fault) or ``none`` (no fault).
+    fault: str | None = None
+    since: str | None = None
+    body_contains: str | None = None
+    response_contains: str | None = None
+    limit: int = 100
+
+    def matches(self, e: GatewayEntry) -> bool:
+        checks = (
+            not self.method or e.method == self.method.upper(),
+            not self.path or e.path == self.path,
+            not self.path_prefix or e.path.startswith(self.path_prefix),
+            not self.path_glob or fnmatch.fnmatchcase(e.path, self.path_glob),
+            self.status is None or e.status == self.status,
+            not self.request_id or e.request_id == self.request_id,
+            not self.consumer or e.consumer == self.consumer,
+            not self.api or e.api == self.api,
+            not self.since or e.time >= self.since,
+            not self.body_contains or self.body_contains in (e.request_body or ""),
+            not self.response_contains or self.response_contains in (e.response_body or ""),
+        )
+        if not all(checks):
+            return False
+        if self.fault == "any":
+            return e.fault is not None
+        if self.fault == "none":
+            return e.fault is None
+        return not self.fault or (e.fault is not None and e.fault.get("kind") == self.fault)
+
+
+class GatewayJournal:
+    def __init__(self, per_tenant: int, max_tenants: int) -> None:
+        self.per_tenant = max(1, per_tenant)
+        self.max_tenants = max(1, max_tenants)
+        self._tenants: OrderedDict[str, deque[GatewayEntry]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._next_id = 1
+
+    def record(self, **fields: Any) -> None:
+        tenant: str = fields["tenant"]
+        with self._lock:
+            entry = GatewayEntry(id=self._next_id, time=datetime.now(UTC).isoformat(timespec="milliseconds"), **fields)
+            self._next_id += 1
+            buf = self._tenants.get(tenant)
+            if buf is None:
+                buf = self._tenants[tenant] = deque(maxlen=self.per_tenant)
+                while len(self._tenants) > self.max_tenants:
+                    self._tenants.popitem(last=False)
+            else:
+                self._tenants.move_to_end(tenant)
+            buf.append(entry)
+
+    def query(self, tenant: str, q: GatewayQuery) -> tuple[int, list[GatewayEntry]]:
+        """Count of all matches in ``tenant``'s journal, and the newest ``q.limit`` of them."""
+        with self._lock:
+            snapshot = list(self._tenants.get(tenant, ()))
+        matched = [e for e in reversed(snapshot) if q.matches(e)]
+        return len(matched), matched[: max(0, q.limit)]
+
+    def clear(self, tenant: str) -> int:
+        with self._lock:
+            buf = self._tenants.pop(tenant, None)
+            return len(buf) if buf else 0

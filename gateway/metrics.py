@@ -1,0 +1,42 @@
+"""Prometheus metrics of the gateway (``GET /metrics``), one registry per gateway app.
+
+Labels are bounded: API, method, status code, fault kind, error code. Tenants and
+consumers are not labels (their number is unbounded); the journal answers per-tenant
+questions.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "gateway_requests",
+            "Calls relayed (or answered) by the gateway on the API paths",
+            ["api", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "gateway_request_duration_seconds",
+            "Time from receiving a call to the end of its reply, injected latency included",
+            ["api"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.faults = Counter(
+            "gateway_faults_injected", "Faults injected by fault rules", ["api", "kind"], registry=self.registry
+        )
+        self.refused = Counter(
+            "gateway_refused",
+            "Calls the gateway refused itself (auth, scope, quota, bad input, upstream errors)",
+            ["api", "code"],
+            registry=self.registry,
+        )
+        self.config_generation = Gauge(
+            "gateway_config_generation", "Configuration reloads done by this replica", registry=self.registry
+        )

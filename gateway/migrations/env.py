@@ -1,0 +1,3 @@
+from vnsandbox.migrations import run_env
+
+run_env()
