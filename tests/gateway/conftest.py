@@ -163,3 +163,13 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess
 def secured_client(secured: SandboxProcesses) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=secured.gateway, timeout=10) as client:
         yield client
+
+
+def expect_error(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """Assert a gateway error reply: status, code, both languages, the request id echoed."""
+    assert resp.status_code == status, resp.text
+    body: dict[str, Any] = resp.json()
+    assert body["error_code"] == code
+    assert body["message"] and body["message_en"]
+    assert body["request_id"] == resp.headers["x-request-id"]
+    return body

@@ -9,21 +9,12 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from gateway.settings import GatewaySettings
-from tests.gateway.conftest import ADMIN_KEY, TenantCreds, create_tenant, get_token
-
-
-def _error(resp, status: int, code: str) -> dict:
-    assert resp.status_code == status, resp.text
-    body = resp.json()
-    assert body["error_code"] == code
-    assert body["message"] and body["message_en"]
-    assert body["request_id"] == resp.headers["x-request-id"]
-    return body
+from tests.gateway.conftest import ADMIN_KEY, TenantCreds, create_tenant, expect_error, get_token
 
 
 def test_anonymous_call_is_refused_with_401_when_auth_is_required(gateway: TestClient) -> None:
     resp = gateway.get("/dvcqg/v1/_sandbox/version")
-    body = _error(resp, 401, "UNAUTHORIZED")
+    body = expect_error(resp, 401, "UNAUTHORIZED")
     assert "Bearer" in resp.headers["www-authenticate"]
     assert body["type"] == "Client.Unauthorized"
 
@@ -100,14 +91,14 @@ def test_api_key_authenticates_like_a_token(tenant_a: TenantCreds) -> None:
 
 
 def test_unknown_api_key_is_refused(gateway: TestClient) -> None:
-    _error(gateway.get("/paygov/v1/_sandbox/clock", headers={"x-api-key": "ak_nope"}), 401, "INVALID_API_KEY")
+    expect_error(gateway.get("/paygov/v1/_sandbox/clock", headers={"x-api-key": "ak_nope"}), 401, "INVALID_API_KEY")
 
 
 def test_tampered_token_is_refused(tenant_a: TenantCreds) -> None:
     header, payload, sig = tenant_a.token.split(".")
     forged = f"{header}.{payload}.{sig[:-4]}AAAA"
     resp = tenant_a.client.get("/dvcqg/v1/_sandbox/clock", headers={"authorization": f"Bearer {forged}"})
-    _error(resp, 401, "INVALID_TOKEN")
+    expect_error(resp, 401, "INVALID_TOKEN")
     assert "invalid_token" in resp.headers["www-authenticate"]
 
 
@@ -115,7 +106,7 @@ def test_call_outside_the_consumers_scopes_gets_403(tenant_a: TenantCreds) -> No
     creds = tenant_a.new_consumer(scopes=["vneid"])["credentials"]
     token = get_token(tenant_a.client, creds["client_id"], creds["client_secret"])
     resp = tenant_a.client.get("/dvcqg/v1/_sandbox/clock", headers={"authorization": f"Bearer {token}"})
-    body = _error(resp, 403, "SCOPE_NOT_ALLOWED")
+    body = expect_error(resp, 403, "SCOPE_NOT_ALLOWED")
     assert "dvcqg" in body["message_en"]
 
 
@@ -124,7 +115,7 @@ def test_read_scope_allows_get_but_not_post(tenant_a: TenantCreds) -> None:
     headers = {"authorization": f"Bearer {get_token(tenant_a.client, creds['client_id'], creds['client_secret'])}"}
     assert tenant_a.client.get("/dvcqg/v1/_sandbox/clock", headers=headers).status_code == 200
     resp = tenant_a.client.post("/dvcqg/v1/_sandbox/clock", json={"advance_seconds": 1}, headers=headers)
-    _error(resp, 403, "SCOPE_NOT_ALLOWED")
+    expect_error(resp, 403, "SCOPE_NOT_ALLOWED")
 
 
 def test_narrowing_a_consumers_scopes_applies_to_tokens_already_issued(tenant_a: TenantCreds) -> None:
@@ -132,25 +123,27 @@ def test_narrowing_a_consumers_scopes_applies_to_tokens_already_issued(tenant_a:
     headers = {"authorization": f"Bearer {get_token(tenant_a.client, creds['client_id'], creds['client_secret'])}"}
     assert tenant_a.client.get("/dvcqg/v1/_sandbox/clock", headers=headers).status_code == 200
     assert tenant_a.patch(f"/_sandbox/consumers/{creds['client_id']}", json={"scopes": ["vneid"]}).status_code == 200
-    _error(tenant_a.client.get("/dvcqg/v1/_sandbox/clock", headers=headers), 403, "SCOPE_NOT_ALLOWED")
+    expect_error(tenant_a.client.get("/dvcqg/v1/_sandbox/clock", headers=headers), 403, "SCOPE_NOT_ALLOWED")
 
 
 def test_forged_tenant_header_with_a_valid_token_is_refused(tenant_a: TenantCreds, tenant_b: TenantCreds) -> None:
     resp = tenant_a.get("/dvcqg/v1/_sandbox/clock", headers={"x-sandbox-tenant": tenant_b.tenant})
-    _error(resp, 403, "TENANT_MISMATCH")
+    expect_error(resp, 403, "TENANT_MISMATCH")
 
 
 def test_token_of_one_tenant_cannot_run_another_tenants_control_plane(
     tenant_a: TenantCreds, tenant_b: TenantCreds
 ) -> None:
-    _error(tenant_a.get("/_sandbox/journal", headers={"x-sandbox-tenant": tenant_b.tenant}), 403, "TENANT_MISMATCH")
-    _error(tenant_a.delete(f"/_sandbox/tenants/{tenant_b.tenant}"), 403, "OTHER_TENANT")
+    expect_error(
+        tenant_a.get("/_sandbox/journal", headers={"x-sandbox-tenant": tenant_b.tenant}), 403, "TENANT_MISMATCH"
+    )
+    expect_error(tenant_a.delete(f"/_sandbox/tenants/{tenant_b.tenant}"), 403, "OTHER_TENANT")
     assert tenant_b.get("/dvcqg/v1/_sandbox/clock").status_code == 200
 
 
 def test_other_tenants_consumer_is_not_found(tenant_a: TenantCreds, tenant_b: TenantCreds) -> None:
-    _error(tenant_a.get(f"/_sandbox/consumers/{tenant_b.client_id}"), 404, "CONSUMER_NOT_FOUND")
-    _error(
+    expect_error(tenant_a.get(f"/_sandbox/consumers/{tenant_b.client_id}"), 404, "CONSUMER_NOT_FOUND")
+    expect_error(
         tenant_a.put(f"/_sandbox/consumers/{tenant_b.client_id}/quota", json={"rate_per_second": 0}),
         404,
         "CONSUMER_NOT_FOUND",
@@ -161,15 +154,15 @@ def test_deleted_consumers_token_and_api_key_stop_working(tenant_a: TenantCreds)
     creds = tenant_a.new_consumer(scopes=["dvcqg"])["credentials"]
     token = get_token(tenant_a.client, creds["client_id"], creds["client_secret"])
     assert tenant_a.delete(f"/_sandbox/consumers/{creds['client_id']}").status_code == 200
-    _error(tenant_a.client.get("/dvcqg/v1/", headers={"authorization": f"Bearer {token}"}), 401, "INVALID_TOKEN")
-    _error(tenant_a.client.get("/dvcqg/v1/", headers={"x-api-key": creds["api_key"]}), 401, "INVALID_API_KEY")
+    expect_error(tenant_a.client.get("/dvcqg/v1/", headers={"authorization": f"Bearer {token}"}), 401, "INVALID_TOKEN")
+    expect_error(tenant_a.client.get("/dvcqg/v1/", headers={"x-api-key": creds["api_key"]}), 401, "INVALID_API_KEY")
 
 
 def test_token_expires_when_the_tenants_test_clock_passes_its_lifetime(tenant_a: TenantCreds) -> None:
     assert tenant_a.get("/vneid/v1/").status_code == 200
     moved = tenant_a.post("/_sandbox/clock", json={"advance_seconds": 3601})
     assert moved.status_code == 200
-    _error(tenant_a.get("/vneid/v1/"), 401, "TOKEN_EXPIRED")
+    expect_error(tenant_a.get("/vneid/v1/"), 401, "TOKEN_EXPIRED")
     fresh = get_token(tenant_a.client, tenant_a.client_id, tenant_a.client_secret)
     assert tenant_a.client.get("/vneid/v1/", headers={"authorization": f"Bearer {fresh}"}).status_code == 200
 
@@ -178,7 +171,7 @@ def test_consumer_without_sandbox_scope_cannot_use_the_control_plane(tenant_a: T
     creds = tenant_a.new_consumer(scopes=["dvcqg"])["credentials"]
     token = get_token(tenant_a.client, creds["client_id"], creds["client_secret"])
     resp = tenant_a.client.post("/_sandbox/reset", headers={"authorization": f"Bearer {token}"})
-    _error(resp, 403, "SCOPE_NOT_ALLOWED")
+    expect_error(resp, 403, "SCOPE_NOT_ALLOWED")
 
 
 def test_admin_acts_on_the_tenant_it_names(gateway: TestClient, tenant_a: TenantCreds) -> None:
@@ -190,7 +183,9 @@ def test_admin_acts_on_the_tenant_it_names(gateway: TestClient, tenant_a: Tenant
 
 
 def test_wrong_admin_key_is_refused(gateway: TestClient) -> None:
-    _error(gateway.get("/_sandbox/tenants", headers={"x-sandbox-admin-key": "not-the-key"}), 401, "INVALID_ADMIN_KEY")
+    expect_error(
+        gateway.get("/_sandbox/tenants", headers={"x-sandbox-admin-key": "not-the-key"}), 401, "INVALID_ADMIN_KEY"
+    )
 
 
 def test_admin_lists_every_tenant_a_consumer_only_its_own(
@@ -209,7 +204,7 @@ def test_new_tenant_name_can_be_chosen_once(gateway: TestClient) -> None:
     name = "ci-job-" + base64.b32encode(__import__("os").urandom(5)).decode().lower()
     t = create_tenant(gateway, tenant=name)
     assert t.tenant == name
-    _error(gateway.post("/_sandbox/tenants", json={"tenant": name}), 409, "TENANT_EXISTS")
+    expect_error(gateway.post("/_sandbox/tenants", json={"tenant": name}), 409, "TENANT_EXISTS")
     assert t.delete(f"/_sandbox/tenants/{name}").status_code == 200
 
 
@@ -218,7 +213,7 @@ def test_deleting_a_tenant_revokes_its_credentials(gateway: TestClient) -> None:
     resp = t.delete(f"/_sandbox/tenants/{t.tenant}")
     assert resp.status_code == 200
     assert resp.json()["services_reset"] is True
-    _error(t.get("/vneid/v1/"), 401, "INVALID_TOKEN")
+    expect_error(t.get("/vneid/v1/"), 401, "INVALID_TOKEN")
 
 
 def test_shared_mode_refuses_to_run_without_auth() -> None:
