@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.dossier import control, service
 from services.dossier.models import Base
 from services.dossier.router import router
 from services.dossier.settings import DossierSettings
+from vnsandbox.outbox import OutboxBase, RetryPolicy, outbox_worker
+from vnsandbox.outbox import router as outbox_router
 from vnsandbox.service import ServiceSpec, create_service_app
+
+
+def retry_policy(app: FastAPI) -> RetryPolicy:
+    s: DossierSettings = app.state.settings
+    return RetryPolicy(
+        base_s=s.webhook_base_s,
+        max_s=s.webhook_max_s,
+        max_attempts=s.webhook_max_attempts,
+        timeout_s=s.webhook_timeout_s,
+        lease_s=s.webhook_lease_s,
+    )
+
 
 SPEC = ServiceSpec(
     name="dossier",
@@ -21,9 +37,13 @@ SPEC = ServiceSpec(
     protocol="DVCQG DongBoHoSoMC / CapNhatTienDoHoSoMC / TraCuuHoSo",
     migrations_dir=Path(__file__).parent / "migrations",
     metadata=Base.metadata,
-    routers=[router],
+    extra_metadata=[OutboxBase.metadata],
+    routers=[control.router, outbox_router, router],
+    switches=service.SWITCHES,
 )
 
 
 def create_app(settings: DossierSettings | None = None) -> FastAPI:
-    return create_service_app(SPEC, settings or DossierSettings())
+    s = settings or DossierSettings()
+    worker = outbox_worker(retry_policy, interval=s.outbox_interval_s, on_result=service.on_delivery_result)
+    return create_service_app(replace(SPEC, workers=[worker]), s)

@@ -1,0 +1,161 @@
+"""Dossier-specific control endpoints (``/_sandbox/...``): units and their sync accounts,
+citizen filings and actions on the portal, payment events, and reports without a session."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import select
+
+from services.dossier import reports, service
+from services.dossier.errors import Code, DvcqgError, envelope, http_status
+from services.dossier.models import InboxEvent, Unit
+from services.dossier.router import BodyDep, settings_of
+from services.dossier.schemas import CitizenAction, PaymentEventIn, UnitIn, UnitPatch, parse
+from vnsandbox.context import current_request_id, current_tenant
+from vnsandbox.db import SessionDep
+from vnsandbox.outbox import wake
+
+router = APIRouter(prefix="/_sandbox", tags=["sandbox control"])
+
+
+def _reply(code: Code, body: dict[str, Any]) -> JSONResponse:
+    return JSONResponse({**envelope(code), **body, "request_id": current_request_id()}, status_code=http_status(code))
+
+
+@router.post("/units", summary="Register a unit and its sync account")
+def unit_create(request: Request, session: SessionDep, body: BodyDep) -> JSONResponse:
+    """Code 21 if the unit code or username exists. The reply shows the API key and webhook
+    secret (the only place besides `GET /_sandbox/units/{code}` that does)."""
+    data = parse(UnitIn, body)
+    service.ensure_dev_unit(session, current_tenant(), settings_of(request))
+    unit = service.create_unit(session, current_tenant(), data.model_dump(exclude_unset=True))
+    return _reply(Code.OK, {"data": service.unit_to_wire(unit, with_secrets=True)})
+
+
+@router.get("/units", summary="Registered units (secrets hidden)")
+def unit_list(request: Request, session: SessionDep) -> JSONResponse:
+    tenant = current_tenant()
+    service.ensure_dev_unit(session, tenant, settings_of(request))
+    rows = session.scalars(select(Unit).where(Unit.tenant == tenant).order_by(Unit.code))
+    return _reply(Code.OK, {"data": [service.unit_to_wire(u) for u in rows]})
+
+
+@router.get("/units/{code}", summary="One unit with its API key and webhook secret")
+def unit_read(code: str, request: Request, session: SessionDep) -> JSONResponse:
+    service.ensure_dev_unit(session, current_tenant(), settings_of(request))
+    unit = service.get_unit(session, current_tenant(), code)
+    if unit is None:
+        raise DvcqgError(Code.NOT_FOUND, f"No unit {code}", f"Không có đơn vị {code}")
+    return _reply(Code.OK, {"data": service.unit_to_wire(unit, with_secrets=True)})
+
+
+@router.patch("/units/{code}", summary="Change a unit's webhook, secret, password or transition mode")
+def unit_patch(code: str, request: Request, session: SessionDep, body: BodyDep) -> JSONResponse:
+    data = parse(UnitPatch, body)
+    service.ensure_dev_unit(session, current_tenant(), settings_of(request))
+    unit = service.get_unit(session, current_tenant(), code)
+    if unit is None:
+        raise DvcqgError(Code.NOT_FOUND, f"No unit {code}", f"Không có đơn vị {code}")
+    changes = data.model_dump(exclude_unset=True)
+    if "TenDonVi" in changes:
+        unit.name = changes.pop("TenDonVi") or ""
+    service.apply_unit_changes(unit, changes)
+    return _reply(Code.OK, {"data": service.unit_to_wire(unit, with_secrets=True)})
+
+
+@router.post("/citizen-dossiers", summary="A citizen files a dossier on the portal")
+def citizen_file(request: Request, session: SessionDep, body: BodyDep, background: BackgroundTasks) -> JSONResponse:
+    """Body: dossier fields plus `MaDonVi` (the receiving unit). The portal assigns `MaHoSo`
+    (`<unit>-<yyMMdd>-9xxxx`), stores it with status 1 and sends `dossier.filed` to the unit
+    (webhook if registered, and the polling inbox)."""
+    if not isinstance(body, dict):
+        raise DvcqgError(Code.MALFORMED, "The body must be a JSON object", "Nội dung phải là đối tượng JSON")
+    d = service.file_citizen_dossier(session, current_tenant(), settings_of(request), body)
+    background.add_task(wake, request.app)
+    return _reply(Code.OK, {"data": service.dossier_to_wire(d)})
+
+
+@router.post("/citizen-dossiers/{code}/withdraw", summary="The citizen withdraws a dossier (status 7)")
+def citizen_withdraw(
+    code: str, request: Request, session: SessionDep, body: BodyDep, background: BackgroundTasks
+) -> JSONResponse:
+    """Allowed from any non-final status; the unit receives `dossier.withdrawn`."""
+    data = parse(CitizenAction, body)
+    d = service.citizen_withdraw(session, current_tenant(), settings_of(request), code, data.LyDo)
+    background.add_task(wake, request.app)
+    return _reply(Code.OK, {"data": service.dossier_to_wire(d)})
+
+
+@router.post("/citizen-dossiers/{code}/supplement", summary="The citizen supplies requested documents (status 5)")
+def citizen_supplement(
+    code: str, request: Request, session: SessionDep, body: BodyDep, background: BackgroundTasks
+) -> JSONResponse:
+    """Only while the dossier waits for a supplement (status 5); the unit receives
+    `dossier.supplemented`. The status stays 5 until the province resumes (5 → 4)."""
+    data = parse(CitizenAction, body)
+    d = service.citizen_supplement(session, current_tenant(), settings_of(request), code, data.TaiLieuBoSung)
+    background.add_task(wake, request.app)
+    return _reply(Code.OK, {"data": service.dossier_to_wire(d)})
+
+
+@router.post("/payment-events", summary="Payment → dossier: a dossier's fees were paid online")
+def payment_event(request: Request, session: SessionDep, body: BodyDep, background: BackgroundTasks) -> JSONResponse:
+    """Marks the dossier `DuocThanhToanTrucTuyen = 1` and records the payment; the status is
+    unchanged. Idempotent by `MaGiaoDich` (a repeat answers code 24 with HTTP 200). Code 22
+    / HTTP 404 when the tenant has no such dossier, so the payment side retries."""
+    data = parse(PaymentEventIn, body)
+    code, d = service.record_payment(session, current_tenant(), settings_of(request), data.model_dump())
+    if d is not None:
+        background.add_task(wake, request.app)
+    return _reply(code, {"MaHoSo": data.MaHoSo, "MaGiaoDich": data.MaGiaoDich})
+
+
+@router.get("/dossiers/{code}", summary="A dossier with its full history (no session needed)")
+def dossier_read(code: str, session: SessionDep) -> JSONResponse:
+    return _reply(Code.OK, {"data": service.lookup(session, current_tenant(), None, code, True)})
+
+
+@router.get("/inbox", summary="Events the portal sent to provinces, with acknowledgement state")
+def inbox(
+    session: SessionDep,
+    unit: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
+) -> JSONResponse:
+    stmt = select(InboxEvent).where(InboxEvent.tenant == current_tenant())
+    if unit:
+        stmt = stmt.where(InboxEvent.unit_code == unit)
+    rows = session.scalars(stmt.order_by(InboxEvent.seq).limit(limit))
+    items = [
+        {
+            "event_id": r.id,
+            "event": r.kind,
+            "MaDonVi": r.unit_code,
+            "MaHoSo": r.dossier_code,
+            "delivery_id": r.delivery_id,
+            "acknowledged": r.acknowledged_at is not None,
+            "acknowledged_by": r.acknowledged_by,
+        }
+        for r in rows
+    ]
+    return _reply(Code.OK, {"data": items})
+
+
+@router.get("/reconciliation", summary="Reconciliation of any unit of the tenant, JSON or CSV")
+def reconciliation(
+    session: SessionDep,
+    MaDonVi: str | None = None,
+    TuNgay: str | None = None,
+    DenNgay: str | None = None,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Response:
+    tenant = current_tenant()
+    codes = frozenset(session.scalars(select(Unit.code).where(Unit.tenant == tenant)))
+    if MaDonVi:
+        codes = codes | {MaDonVi}
+    report = reports.reconciliation(session, tenant, codes, {"MaDonVi": MaDonVi, "TuNgay": TuNgay, "DenNgay": DenNgay})
+    if format == "csv":
+        return Response(reports.reconciliation_csv(report), media_type="text/csv; charset=utf-8")
+    return _reply(Code.OK, {"data": report})

@@ -1,0 +1,122 @@
+"""Wire shapes of the dossier service: the bodies its endpoints take, for validation and
+for the OpenAPI documentation. Field names are the platform's (Vietnamese); the service
+layer works on the validated dicts. Dossier and progress records themselves are checked
+field by field in ``rules.py`` (so each refusal names its field and rule), not here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from services.dossier.errors import Code, DvcqgError, detail
+
+SERVICES = (
+    "DongBoHoSoMC",
+    "CapNhatTienDoHoSoMC",
+    "TraCuuHoSo",
+    "LayHoSoTuCongDVCQG",
+    "XacNhanHoSoTuCongDVCQG",
+    "DoiSoatHoSo",
+)
+
+
+class LoginIn(BaseModel):
+    """Session login of a unit's sync account; the unit is named in the ``MaDonVi`` header."""
+
+    model_config = ConfigDict(extra="ignore")
+    username: str = Field(min_length=1, max_length=128)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class ServiceCall(BaseModel):
+    """One call of the sync API: ``service`` names what to do, ``data`` carries the records."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "example": {
+                "service": "DongBoHoSoMC",
+                "isUpdating": "False",
+                "data": [{"MaHoSo": "000.00.01.H22-240915-12345", "MaTTHC": "1.001193", "TrangThaiHoSo": 2}],
+            }
+        },
+    )
+    service: str
+    isUpdating: bool | Literal["True", "False", "true", "false", "1", "0"] = "False"
+    data: list[Any] | dict[str, Any] | None = None
+    session: str | None = None
+
+    @property
+    def updating(self) -> bool:
+        return self.isUpdating in (True, "True", "true", "1")
+
+    @property
+    def items(self) -> list[Any]:
+        if self.data is None:
+            return []
+        return self.data if isinstance(self.data, list) else [self.data]
+
+
+class UnitIn(BaseModel):
+    """Register a unit (đơn vị) and its sync account."""
+
+    model_config = ConfigDict(extra="forbid")
+    MaDonVi: str = Field(description="unit code, e.g. 000.00.01.H22")
+    TenDonVi: str = ""
+    MaDonViCha: str | None = Field(None, description="parent unit that syncs for this one")
+    username: str
+    password: str
+    api_key: str | None = Field(None, description="bearer key accepted instead of a session; generated if absent")
+    gateway_client_id: str | None = Field(None, description="gateway client id acting for this unit")
+    webhook_url: str | None = Field(None, description="where portal-filed dossiers and citizen actions are sent")
+    webhook_secret: str | None = Field(None, description="HMAC secret of the webhook signature; generated if absent")
+    transition_mode: Literal["strict", "lenient"] | None = None
+
+
+class UnitPatch(BaseModel):
+    """Change a unit's webhook, secret, password, transition mode or gateway client id."""
+
+    model_config = ConfigDict(extra="forbid")
+    TenDonVi: str | None = None
+    password: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    transition_mode: Literal["strict", "lenient"] | None = None
+    gateway_client_id: str | None = None
+
+
+class CitizenAction(BaseModel):
+    """A citizen's action on the portal: withdraw (``LyDo``) or supplement (``TaiLieuBoSung``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    LyDo: str = ""
+    TaiLieuBoSung: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class PaymentEventIn(BaseModel):
+    """Payment → dossier contract: a successful payment of a dossier's fees."""
+
+    model_config = ConfigDict(extra="allow")
+    MaHoSo: str
+    MaGiaoDich: str
+    MaThamChieu: str | None = None
+    MaDoiTac: str | None = None
+    SoTien: int | str
+    ThoiGianGD: str | None = None
+    TrangThaiGD: int | str
+    PhiLePhi: list[Any] = Field(default_factory=list)
+
+
+def parse(model: type[BaseModel], body: Any) -> Any:
+    """Validate ``body`` against ``model``; failures become code 1/20 with field details."""
+    if not isinstance(body, dict):
+        raise DvcqgError(Code.MALFORMED, "The body must be a JSON object", "Nội dung phải là đối tượng JSON")
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        details = [
+            detail(".".join(str(p) for p in e["loc"]) or "body", e["type"], e["msg"], e["msg"]) for e in exc.errors()
+        ]
+        raise DvcqgError(Code.VALIDATION, details=details) from None
