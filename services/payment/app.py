@@ -6,22 +6,52 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.payment import service
+from services.payment.control import router as control_router
 from services.payment.models import Base
 from services.payment.router import router
 from services.payment.settings import PaymentSettings
-from vnsandbox.service import ServiceSpec, create_service_app
+from vnsandbox import outbox
+from vnsandbox.outbox import OutboxBase, RetryPolicy, outbox_worker
+from vnsandbox.service import PeriodicWorker, ServiceSpec, create_service_app
+
+
+def _retry_policy(app: FastAPI) -> RetryPolicy:
+    s: PaymentSettings = app.state.settings
+    return RetryPolicy(
+        base_s=s.notice_retry_base_s,
+        max_s=s.notice_retry_max_s,
+        max_attempts=s.notice_max_attempts,
+        timeout_s=s.notice_timeout_s,
+        lease_s=s.notice_lease_s,
+    )
+
+
+def _expiry_worker(app: FastAPI) -> PeriodicWorker:
+    """Expires overdue pending payments (test-clock time) and wakes the outbox for their notices."""
+    settings: PaymentSettings = app.state.settings
+
+    def run() -> None:
+        if service.sweep_expired(app.state.db, settings):
+            outbox.wake(app)
+
+    return PeriodicWorker("payment-expiry", settings.expiry_interval_s, run)
+
 
 SPEC = ServiceSpec(
     name="payment",
     title="PayGov national payment platform (mock)",
     description=(
         "National payment platform of the public-service portal: INIT, hosted payment page, signed "
-        "result notices, QUERY, receipts and reconciliation."
+        "result notices, QUERY, refunds, receipts and reconciliation."
     ),
     protocol="PayGov 1.0.6",
     migrations_dir=Path(__file__).parent / "migrations",
     metadata=Base.metadata,
-    routers=[router],
+    routers=[router, control_router, outbox.router],
+    extra_metadata=[OutboxBase.metadata],
+    switches=service.SWITCHES,
+    workers=[outbox_worker(_retry_policy, interval=0.5), _expiry_worker],
 )
 
 

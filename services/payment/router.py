@@ -1,14 +1,74 @@
-"""Wire routes of the payment service (thin: parse, call the service layer, shape the reply)."""
+"""Wire routes of the payment service (thin: parse, call the service layer, shape the reply).
+
+- ``POST /payments``: every partner message, told apart by ``LoaiBanTin`` (INIT, QUERY, REFUND).
+- ``GET/POST /pay/{tenant}/{token}``: the hosted payment page the citizen's browser visits.
+- ``GET /receipts/{MaGiaoDich}.json|.pdf``: the receipt of a paid transaction.
+- ``GET /reconciliation``: a partner's daily reconciliation file (CSV or JSON).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Body, Form, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
 
+from services.payment import errors, schemas, service
+from services.payment.protocol import INIT, QUERY, REFUND, wire_time
+from services.payment.receipts import receipt_pdf
+from services.payment.settings import PaymentSettings
+from vnsandbox.context import current_tenant
+from vnsandbox.db import SessionDep
+from vnsandbox.errors import MalformedJSON
+from vnsandbox.middleware import valid_tenant
+from vnsandbox.outbox import wake
 from vnsandbox.service import public_base_url
 
 router = APIRouter()
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+EXAMPLE_INIT = {
+    "LoaiBanTin": "INIT",
+    "PhienBan": "1.0.6",
+    "MaDoiTac": "SANDBOX",
+    "MaThamChieu": "HS-000.00.01.H22-240915-12345",
+    "SoTien": 150000,
+    "MaTienTe": "VND",
+    "LoaiHinhThanhToan": "PAY",
+    "MaKenhThanhToan": "WEB",
+    "MaThietBi": "DESKTOP",
+    "NgonNgu": "vi-VN",
+    "ThoiGianGD": "20260915103000",
+    "ThongTinGiaoDich": "Nộp lệ phí hồ sơ 000.00.01.H22-240915-12345",
+    "Ip": "203.0.113.7",
+    "ThongTinBienLai": {
+        "MaDichVu": 2,
+        "MaTTHC": "2.002492",
+        "MaHoSo": "000.00.01.H22-240915-12345",
+        "HoTenNguoiNop": "Nguyễn Thị Hồng Nhung",
+        "PhiLePhi": [{"LoaiPhiLePhi": 2, "MaPhiLePhi": "LP01", "TenPhiLePhi": "Lệ phí", "SoTien": 150000}],
+    },
+    "MaXacThuc": "<hex HMAC-SHA256, see docs/payment.md>",
+}
+
+
+def _settings(request: Request) -> PaymentSettings:
+    settings: PaymentSettings = request.app.state.settings
+    return settings
+
+
+def page_url(request: Request, tenant: str, token: str) -> str:
+    return f"{public_base_url(request)}/pay/{tenant}/{token}"
+
+
+def money(amount: Any) -> str:
+    try:
+        return f"{int(amount):,}".replace(",", ".") + " đ"
+    except (TypeError, ValueError):
+        return str(amount)
 
 
 @router.get("/", summary="Service index", tags=["index"])
@@ -20,7 +80,208 @@ def index(request: Request) -> dict[str, Any]:
         "service": spec.name,
         "title": spec.title,
         "protocol": spec.protocol,
+        "messages": f"{base}/payments",
         "docs": f"{base}/docs",
         "openapi": f"{base}/openapi.json",
         "control": f"{base}/_sandbox",
     }
+
+
+@router.post(
+    "/payments",
+    summary="PayGov message: INIT, QUERY or REFUND (told apart by LoaiBanTin)",
+    tags=["paygov"],
+    openapi_extra={"requestBody": {"content": {"application/json": {"example": EXAMPLE_INIT}}}},
+)
+def payments(
+    body: Annotated[Any, Body()],
+    request: Request,
+    session: SessionDep,
+    background: BackgroundTasks,
+) -> JSONResponse:
+    """Every message a partner sends, signed with ``MaXacThuc``.
+
+    - **INIT** opens a payment and answers ``error_code`` ``"0"`` with ``UrlThanhToan``, the
+      hosted page to send the citizen to. Repeating an INIT with the same content returns
+      the same payment; reusing ``MaThamChieu`` with other content is ``REFERENCE_CONFLICT``.
+    - **QUERY** answers ``TrangThaiGD`` 1 success, 3 pending, 4 failed, with the details.
+    - **REFUND** refunds all or part of a paid transaction and sends a refund notice.
+
+    Replies are signed with ``MaXacThuc`` too (field orders ``*_REPLY``).
+    """
+    if not isinstance(body, dict):
+        raise MalformedJSON("The message must be a JSON object", "Bản tin phải là một đối tượng JSON")
+    settings = _settings(request)
+    tenant = current_tenant()
+    msg_type = service.message_type(body)
+    background.add_task(wake, request.app)
+    if msg_type == INIT:
+        code = body.get("MaDoiTac")
+        if isinstance(code, str) and code:
+            delay, fail = service.take_init_switches(request.app.state.db, tenant, code)
+            if delay:
+                time.sleep(min(delay, settings.max_slow_s))
+            if fail:
+                raise errors.PlatformUnavailable()
+        payment = service.init(session, tenant, settings, body)
+        partner = service.find_partner(session, tenant, settings, payment.partner_code)
+        assert partner is not None
+        reply = schemas.init_reply(payment, page_url(request, tenant, payment.page_token))
+        return JSONResponse(partner.key.sign("INIT_REPLY", reply))
+    if msg_type == QUERY:
+        payment, partner = service.query(session, tenant, settings, body)
+        return JSONResponse(partner.key.sign("QUERY_REPLY", schemas.query_reply(payment)))
+    assert msg_type == REFUND
+    payment, refund, partner = service.refund(session, tenant, settings, body)
+    return JSONResponse(partner.key.sign("REFUND_REPLY", schemas.refund_reply(payment, refund)))
+
+
+# --- Hosted payment page ------------------------------------------------------------------
+
+
+def _page_tenant(tenant: str) -> str:
+    if not valid_tenant(tenant):
+        raise errors.PaymentNotFound()
+    return tenant
+
+
+def _render_result(
+    request: Request, payment: Any, partner: service.PartnerConfig | None, status: int = 200
+) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "result.html",
+        {
+            "payment": payment,
+            "money": money,
+            "status_text": schemas.STATUS_VI[payment.status],
+            "description": schemas.result_description(payment),
+            "receipt_url": f"{page_url(request, payment.tenant, payment.page_token)}/receipt.pdf",
+            "return_url": service.return_url(partner, payment),
+        },
+        status_code=status,
+    )
+
+
+@router.get("/pay/{tenant}/{token}", summary="Hosted payment page (HTML, Vietnamese)", tags=["payment page"])
+def pay_page(tenant: str, token: str, request: Request, session: SessionDep, background: BackgroundTasks) -> Response:
+    """The page ``UrlThanhToan`` points to: order summary, banks and wallets, outcome buttons."""
+    tenant = _page_tenant(tenant)
+    settings = _settings(request)
+    payment = service.payment_by_token(session, tenant, token)
+    partner = service.find_partner(session, tenant, settings, payment.partner_code)
+    if service.expire_if_due(session, tenant, settings, payment):
+        background.add_task(wake, request.app)
+    if payment.status != "pending":
+        return _render_result(request, payment, partner)
+    info = payment.request.get("ThongTinBienLai") or {}
+    fees = info.get("PhiLePhi") or [{"TenPhiLePhi": payment.description, "SoTien": payment.amount}]
+    bank_list = service.banks(settings.bank_codes_file)
+    selected = payment.bank_code or bank_list[0].code
+    return templates.TemplateResponse(
+        request,
+        "pay.html",
+        {
+            "payment": payment,
+            "partner_name": partner.name if partner else payment.partner_code,
+            "info": info,
+            "fees": fees,
+            "banks": bank_list,
+            "selected": selected,
+            "expires": wire_time(payment.expires_ts),
+            "money": money,
+        },
+    )
+
+
+@router.post("/pay/{tenant}/{token}", summary="Submit the payment page (form post)", tags=["payment page"])
+def pay_submit(
+    tenant: str,
+    token: str,
+    action: Annotated[str, Form(description="success, insufficient_funds, card_locked, cancelled or timeout")],
+    request: Request,
+    session: SessionDep,
+    background: BackgroundTasks,
+    bank_code: Annotated[str, Form(alias="MaNganHang", max_length=32)] = "",
+) -> Response:
+    """The citizen's choice: the outcome is recorded, the notice queued, and the browser sent
+    to the partner's return URL with the signed result fields (303), or shown the result."""
+    tenant = _page_tenant(tenant)
+    settings = _settings(request)
+    payment = service.payment_by_token(session, tenant, token)
+    partner = service.find_partner(session, tenant, settings, payment.partner_code)
+    background.add_task(wake, request.app)
+    if service.expire_if_due(session, tenant, settings, payment) or payment.status != "pending":
+        return _render_result(request, payment, partner, status=409)
+    service.complete(session, tenant, settings, payment, action, bank_code or payment.bank_code or "NCB")
+    target = service.return_url(partner, payment)
+    if target:
+        return RedirectResponse(target, status_code=303)
+    return _render_result(request, payment, partner)
+
+
+@router.get("/pay/{tenant}/{token}/receipt.pdf", summary="Receipt PDF from the payment page", tags=["payment page"])
+def pay_receipt(tenant: str, token: str, request: Request, session: SessionDep) -> Response:
+    """The receipt of the page's payment, for the citizen's browser."""
+    tenant = _page_tenant(tenant)
+    payment = service.payment_by_token(session, tenant, token)
+    data = service.receipt_of(payment)
+    return _pdf(request, data)
+
+
+# --- Receipts and reconciliation ----------------------------------------------------------
+
+
+def _pdf(request: Request, data: dict[str, Any]) -> Response:
+    content = receipt_pdf(data, _settings(request).font_file)
+    name = f"bien-lai-{data['MaGiaoDich']}.pdf"
+    return Response(
+        content, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'}
+    )
+
+
+@router.get("/receipts/{transaction_id}.pdf", summary="Receipt (biên lai) of a paid transaction, PDF", tags=["paygov"])
+def receipt_pdf_route(transaction_id: str, request: Request, session: SessionDep) -> Response:
+    """The electronic receipt as PDF (Vietnamese text, bundled Unicode font)."""
+    return _pdf(request, service.receipt(session, current_tenant(), transaction_id))
+
+
+@router.get(
+    "/receipts/{transaction_id}.json", summary="Receipt (biên lai) of a paid transaction, JSON", tags=["paygov"]
+)
+def receipt_json(transaction_id: str, session: SessionDep) -> dict[str, Any]:
+    """The electronic receipt as JSON; ``RECEIPT_NOT_AVAILABLE`` unless the transaction is paid."""
+    return service.receipt(session, current_tenant(), transaction_id)
+
+
+@router.get("/reconciliation", summary="Daily reconciliation file of a partner (CSV or JSON)", tags=["paygov"])
+def reconciliation(
+    request: Request,
+    session: SessionDep,
+    partner_code: Annotated[str, Query(alias="MaDoiTac", max_length=50)],
+    day: Annotated[str, Query(alias="Ngay", description="yyyyMMdd, Vietnam time")],
+    checksum: Annotated[str, Query(alias="MaXacThuc", description="HMAC over MaDoiTac|Ngay")],
+    format: Annotated[str, Query(pattern="^(csv|json)$")] = "csv",
+) -> Response:
+    """Every transaction the partner opened that day and its state, signed request.
+
+    The CSV has one row per transaction; the totals of successful payments are in the
+    ``X-Tong-Tien-Thanh-Cong`` / ``X-So-Giao-Dich-Thanh-Cong`` headers (and in the JSON form).
+    """
+    tenant = current_tenant()
+    params = {"MaDoiTac": partner_code, "Ngay": day, "MaXacThuc": checksum}
+    partner = service.authenticate(session, tenant, _settings(request), params, "RECONCILE")
+    report = service.reconciliation(session, tenant, partner.code, day)
+    return reconciliation_response(report, format)
+
+
+def reconciliation_response(report: dict[str, Any], format: str) -> Response:
+    if format == "json":
+        return JSONResponse(report)
+    headers = {
+        "X-So-Giao-Dich": str(report["SoGiaoDich"]),
+        "X-So-Giao-Dich-Thanh-Cong": str(report["SoGiaoDichThanhCong"]),
+        "X-Tong-Tien-Thanh-Cong": str(report["TongTienThanhCong"]),
+        "Content-Disposition": f'attachment; filename="doisoat-{report["MaDoiTac"]}-{report["Ngay"]}.csv"',
+    }
+    return Response(service.reconciliation_csv(report), media_type="text/csv; charset=utf-8", headers=headers)

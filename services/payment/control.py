@@ -1,0 +1,147 @@
+"""Control endpoints of the payment service (``/_sandbox/...``): partners, headless outcomes,
+notice replay, reconciliation without a checksum, and the protocol's tables."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from services.payment import errors, schemas, service
+from services.payment.models import Payment
+from services.payment.protocol import DEFAULT_FIELD_ORDERS, MAGIC_AMOUNT_ENDINGS, MAGIC_BANKS, RESULT_CODES
+from services.payment.router import page_url, reconciliation_response
+from services.payment.settings import PaymentSettings
+from vnsandbox.context import current_tenant
+from vnsandbox.db import SessionDep
+from vnsandbox.outbox import wake
+
+router = APIRouter(prefix="/_sandbox", tags=["sandbox control"])
+
+
+def _settings(request: Request) -> PaymentSettings:
+    settings: PaymentSettings = request.app.state.settings
+    return settings
+
+
+@router.get("/protocol", summary="Checksum field orders, result codes, magic values and error codes")
+def protocol() -> dict[str, Any]:
+    """The tables docs/payment.md describes, as data."""
+    return {
+        "field_orders": DEFAULT_FIELD_ORDERS,
+        "result_codes": {o: {"MaLoi": c, "vi": vi, "en": en} for o, (c, vi, en) in RESULT_CODES.items()},
+        "magic_banks": MAGIC_BANKS,
+        "magic_amount_endings": {f"{k:02d}": v for k, v in MAGIC_AMOUNT_ENDINGS.items()},
+        "error_codes": {
+            c: {"status": e.status_code, "vi": e.message_vi, "en": e.message_en} for c, e in errors.ERROR_CODES.items()
+        },
+    }
+
+
+@router.get("/partners", summary="Registered partners (and the built-in development partner)")
+def partners_list(request: Request, session: SessionDep) -> dict[str, Any]:
+    items = service.list_partners(session, current_tenant(), _settings(request))
+    return {"count": len(items), "partners": [p.to_dict() for p in items]}
+
+
+@router.get("/partners/{code}", summary="One partner")
+def partner_get(code: str, request: Request, session: SessionDep) -> dict[str, Any]:
+    partner = service.find_partner(session, current_tenant(), _settings(request), code)
+    if partner is None:
+        raise errors.PartnerUnknown(details=[{"field": "MaDoiTac", "rule": "registered", "message": code}])
+    return partner.to_dict()
+
+
+@router.put("/partners/{code}", summary="Register or replace a partner (MaDoiTac)")
+def partner_put(code: str, body: schemas.PartnerIn, session: SessionDep) -> dict[str, Any]:
+    """Secret, checksum algorithm (sha256/sha512), field orders per message type, notice and return URLs."""
+    return service.upsert_partner(session, current_tenant(), code, body).to_dict()
+
+
+@router.delete("/partners/{code}", summary="Remove a partner")
+def partner_delete(code: str, session: SessionDep) -> dict[str, Any]:
+    if not service.delete_partner(session, current_tenant(), code):
+        raise errors.PartnerUnknown(details=[{"field": "MaDoiTac", "rule": "registered", "message": code}])
+    return {"removed": code}
+
+
+def _view(request: Request, payment: Payment) -> dict[str, Any]:
+    return schemas.query_reply(payment) | {
+        "status": payment.status,
+        "UrlThanhToan": page_url(request, payment.tenant, payment.page_token),
+    }
+
+
+@router.get("/payments", summary="Payments of this tenant, newest first")
+def payments_list(
+    request: Request,
+    session: SessionDep,
+    status: Annotated[str | None, Query(pattern="^(pending|success|failed|cancelled|expired)$")] = None,
+    partner_code: Annotated[str | None, Query(alias="MaDoiTac")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
+) -> dict[str, Any]:
+    stmt = select(Payment).where(Payment.tenant == current_tenant())
+    if status:
+        stmt = stmt.where(Payment.status == status)
+    if partner_code:
+        stmt = stmt.where(Payment.partner_code == partner_code)
+    rows = list(session.scalars(stmt.order_by(Payment.id.desc()).limit(limit)))
+    return {"count": len(rows), "payments": [_view(request, p) for p in rows]}
+
+
+@router.get("/payments/{transaction_id}", summary="One payment by MaGiaoDich")
+def payment_get(transaction_id: str, request: Request, session: SessionDep) -> dict[str, Any]:
+    return _view(request, service.payment_by_transaction(session, current_tenant(), transaction_id))
+
+
+@router.post("/payments/{transaction_id}/complete", summary="Complete a pending payment with a chosen outcome")
+def payment_complete(
+    transaction_id: str,
+    body: schemas.CompleteIn,
+    request: Request,
+    session: SessionDep,
+    background: BackgroundTasks,
+) -> dict[str, Any]:
+    """The headless version of the page's buttons: ``success``, ``insufficient_funds``,
+    ``card_locked``, ``cancelled`` or ``timeout``. Magic banks and amounts apply as on the page."""
+    tenant = current_tenant()
+    settings = _settings(request)
+    payment = service.payment_by_transaction(session, tenant, transaction_id, lock=True)
+    service.expire_if_due(session, tenant, settings, payment)
+    service.complete(session, tenant, settings, payment, body.outcome, body.bank_code)
+    background.add_task(wake, request.app)
+    return _view(request, payment)
+
+
+@router.post("/payments/{transaction_id}/notify", summary="Send the result notice of a payment again")
+def payment_notify(
+    transaction_id: str, request: Request, session: SessionDep, background: BackgroundTasks
+) -> dict[str, Any]:
+    """Queue a fresh copy of the result notice (notice switches apply). To resend one exact
+    delivery, use ``POST /_sandbox/deliveries/{id}/redeliver``."""
+    tenant = current_tenant()
+    payment = service.payment_by_transaction(session, tenant, transaction_id)
+    queued = service.renotify(session, tenant, _settings(request), payment)
+    background.add_task(wake, request.app)
+    return {"queued": queued, "MaGiaoDich": transaction_id}
+
+
+@router.get("/reconciliation", summary="Reconciliation report without a checksum")
+def reconciliation(
+    session: SessionDep,
+    partner_code: Annotated[str, Query(alias="MaDoiTac", max_length=50)],
+    day: Annotated[str | None, Query(alias="Ngay", description="yyyyMMdd, Vietnam time; default today")] = None,
+    format: Annotated[str, Query(pattern="^(csv|json)$")] = "json",
+) -> Response:
+    tenant = current_tenant()
+    report = service.reconciliation(session, tenant, partner_code, day or service.today_vn(session, tenant))
+    return reconciliation_response(report, format)
+
+
+@router.post("/expire", summary="Expire every overdue pending payment now (the sweep the worker runs)")
+def expire_now(request: Request, background: BackgroundTasks) -> dict[str, Any]:
+    expired = service.sweep_expired(request.app.state.db, _settings(request))
+    background.add_task(wake, request.app)
+    return {"expired": expired}
