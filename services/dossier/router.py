@@ -24,6 +24,7 @@ from services.dossier.settings import DossierSettings
 from vnsandbox.context import current_request_id, current_tenant
 from vnsandbox.db import SessionDep
 from vnsandbox.service import public_base_url
+from vnsandbox.signing import CONSUMER_HEADER, TENANT_SIGNATURE_HEADER, verify_tenant_assertion
 
 router = APIRouter()
 
@@ -56,13 +57,23 @@ def caller_of(request: Request, session: Session, body_session: str | None = Non
     auth = h.get("authorization", "")
     bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else None
     token = h.get("session") or h.get("x-session") or body_session
+    settings = settings_of(request)
+    # A gateway client acts for the unit that names it, when the gateway signed the call.
+    consumer = h.get(CONSUMER_HEADER) or ""
+    signed = consumer and verify_tenant_assertion(
+        settings.gateway_secret,
+        current_tenant(),
+        current_request_id(),
+        consumer,
+        h.get(TENANT_SIGNATURE_HEADER, ""),
+    )
     return service.authenticate(
         session,
         current_tenant(),
-        settings_of(request),
+        settings,
         session_token=token,
         bearer=bearer,
-        consumer=request.scope.get("state", {}).get("consumer") or None,
+        consumer=consumer if signed else None,
     )
 
 

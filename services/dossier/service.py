@@ -267,7 +267,8 @@ def authenticate(
     bearer: str | None,
     consumer: str | None,
 ) -> Caller:
-    """Resolve a session token, a bearer key (unit API key or session) or a trusted gateway client."""
+    """Resolve a session token, a bearer key (unit API key or session) or a gateway client
+    (``consumer``, passed only when the gateway's signature over it checked out)."""
     ensure_dev_unit(session, tenant, settings)
     unit: Unit | None = None
     row: SyncSession | None = None
@@ -283,7 +284,7 @@ def authenticate(
         if row.expires_at <= now_naive(session, tenant):
             raise DvcqgError(Code.SESSION_EXPIRED)
         unit = get_unit(session, tenant, row.unit_code)
-    if unit is None and consumer and settings.require_tenant_signature:
+    if unit is None and consumer:
         unit = session.scalar(select(Unit).where(Unit.tenant == tenant, Unit.gateway_client_id == consumer))
     if unit is None:
         raise DvcqgError(Code.SESSION_MISSING)

@@ -53,7 +53,7 @@ class Province:
 
     def __init__(
         self, client: TenantClient, unit: str = DEV_UNIT, username: str = "sandbox", password: str = "sandbox"
-    ):  # noqa: E501
+    ):
         self.client = client
         self.unit = unit
         self.username = username
@@ -104,3 +104,93 @@ def register_unit(client: TenantClient, code: str, **extra: Any) -> dict[str, An
     assert r.status_code == 200, r.text
     data: dict[str, Any] = r.json()["data"]
     return data
+
+
+class Receiver:
+    """A province's webhook endpoint: a real HTTP server on loopback, in a thread.
+
+    ``plan`` lists the status codes of the next replies (then 200 for ever); ``hang``
+    makes it hold requests until released."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.requests: list[dict[str, Any]] = []
+        self.plan: list[int] = []
+        self.hang = threading.Event()
+        self.release = threading.Event()
+        self.arrived = threading.Event()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", "0"))
+                body = self.rfile.read(length)
+                outer.requests.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+                outer.arrived.set()
+                if outer.hang.is_set():
+                    outer.release.wait(30)
+                status = outer.plan.pop(0) if outer.plan else 200
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"ok": true}')
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/dvcqg-webhook"
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
+    """Poll until ``predicate()`` is truthy (waiting on background delivery, not timing it)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not reached in time")
+
+
+def deliveries(client: TenantClient, **params: Any) -> list[dict[str, Any]]:
+    r = client.get("/_sandbox/deliveries", params=params)
+    assert r.status_code == 200, r.text
+    items: list[dict[str, Any]] = r.json()["deliveries"]
+    return items
+
+
+def citizen_filing(**overrides: Any) -> dict[str, Any]:
+    body = {
+        "MaDonVi": DEV_UNIT,
+        "MaTTHC": "1.001193",
+        "ChuHoSo": "Lê Thị Cúc",
+        "SoGiayToChuHoSo": "001190054321",
+        "SoDienThoai": "0987654321",
+        "Email": "cuc@example.vn",
+        "DanhSachLePhi": [],
+    }
+    body.update(overrides)
+    return body

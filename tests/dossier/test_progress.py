@@ -22,7 +22,7 @@ def at_status(province, status: int, seq: int = 1) -> str:
     extra = {"NgayKetThucXuLy": "20241116080000"} if status in (9, 10) else {}
     r = province.sync(record(seq, TrangThaiHoSo=status, **extra))
     assert r.json()["error_code"] == 0, r.text
-    return record(seq)["MaHoSo"]
+    return str(record(seq)["MaHoSo"])
 
 
 PAIRS = [(a, b) for a in STATUSES for b in STATUSES if a != b]
