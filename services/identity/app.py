@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+import zlib
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy import text
 
-from services.identity.models import Base
+from services.identity import clients, keys, population
+from services.identity.control import router as control_router
+from services.identity.models import BASE_TENANT, Base, PopulationInfo
+from services.identity.oidc import SWITCHES
 from services.identity.router import router
 from services.identity.settings import IdentitySettings
+from vnsandbox.db import Database
 from vnsandbox.service import ServiceSpec, create_service_app
+
+
+def bootstrap(db: Database, settings: IdentitySettings) -> None:
+    """First start of a database: signing key, development client, base population.
+
+    Replicas starting together on PostgreSQL serialise on an advisory lock; whoever comes
+    second finds the work done.
+    """
+    with db.session() as session:
+        if db.dialect == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(b"identity-bootstrap")})
+        keys.ensure_base_key(session, datetime.now(UTC))
+        if settings.dev_client_enabled():
+            clients.ensure_dev_client(session)
+        if settings.seed_people > 0 and session.get(PopulationInfo, BASE_TENANT) is None:
+            population.generate(session, BASE_TENANT, settings.seed_people, settings.seed, "base")
+
+
+def _on_startup(app: FastAPI) -> None:
+    bootstrap(app.state.db, app.state.settings)
+
 
 SPEC = ServiceSpec(
     name="identity",
@@ -21,7 +49,9 @@ SPEC = ServiceSpec(
     protocol="VNeID OIDC (WSO2-style) + CSDLQG dân cư",
     migrations_dir=Path(__file__).parent / "migrations",
     metadata=Base.metadata,
-    routers=[router],
+    routers=[router, control_router],
+    switches=SWITCHES,
+    on_startup=[_on_startup],
 )
 
 

@@ -1,0 +1,92 @@
+"""Errors of the identity service in the envelopes its real counterparts use.
+
+OAuth 2.0 / OpenID Connect endpoints answer ``{"error", "error_description"}`` (RFC 6749
+§5.2); the population API uses the sandbox envelope with its own codes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vnsandbox.context import current_request_id
+from vnsandbox.errors import SandboxError
+
+
+class OAuthError(SandboxError):
+    """An OAuth 2.0 error reply: ``error`` is the RFC code, the description is bilingual."""
+
+    status_code = 400
+
+    def __init__(
+        self,
+        error: str,
+        message_en: str,
+        message_vi: str,
+        *,
+        status_code: int = 400,
+        headers: dict[str, str] | None = None,
+        keep_changes: bool = False,
+    ) -> None:
+        super().__init__(message_en, message_vi, code=error, status_code=status_code, headers=headers)
+        self.headers.setdefault("Cache-Control", "no-store")
+        #: The unit of work is committed before the error is answered (a spent code, a
+        #: revoked token family), where rolling back would undo a security measure.
+        self.keep_changes = keep_changes
+
+    @property
+    def error(self) -> str:
+        return self.code
+
+    def description(self) -> str:
+        return f"{self.message_vi} ({self.message_en})"
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.code, "error_description": self.description()}
+
+
+def invalid_request(en: str, vi: str) -> OAuthError:
+    return OAuthError("invalid_request", en, vi)
+
+
+def invalid_client(en: str, vi: str, *, basic: bool = False) -> OAuthError:
+    headers = {"WWW-Authenticate": 'Basic realm="vneid"'} if basic else None
+    return OAuthError("invalid_client", en, vi, status_code=401, headers=headers)
+
+
+def invalid_grant(en: str, vi: str, *, keep_changes: bool = False) -> OAuthError:
+    return OAuthError("invalid_grant", en, vi, keep_changes=keep_changes)
+
+
+def invalid_token(en: str, vi: str, *, status_code: int = 401, error: str = "invalid_token") -> OAuthError:
+    """A bearer-token error (RFC 6750): the reason is also in ``WWW-Authenticate``."""
+    challenge = f'Bearer realm="vneid", error="{error}", error_description="{en}"'
+    return OAuthError(error, en, vi, status_code=status_code, headers={"WWW-Authenticate": challenge})
+
+
+class AuthorizeError(Exception):
+    """An error of the authorization endpoint, sent back to the client's redirect URI."""
+
+    def __init__(self, error: str, message_en: str, message_vi: str) -> None:
+        super().__init__(message_en)
+        self.error = error
+        self.message_en = message_en
+        self.message_vi = message_vi
+
+    def description(self) -> str:
+        return f"{self.message_vi} ({self.message_en})"
+
+
+class PopulationError(SandboxError):
+    """An error of the population verification API, with the result code ``MaKetQua``."""
+
+    result_code: str = ""
+
+    def __init__(self, message_en: str, message_vi: str, *, code: str, status_code: int, result_code: str) -> None:
+        super().__init__(message_en, message_vi, code=code, status_code=status_code)
+        self.result_code = result_code
+
+    def body(self) -> dict[str, Any]:
+        body = super().body()
+        body["MaKetQua"] = self.result_code
+        body["request_id"] = current_request_id()
+        return body

@@ -1,0 +1,107 @@
+"""RS256 signing keys: generated at first start, kept in the database, rotated per tenant.
+
+The base layer holds the first key (generated once per database). A tenant that rotates gets
+its own key set: the key it was using is copied in as retired, a new key becomes active.
+Retired keys stay in the JWKS until every token they signed has expired.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.identity.models import BASE_TENANT, SigningKey, aware
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def new_key(tenant: str, now: datetime) -> SigningKey:
+    """A fresh 2048-bit RSA key; ``kid`` is its RFC 7638 thumbprint."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(private.public_key()))
+    thumb = json.dumps({k: jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"), sort_keys=True)
+    kid = _b64(hashlib.sha256(thumb.encode()).digest())
+    jwk.update({"kid": kid, "use": "sig", "alg": "RS256"})
+    return SigningKey(tenant=tenant, kid=kid, private_pem=pem, public_jwk=jwk, created_at=now, retired_at=None)
+
+
+@lru_cache(maxsize=256)
+def private_key(pem: str) -> rsa.RSAPrivateKey:
+    """Parsed private key (parsing costs more than signing, so it is cached)."""
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
+@lru_cache(maxsize=256)
+def public_key(jwk_json: str) -> rsa.RSAPublicKey:
+    key = RSAAlgorithm.from_jwk(jwk_json)
+    assert isinstance(key, rsa.RSAPublicKey)
+    return key
+
+
+def ensure_base_key(session: Session, now: datetime) -> None:
+    """Generate the base layer's first key if the database has none yet."""
+    if session.scalar(select(SigningKey.id).where(SigningKey.tenant == BASE_TENANT).limit(1)) is None:
+        session.add(new_key(BASE_TENANT, now))
+        session.flush()
+
+
+def key_set(session: Session, tenant: str) -> list[SigningKey]:
+    """The keys of ``tenant``: its own after its first rotation, the base layer's before."""
+    own = list(session.scalars(select(SigningKey).where(SigningKey.tenant == tenant).order_by(SigningKey.id)))
+    if own:
+        return own
+    return list(session.scalars(select(SigningKey).where(SigningKey.tenant == BASE_TENANT).order_by(SigningKey.id)))
+
+
+def active_key(session: Session, tenant: str) -> SigningKey:
+    keys = [k for k in key_set(session, tenant) if k.retired_at is None]
+    if not keys:
+        raise RuntimeError("no active signing key (the service did not finish its start-up)")
+    return keys[-1]
+
+
+def published(session: Session, tenant: str, now: datetime, max_token_seconds: int) -> list[SigningKey]:
+    """Keys to publish: the active one and retired ones whose tokens may still be valid."""
+    horizon = now - timedelta(seconds=max_token_seconds)
+    return [k for k in key_set(session, tenant) if k.retired_at is None or aware(k.retired_at) > horizon]
+
+
+def rotate(session: Session, tenant: str, now: datetime) -> SigningKey:
+    """Retire the tenant's active key and make a new one active."""
+    own = list(session.scalars(select(SigningKey).where(SigningKey.tenant == tenant)))
+    if not own:
+        for base in key_set(session, BASE_TENANT):
+            session.add(
+                SigningKey(
+                    tenant=tenant,
+                    kid=base.kid,
+                    private_pem=base.private_pem,
+                    public_jwk=base.public_jwk,
+                    created_at=base.created_at,
+                    retired_at=base.retired_at,
+                )
+            )
+        session.flush()
+    for key in session.scalars(select(SigningKey).where(SigningKey.tenant == tenant, SigningKey.retired_at.is_(None))):
+        key.retired_at = now
+    fresh = new_key(tenant, now)
+    session.add(fresh)
+    session.flush()
+    return fresh

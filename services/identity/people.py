@@ -1,0 +1,258 @@
+"""People as a tenant sees them (its own personas over the base population), personas
+management, and the population database's verification answers."""
+
+from __future__ import annotations
+
+import unicodedata
+import zlib
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from services.identity import cccd
+from services.identity.models import BASE_TENANT, Person
+from services.identity.population import SerialAllocator, tech_id
+from vnsandbox.errors import Conflict, NotFound, ValidationFailed
+
+#: Columns of a person a tenant may set on a persona.
+EDITABLE = (
+    "full_name",
+    "birth_date",
+    "sex",
+    "nationality",
+    "address",
+    "ward_code",
+    "province_code",
+    "household_id",
+    "household_role",
+    "phone",
+    "email",
+    "level",
+    "account_type",
+    "death_date",
+    "document_issued",
+    "document_expires",
+)
+
+
+def invalid_number(number: str, found: list[cccd.Problem]) -> ValidationFailed:
+    """The 422 naming every rule ``number`` breaks."""
+    return ValidationFailed(
+        "Invalid personal identification number: " + "; ".join(p.message_en for p in found),
+        "Số định danh cá nhân không hợp lệ: " + "; ".join(p.message_vi for p in found),
+        code="INVALID_CCCD",
+        details=[p.as_detail() for p in found],
+    )
+
+
+def check_number(number: str, birth_date: date | None = None, sex: cccd.Sex | None = None) -> None:
+    found = cccd.problems(number, birth_date, sex)
+    if found:
+        raise invalid_number(number, found)
+
+
+def find(session: Session, tenant: str, number: str) -> Person | None:
+    """The person with ``number`` as ``tenant`` sees them (``None``: not in the database)."""
+    rows = session.scalars(select(Person).where(Person.cccd == number, Person.tenant.in_((tenant, BASE_TENANT)))).all()
+    chosen = next((r for r in rows if r.tenant == tenant), rows[0] if rows else None)
+    if chosen is None or chosen.deleted:
+        return None
+    return chosen
+
+
+def get(session: Session, tenant: str, number: str) -> Person:
+    person = find(session, tenant, number)
+    if person is None:
+        raise NotFound(
+            f"No person with number {number} in the population database",
+            f"Không có công dân số định danh {number} trong CSDL dân cư",
+            code="PERSON_NOT_FOUND",
+        )
+    return person
+
+
+def search(session: Session, tenant: str, query: str = "", level: int | None = None, limit: int = 50) -> list[Person]:
+    """Personas (the tenant's first, then the base population) matching name or number."""
+
+    def matching(t: str, n: int) -> list[Person]:
+        stmt = select(Person).where(Person.tenant == t)
+        q = query.strip()
+        if q:
+            stmt = stmt.where(or_(Person.cccd.startswith(q), Person.full_name.contains(q)))
+        if level is not None:
+            stmt = stmt.where(Person.level == level)
+        return list(session.scalars(stmt.order_by(Person.id).limit(n)))
+
+    own = matching(tenant, limit + 1000)
+    hidden = {p.cccd for p in own}
+    out = [p for p in own if not p.deleted][:limit]
+    if len(out) < limit:
+        base = matching(BASE_TENANT, limit - len(out) + len(hidden))
+        out += [p for p in base if p.cccd not in hidden][: limit - len(out)]
+    return out
+
+
+def _values(person: Person) -> dict[str, Any]:
+    return {c: getattr(person, c) for c in EDITABLE}
+
+
+def _check_consistent(number: str, values: dict[str, Any]) -> None:
+    if values.get("level") == 2 and values.get("nationality", "VNM") != "VNM":
+        raise ValidationFailed(
+            "Foreigners hold level 1 accounts only",
+            "Người nước ngoài chỉ có tài khoản định danh mức độ 1",
+            code="LEVEL_NOT_ALLOWED",
+            details=[{"field": "MucDoXacThuc", "rule": "foreigner_level_1", "message": "level 2 needs citizenship"}],
+        )
+    check_number(number, values.get("birth_date"), values.get("sex"))
+
+
+def create(session: Session, tenant: str, number: str | None, values: dict[str, Any]) -> Person:
+    """Add a persona to the tenant; a number is made up (consistent) when none is given."""
+    if number is None:
+        alloc = SerialAllocator(seed=zlib.crc32(tenant.encode()))
+        province = values.get("birth_province_code") or "001"
+        number = alloc.number(province, values["birth_date"].year, values["sex"])
+        while find(session, tenant, number) is not None:
+            number = alloc.number(province, values["birth_date"].year, values["sex"])
+    values = {k: v for k, v in values.items() if k in EDITABLE}
+    _check_consistent(number, values)
+    existing = session.scalar(select(Person).where(Person.tenant == tenant, Person.cccd == number))
+    if find(session, tenant, number) is not None:
+        raise Conflict(
+            f"A person with number {number} already exists; edit it instead",
+            f"Đã có công dân số định danh {number}; hãy sửa thông tin",
+            code="PERSON_EXISTS",
+        )
+    if existing is not None:  # a tombstone: bring the number back as a new persona
+        session.delete(existing)
+        session.flush()
+    person = Person(tenant=tenant, cccd=number, tech_id=tech_id(number), source="persona", deleted=False, **values)
+    session.add(person)
+    session.flush()
+    return person
+
+
+def _own_copy(session: Session, tenant: str, person: Person) -> Person:
+    """The tenant's own row for ``person`` (copied from the base layer on first change)."""
+    if person.tenant == tenant:
+        return person
+    copy = Person(
+        tenant=tenant,
+        cccd=person.cccd,
+        tech_id=person.tech_id,
+        source="persona",
+        deleted=False,
+        **_values(person),
+    )
+    session.add(copy)
+    session.flush()
+    return copy
+
+
+def update(session: Session, tenant: str, number: str, changes: dict[str, Any]) -> Person:
+    person = get(session, tenant, number)
+    merged = _values(person) | {k: v for k, v in changes.items() if k in EDITABLE}
+    _check_consistent(number, merged)
+    own = _own_copy(session, tenant, person)
+    for key, value in merged.items():
+        setattr(own, key, value)
+    session.flush()
+    return own
+
+
+def delete(session: Session, tenant: str, number: str) -> None:
+    """Remove a person for this tenant (a tombstone hides a base person)."""
+    person = get(session, tenant, number)
+    own = _own_copy(session, tenant, person)
+    if session.scalar(select(Person.id).where(Person.tenant == BASE_TENANT, Person.cccd == number)) is None:
+        session.delete(own)
+    else:
+        own.deleted = True
+    session.flush()
+
+
+# -- verification -------------------------------------------------------------------------
+
+RESULT_OK = "00"
+RESULT_NOT_FOUND = "01"
+RESULT_DECEASED = "02"
+RESULT_DOCUMENT_EXPIRED = "03"
+RESULT_INVALID_NUMBER = "04"
+RESULT_MISMATCH = "05"
+
+RESULT_TEXT = {
+    RESULT_OK: ("Thông tin hợp lệ", "Person found, alive, document valid, all submitted fields match"),
+    RESULT_NOT_FOUND: ("Không tìm thấy công dân", "No person with this number"),
+    RESULT_DECEASED: ("Công dân đã chết", "The person is deceased"),
+    RESULT_DOCUMENT_EXPIRED: ("Giấy tờ tùy thân đã hết hạn", "The identity card has expired"),
+    RESULT_INVALID_NUMBER: ("Số định danh không hợp lệ", "The identification number is not valid"),
+    RESULT_MISMATCH: ("Thông tin không khớp", "Some submitted fields do not match the database"),
+}
+
+
+def normalise_text(value: str) -> str:
+    """Case-, space- and Unicode-form-insensitive comparison key."""
+    return " ".join(unicodedata.normalize("NFC", value).casefold().replace(",", " ").split())
+
+
+@dataclass
+class Verification:
+    number: str
+    result: str
+    person: Person | None = None
+    #: Field → True (match) / False (mismatch) for submitted fields.
+    matches: dict[str, bool] = field(default_factory=dict)
+    problems: list[cccd.Problem] = field(default_factory=list)
+    document_valid: bool | None = None
+
+    @property
+    def alive(self) -> bool | None:
+        return None if self.person is None else self.person.death_date is None
+
+
+def document_valid(person: Person, today: date) -> bool:
+    return person.document_expires is None or person.document_expires >= today
+
+
+def verify(session: Session, tenant: str, number: str, submitted: dict[str, Any], today: date) -> Verification:
+    """Compare ``submitted`` (``full_name``, ``birth_date``, ``sex``, ``address``) with the record.
+
+    Result code priority: invalid number, not found, deceased, document expired, mismatch, OK.
+    Field matches are given whenever the person exists.
+    """
+    found = cccd.problems(number)
+    if found:
+        return Verification(number, RESULT_INVALID_NUMBER, problems=found)
+    person = find(session, tenant, number)
+    if person is None:
+        return Verification(number, RESULT_NOT_FOUND)
+    matches: dict[str, bool] = {}
+    for key, value in submitted.items():
+        if value is None:
+            continue
+        if key in ("full_name", "address"):
+            matches[key] = normalise_text(str(value)) == normalise_text(getattr(person, key))
+        else:
+            matches[key] = value == getattr(person, key)
+    if person.death_date is not None:
+        result = RESULT_DECEASED
+    elif not document_valid(person, today):
+        result = RESULT_DOCUMENT_EXPIRED
+    elif not all(matches.values()):
+        result = RESULT_MISMATCH
+    else:
+        result = RESULT_OK
+    return Verification(number, result, person, matches, document_valid=document_valid(person, today))
+
+
+def status_code(person: Person, today: date) -> str:
+    """Result code of a plain look-up."""
+    if person.death_date is not None:
+        return RESULT_DECEASED
+    if not document_valid(person, today):
+        return RESULT_DOCUMENT_EXPIRED
+    return RESULT_OK

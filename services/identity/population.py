@@ -1,0 +1,367 @@
+"""The synthetic population: deterministic from a seed, written with bulk inserts.
+
+Everything here is synthetic. Names come from Faker's ``vi_VN`` person lists (composed in
+Vietnamese order: family name, middle name, given name), addresses from the wards and
+provinces of the ``vietnam-provinces`` package (today's 34 provinces), identification
+numbers from :mod:`services.identity.cccd`, so the generator can only make numbers the
+validator accepts.
+
+Shares (of the people generated; tested):
+- households of 1–6 people sharing one permanent address (head, spouse, children, parent);
+- about 2 % deceased, about 4 % of adults with an expired card;
+- about 1 % of households are one foreigner (about 0.4 % of people; assurance level 1 only);
+- adults (14+): about 70 % level 2, 20 % level 1, 10 % without a VNeID account; children none.
+
+Ages and document dates are computed against :data:`REFERENCE_DATE` rather than today so that
+the same seed gives the same people on any day.
+"""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+import uuid
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import cache
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from services.identity import cccd
+from services.identity.models import Person, PopulationInfo
+
+REFERENCE_DATE = date(2026, 1, 1)
+#: Namespace of the stable ``sub``/``TechID`` derived from a person's number.
+TECH_ID_NAMESPACE = uuid.UUID("6f1c2a4e-9d1b-5c3e-8a7f-2b4d6e8f0a1c")
+CHUNK_ROWS = 5000
+
+PHONE_PREFIXES = [
+    "032",
+    "033",
+    "034",
+    "035",
+    "036",
+    "037",
+    "038",
+    "039",
+    "070",
+    "076",
+    "077",
+    "078",
+    "079",
+    "081",
+    "082",
+    "083",
+    "084",
+    "085",
+    "086",
+    "088",
+    "089",
+    "090",
+    "091",
+    "093",
+    "094",
+    "096",
+    "097",
+    "098",
+]
+EMAIL_DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "icloud.com")
+STREETS = (
+    "Lê Lợi",
+    "Trần Hưng Đạo",
+    "Nguyễn Trãi",
+    "Lý Thường Kiệt",
+    "Hai Bà Trưng",
+    "Quang Trung",
+    "Nguyễn Huệ",
+    "Phan Chu Trinh",
+    "Lê Duẩn",
+    "Điện Biên Phủ",
+    "Nguyễn Văn Cừ",
+    "Hùng Vương",
+    "Trần Phú",
+    "Lê Hồng Phong",
+    "Hoàng Văn Thụ",
+    "Võ Thị Sáu",
+    "Nguyễn Thị Minh Khai",
+    "Phạm Văn Đồng",
+    "Nguyễn Du",
+    "Bà Triệu",
+)
+#: Nationality of generated foreigners → Faker locale their names come from (Latin script,
+#: as on the passports their numbers are registered with).
+FOREIGN_LOCALES = {"USA": "en_US", "FRA": "fr_FR", "DEU": "de_DE", "GBR": "en_GB", "ESP": "es_ES"}
+
+
+@dataclass(frozen=True)
+class NamePools:
+    family: tuple[str, ...]
+    middle_male: tuple[str, ...]
+    middle_female: tuple[str, ...]
+    given_male: tuple[str, ...]
+    given_female: tuple[str, ...]
+    foreign: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]
+
+
+@cache
+def name_pools() -> NamePools:
+    """Name lists from Faker's person providers (``vi_VN``, and a few locales for foreigners)."""
+    import importlib
+
+    from faker.providers.person.vi_VN import Provider as ViPerson
+
+    middles = tuple(dict.fromkeys(ViPerson.middle_names))
+    unisex = tuple(dict.fromkeys(ViPerson.first_names_unisex))
+    foreign: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    for nationality, locale in FOREIGN_LOCALES.items():
+        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        family = tuple(provider.last_names)[:80]
+        given_m = tuple(provider.first_names_male)[:80]
+        given_f = tuple(provider.first_names_female)[:80]
+        foreign[nationality] = (
+            tuple(f"{g} {f}" for g, f in zip(given_m, family * 2, strict=False)),
+            tuple(f"{g} {f}" for g, f in zip(given_f, reversed(family * 2), strict=False)),
+        )
+    return NamePools(
+        family=tuple(dict.fromkeys(ViPerson.last_names)),
+        middle_male=tuple(m for m in middles if m != "Thị"),
+        middle_female=("Thị", "Thị", "Thị", *(m for m in middles if m not in ("Văn", "Thị", "Đức"))),
+        given_male=tuple(dict.fromkeys(ViPerson.first_names_male)) + unisex,
+        given_female=tuple(dict.fromkeys(ViPerson.first_names_female)) + unisex,
+        foreign=foreign,
+    )
+
+
+@dataclass(frozen=True)
+class Place:
+    ward_code: str
+    ward_name: str
+    province_code: str
+    province_name: str
+
+
+@cache
+def places() -> tuple[Place, ...]:
+    """Every ward of today's provinces, in code order (so choices are deterministic)."""
+    from vietnam_provinces import Province, Ward
+
+    provinces = {int(p.code): p.name for p in Province.iter_all()}
+    return tuple(
+        Place(
+            ward_code=f"{int(w.code):05d}",
+            ward_name=w.name,
+            province_code=f"{int(w.province_code):02d}",
+            province_name=provinces[int(w.province_code)],
+        )
+        for w in sorted(Ward.iter_all(), key=lambda w: int(w.code))
+    )
+
+
+def tech_id(number: str) -> str:
+    """The stable opaque id (``sub``, ``TechID``) of the holder of ``number``."""
+    return str(uuid.uuid5(TECH_ID_NAMESPACE, number))
+
+
+def ascii_fold(text: str) -> str:
+    """``"Nguyễn Văn Đức"`` → ``"nguyen van duc"``."""
+    text = text.replace("Đ", "D").replace("đ", "d")
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+
+
+def add_years(d: date, years: int) -> date:
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year + years, day=28)
+
+
+def card_expiry(birth: date, after: date) -> date | None:
+    """First renewal birthday (25, 40, 60) after ``after``; ``None`` past 60 (valid for life)."""
+    for age in (25, 40, 60):
+        milestone = add_years(birth, age)
+        if milestone > after:
+            return milestone
+    return None
+
+
+class SerialAllocator:
+    """Digits 7–12 without collisions in one run: a per-prefix counter through a bijection."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.counters: dict[str, int] = {}
+
+    def number(self, province_code: str, birth_year: int, sex: cccd.Sex) -> str:
+        prefix = f"{province_code}{cccd.century_sex_digit(birth_year, sex)}{birth_year % 100:02d}"
+        n = self.counters.get(prefix, 0)
+        self.counters[prefix] = n + 1
+        offset = zlib.crc32(f"{prefix}:{self.seed}".encode()) % 1_000_000
+        # 7919 is coprime with 10**6, so n → serial is a bijection on 0..999999.
+        return prefix + f"{(n * 7919 + offset) % 1_000_000:06d}"
+
+
+class Generator:
+    """Yields person rows (dicts of :class:`Person` columns) for ``tenant``, deterministic from ``seed``."""
+
+    def __init__(self, seed: int, tenant: str, source: str) -> None:
+        self.rng = random.Random(seed)
+        self.seed = seed
+        self.tenant = tenant
+        self.source = source
+        self.serials = SerialAllocator(seed)
+        self.names = name_pools()
+        self.places = places()
+        self.birth_codes = tuple(sorted(cccd.province_codes()))
+        self.households = 0
+
+    def people(self, count: int) -> Iterator[dict[str, Any]]:
+        made = 0
+        while made < count:
+            for row in self._household(count - made):
+                made += 1
+                yield row
+
+    # -- one household ----------------------------------------------------------------
+    def _household(self, room: int) -> list[dict[str, Any]]:
+        rng = self.rng
+        self.households += 1
+        household_id = f"HK{self.seed % 10000:04d}{self.households:08d}"
+        place = self.places[rng.randrange(len(self.places))]
+        address = f"Số {rng.randint(1, 300)}, đường {rng.choice(STREETS)}, {place.ward_name}, {place.province_name}"
+        if rng.random() < 0.01:
+            nationality = rng.choice(tuple(FOREIGN_LOCALES))
+            age = rng.randint(20, 65)
+            sex: cccd.Sex = rng.choice(("M", "F"))
+            return [self._person(household_id, "head", place, address, age, sex, nationality=nationality)]
+        size = min(room, rng.choices((1, 2, 3, 4, 5, 6), weights=(15, 20, 25, 22, 12, 6))[0])
+        head_age = rng.choices((rng.randint(20, 35), rng.randint(36, 60), rng.randint(61, 90)), weights=(35, 45, 20))[0]
+        head_sex: cccd.Sex = rng.choice(("M", "F"))
+        family = rng.choice(self.names.family)
+        rows = [self._person(household_id, "head", place, address, head_age, head_sex, family=family)]
+        if size >= 2 and rng.random() < 0.85:
+            spouse_sex: cccd.Sex = "F" if head_sex == "M" else "M"
+            spouse_age = max(18, head_age + rng.randint(-5, 5))
+            rows.append(self._person(household_id, "spouse", place, address, spouse_age, spouse_sex))
+        while len(rows) < size:
+            if head_age >= 38 or rng.random() < 0.6:
+                child_age = max(0, min(head_age - 18, rng.randint(0, max(0, head_age - 20))))
+                child_sex: cccd.Sex = rng.choice(("M", "F"))
+                rows.append(self._person(household_id, "child", place, address, child_age, child_sex, family=family))
+            else:
+                parent_sex: cccd.Sex = rng.choice(("M", "F"))
+                parent_age = min(100, head_age + rng.randint(20, 32))
+                rows.append(self._person(household_id, "parent", place, address, parent_age, parent_sex))
+        return rows
+
+    # -- one person ---------------------------------------------------------------------
+    def _person(
+        self,
+        household_id: str,
+        role: str,
+        place: Place,
+        address: str,
+        age: int,
+        sex: cccd.Sex,
+        *,
+        family: str | None = None,
+        nationality: str = "VNM",
+    ) -> dict[str, Any]:
+        rng = self.rng
+        birth = REFERENCE_DATE - timedelta(days=age * 365 + rng.randint(0, 364))
+        foreign = nationality != "VNM"
+        if foreign:
+            male, female = self.names.foreign[nationality]
+            full_name = rng.choice(male if sex == "M" else female)
+            # Foreigners' numbers carry the code of the province they registered in.
+            birth_code = f"{int(place.province_code):03d}"
+        else:
+            middle = rng.choice(self.names.middle_male if sex == "M" else self.names.middle_female)
+            given = rng.choice(self.names.given_male if sex == "M" else self.names.given_female)
+            full_name = f"{family or rng.choice(self.names.family)} {middle} {given}"
+            birth_code = rng.choice(self.birth_codes)
+        number = self.serials.number(birth_code, birth.year, sex)
+        adult = age >= 14
+        death_date: date | None = None
+        if rng.random() < 0.02:
+            death_date = REFERENCE_DATE - timedelta(days=rng.randint(1, min(5 * 365, max(1, age * 365))))
+        issued: date | None = None
+        expires: date | None = None
+        if adult:
+            fourteenth = add_years(birth, 14)
+            if rng.random() < 0.04:
+                expires = REFERENCE_DATE - timedelta(days=rng.randint(1, 1000))
+                issued = max(fourteenth, expires - timedelta(days=rng.randint(5 * 365, 15 * 365)))
+            else:
+                expires = card_expiry(birth, REFERENCE_DATE + timedelta(days=365))
+                issued = max(fourteenth, REFERENCE_DATE - timedelta(days=rng.randint(0, 5 * 365)))
+        if foreign:
+            level = 1
+        elif not adult:
+            level = 0
+        else:
+            level = rng.choices((2, 1, 0), weights=(70, 20, 10))[0]
+        phone = f"{rng.choice(PHONE_PREFIXES)}{rng.randint(0, 9_999_999):07d}" if adult else ""
+        email = ""
+        if adult and rng.random() < 0.6:
+            email = f"{ascii_fold(full_name).replace(' ', '.')}{rng.randint(1, 999)}@{rng.choice(EMAIL_DOMAINS)}"
+        return {
+            "tenant": self.tenant,
+            "cccd": number,
+            "tech_id": tech_id(number),
+            "full_name": full_name,
+            "birth_date": birth,
+            "sex": sex,
+            "nationality": nationality,
+            "address": address,
+            "ward_code": place.ward_code,
+            "province_code": place.province_code,
+            "household_id": household_id,
+            "household_role": role,
+            "phone": phone,
+            "email": email,
+            "level": level,
+            "account_type": "citizen",
+            "death_date": death_date,
+            "document_issued": issued,
+            "document_expires": expires,
+            "deleted": False,
+            "source": self.source,
+        }
+
+
+def insert_people(session: Session, rows: Iterator[dict[str, Any]], chunk_rows: int = CHUNK_ROWS) -> int:
+    """Bulk-insert ``rows`` in chunks (one ``executemany`` per chunk); returns the count."""
+    count = 0
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= chunk_rows:
+            session.execute(insert(Person), chunk)
+            count += len(chunk)
+            chunk = []
+    if chunk:
+        session.execute(insert(Person), chunk)
+        count += len(chunk)
+    return count
+
+
+def generate(session: Session, tenant: str, people: int, seed: int, source: str) -> int:
+    """Replace ``tenant``'s generated people (``source``) with ``people`` new ones from ``seed``.
+
+    Numbers a tenant already uses for hand-made personas are skipped, so personas survive.
+    """
+    session.execute(delete(Person).where(Person.tenant == tenant, Person.source == source))
+    taken = set(session.scalars(select(Person.cccd).where(Person.tenant == tenant)))
+    rows = (r for r in Generator(seed, tenant, source).people(people) if r["cccd"] not in taken)
+    count = insert_people(session, rows)
+    info = session.get(PopulationInfo, tenant)
+    if info is None:
+        session.add(PopulationInfo(tenant=tenant, seed=seed, people=count))
+    else:
+        info.seed, info.people = seed, count
+    session.flush()
+    return count
