@@ -735,9 +735,10 @@ def banks(path: Path) -> tuple[Bank, ...]:
     with path.open(encoding="utf-8") as f:
         for row in csv.DictReader(f):
             code = row["code"].strip()
-            if not code or code in seen:
+            key = f"{row['gateway']}:{code}"
+            if not code or key in seen:
                 continue
-            seen.add(code)
+            seen.add(key)
             if row["gateway"] == "napas":
                 napas.append(Bank(code, row["ten_ngan_hang"].strip(), "bank"))
             elif code in ("VNPAYQR", "VNBANK", "INTCARD"):

@@ -70,6 +70,15 @@ def ref() -> str:
     return "REF-" + uuid.uuid4().hex[:12]
 
 
+def _fees(amount: int) -> list[dict[str, Any]]:
+    """Two fees summing to ``amount`` (one when it is small)."""
+    main = {"LoaiPhiLePhi": 2, "MaPhiLePhi": "LP01", "TenPhiLePhi": "Lệ phí đăng ký", "SoTien": amount}
+    if amount <= 50_000:
+        return [main]
+    copy_fee = {"LoaiPhiLePhi": 1, "MaPhiLePhi": "P01", "TenPhiLePhi": "Phí sao y bản chính", "SoTien": 50_000}
+    return [main | {"SoTien": amount - 50_000}, copy_fee]
+
+
 def init_fields(
     reference: str | None = None, amount: int = 150_000, partner: str = PARTNER, **extra: Any
 ) -> dict[str, Any]:
@@ -96,10 +105,7 @@ def init_fields(
             "HoTenNguoiNop": PAYER,
             "SoCMNDNguoiNop": "079301000123",
             "DiaChiNguoiNop": "Phường Bến Nghé, Quận 1, TP Hồ Chí Minh",
-            "PhiLePhi": [
-                {"LoaiPhiLePhi": 2, "MaPhiLePhi": "LP01", "TenPhiLePhi": "Lệ phí đăng ký", "SoTien": amount - 50_000},
-                {"LoaiPhiLePhi": 1, "MaPhiLePhi": "P01", "TenPhiLePhi": "Phí sao y bản chính", "SoTien": 50_000},
-            ],
+            "PhiLePhi": _fees(amount),
         },
     }
     fields.update(extra)
@@ -244,8 +250,9 @@ class _Dispatch:
         target = self.routes.get(prefix)
         if target is None:
             return 404, b'{"MaLoi": "99", "MoTaLoi": "no such test"}'
-        self.counts[prefix] = self.counts.get(prefix, 0) + 1
-        return target.reply(self.counts[prefix], Received(item.path[len(prefix) :], item.headers, item.body))
+        # n counts per path: partner notices and dossier events are numbered apart.
+        self.counts[item.path] = self.counts.get(item.path, 0) + 1
+        return target.reply(self.counts[item.path], Received(item.path[len(prefix) :], item.headers, item.body))
 
 
 @pytest.fixture(scope="session")
@@ -279,3 +286,12 @@ def _dossier_events_to_receiver(
     """Payment → dossier events of these tests go to the test's receiver, never to a real port 8002."""
     assert payment.app is not None
     monkeypatch.setattr(payment.app.state.settings, "dossier_url", receiver.url + "/dossier")
+
+
+def settled(payment: TenantClient, attempts: int, **params: Any) -> dict[str, Any]:
+    """Wait until a delivery has finished its ``attempts``-th try (recorded, not in flight)."""
+    found: list[dict[str, Any]] = wait_for(
+        lambda: [d for d in deliveries(payment, **params) if d["attempts"] == attempts and d["status"] != "delivering"],
+        what=f"attempt {attempts} recorded",
+    )
+    return found[0]
