@@ -37,6 +37,9 @@ PREFIX_RE = re.compile(r"^(/[A-Za-z0-9._-]+)+/?$")
 TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 #: Paths whose traffic is not journalled (reading the journal would fill it).
 UNJOURNALLED_PREFIXES = ("/_sandbox/journal", "/_sandbox/health")
+#: Paths that hold no tenant's data: answered without a tenant assertion even when one
+#: is required, so supervisors and orchestrators can probe liveness.
+UNSIGNED_PATHS = frozenset({"/_sandbox/health"})
 
 
 def valid_tenant(value: str) -> bool:
@@ -106,7 +109,7 @@ class RequestContextMiddleware:
 
         body = b""
         try:
-            tenant = self._resolve_tenant(hmap, rid)
+            tenant = DEFAULT_TENANT if scope["path"] in UNSIGNED_PATHS else self._resolve_tenant(hmap, rid)
             set_tenant(tenant)
             state["tenant"] = tenant
             state["consumer"] = hmap.get(CONSUMER_HEADER, "")
