@@ -38,8 +38,9 @@ class DossierSettings(ServiceSettings):
     #: Base URL of the identity service, used when ``check_population`` is on.
     identity_url: str = "http://127.0.0.1:8001"
     #: Path template of the identity service's population look-up (``{number}`` is the CCCD);
-    #: 200 means present, 404 means absent.
-    identity_lookup_path: str = "/_sandbox/citizens/{number}"
+    #: 200 means present, 404 means absent. The default is the identity service's persona
+    #: control endpoint, which needs no client token and sees the tenant's population.
+    identity_lookup_path: str = "/_sandbox/personas/{number}"
     #: Webhook delivery to provinces: retries with exponential backoff (test-clock seconds).
     webhook_base_s: float = 2.0
     webhook_max_s: float = 300.0
