@@ -119,9 +119,13 @@ def payments(
         code = body.get("MaDoiTac")
         if isinstance(code, str) and code:
             delay, fail = service.take_init_switches(request.app.state.db, tenant, code)
+            notes = request.state.journal_notes
             if delay:
-                time.sleep(min(delay, settings.max_slow_s))
+                delay = min(delay, settings.max_slow_s)
+                notes["switch_init_slow_s"] = delay
+                time.sleep(delay)
             if fail:
+                notes["switch_init_fail"] = True
                 raise errors.PlatformUnavailable()
         payment = service.init(session, tenant, settings, body)
         partner = service.find_partner(session, tenant, settings, payment.partner_code)

@@ -1,0 +1,149 @@
+"""The payment service as real processes: through the gateway, and a kill -9 mid-delivery."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.payment.conftest import ACK, INIT_ORDER, PARTNER, SECRET, init_fields, signed, verify, wait_for
+from tests.receiver import Received, Receiver
+from tests.support import ROOT, SandboxProcesses, free_port, wait_http
+
+pytestmark = [pytest.mark.multiprocess, pytest.mark.xdist_group("multiprocess")]
+
+DEV_SECRET = "sandbox-paygov-secret"
+
+
+@pytest.fixture(autouse=True)
+def _dossier_events_to_receiver() -> None:
+    """These tests run their own processes: nothing to redirect in the in-process app."""
+
+
+def test_init_and_payment_page_work_through_the_gateway(sandbox: SandboxProcesses) -> None:
+    tenant = "t-gw-" + uuid.uuid4().hex[:10]
+    headers = {"x-sandbox-tenant": tenant}
+    body = signed(init_fields(partner="SANDBOX", MaNganHang=None), INIT_ORDER, DEV_SECRET)
+    r = httpx.post(sandbox.gateway + "/paygov/v1/payments", json=body, headers=headers)
+    assert r.status_code == 200, r.text
+    url = r.json()["UrlThanhToan"]
+    assert url.startswith(f"{sandbox.gateway}/paygov/v1/pay/{tenant}/")
+    page = httpx.get(url)  # the citizen's browser: no tenant header
+    assert page.status_code == 200 and "Thanh toán thành công" in page.text
+    done = httpx.post(url, data={"action": "success", "MaNganHang": "VCB"})
+    assert done.status_code == 200 and "Thanh toán thành công" in done.text
+    query = {
+        "LoaiBanTin": "QUERY",
+        "PhienBan": "1.0.6",
+        "MaDoiTac": "SANDBOX",
+        "MaThamChieu": body["MaThamChieu"],
+        "ThoiGianGD": "20260915103500",
+    }
+    order = ["LoaiBanTin", "PhienBan", "MaDoiTac", "MaThamChieu", "ThoiGianGD"]
+    q = httpx.post(sandbox.gateway + "/paygov/v1/payments", json=signed(query, order, DEV_SECRET), headers=headers)
+    assert (q.json()["TrangThaiGD"], q.json()["MaLoi"]) == (1, "00")
+    receipt = httpx.get(sandbox.gateway + f"/paygov/v1/receipts/{q.json()['MaGiaoDich']}.pdf", headers=headers)
+    assert receipt.content.startswith(b"%PDF-")
+
+
+class PaymentProcess:
+    """``python -m uvicorn --factory services.payment.app:create_app`` on its own port and SQLite file."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "PAYMENT_DATABASE_URL": f"sqlite:///{tmp / 'payment.db'}",
+            "SANDBOX_DATA_DIR": str(tmp),
+            # The hung delivery's lease runs out one second after the restart.
+            "PAYMENT_NOTICE_LEASE_S": "1",
+            "PAYMENT_NOTICE_TIMEOUT_S": "30",
+        }
+        self.log = tmp / "payment.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> PaymentProcess:
+        args = [sys.executable, "-m", "uvicorn", "--factory", "services.payment.app:create_app"]
+        args += ["--port", str(self.port), "--log-level", "warning"]
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=log)
+        wait_http(self.url + "/_sandbox/health")
+        return self
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def hanging_receiver() -> Iterator[tuple[Receiver, threading.Event]]:
+    """The partner's endpoint: holds the first notice unanswered until released, then acknowledges."""
+    release = threading.Event()
+
+    def reply(n: int, _r: Received) -> tuple[int, bytes]:
+        if n == 1:
+            release.wait(30)
+        return 200, ACK
+
+    r = Receiver(reply=reply)
+    yield r, release
+    release.set()
+    r.close()
+
+
+def test_kill_9_during_notice_delivery_loses_no_notice(
+    tmp_path: Path, hanging_receiver: tuple[Receiver, threading.Event]
+) -> None:
+    receiver, release = hanging_receiver
+    tenant = "t-kill-" + uuid.uuid4().hex[:10]
+    headers = {"x-sandbox-tenant": tenant}
+    proc = PaymentProcess(tmp_path).start()
+    try:
+        partner = {"secret": SECRET, "notice_url": receiver.url + "/notice"}
+        httpx.put(f"{proc.url}/_sandbox/partners/{PARTNER}", json=partner, headers=headers).raise_for_status()
+        body = signed(init_fields(), INIT_ORDER)
+        reply = httpx.post(proc.url + "/payments", json=body, headers=headers).json()
+        httpx.post(
+            f"{proc.url}/_sandbox/payments/{reply['MaGiaoDich']}/complete", json={"outcome": "success"}, headers=headers
+        ).raise_for_status()
+        wait_for(lambda: len(receiver.received) == 1, what="the notice in flight")
+        proc.kill9()  # while the partner still holds the request
+        release.set()
+        proc.start()
+        wait_for(lambda: len(receiver.received) >= 2, timeout=30, what="the notice after restart")
+
+        def delivered() -> list[dict[str, Any]]:
+            items = httpx.get(proc.url + "/_sandbox/deliveries", params={"kind": "payment.notice"}, headers=headers)
+            return [d for d in items.json()["deliveries"] if d["status"] == "delivered"]
+
+        [delivery] = wait_for(delivered, what="delivered state")
+    finally:
+        proc.stop()
+    first, again = receiver.received[0], receiver.received[1]
+    assert first.body == again.body
+    assert first.headers["x-sandbox-delivery-id"] == again.headers["x-sandbox-delivery-id"] == delivery["id"]
+    notice = again.json()
+    assert (notice["MaGiaoDich"], notice["MaLoi"]) == (reply["MaGiaoDich"], "00")
+    assert verify(notice, ["LoaiBanTin", "PhienBan", "MaDoiTac", "MaThamChieu", "MaGiaoDich", "MaLoi", "SoTien",
+                           "MaTienTe", "MaNganHang", "ThoiGianGD", "ThongTinGiaoDich"])  # fmt: skip
+    assert urlsplit(receiver.url).hostname == "127.0.0.1"
