@@ -292,8 +292,9 @@ class Generator:
         expires: date | None = None
         if adult:
             fourteenth = add_years(birth, 14)
-            if rng.random() < 0.04:
-                expires = REFERENCE_DATE - timedelta(days=rng.randint(1, 1000))
+            lapsed = REFERENCE_DATE - timedelta(days=rng.randint(1, 1000))
+            if rng.random() < 0.04 and lapsed > fourteenth + timedelta(days=365):
+                expires = lapsed
                 issued = max(fourteenth, expires - timedelta(days=rng.randint(5 * 365, 15 * 365)))
             else:
                 expires = card_expiry(birth, REFERENCE_DATE + timedelta(days=365))
