@@ -85,6 +85,11 @@ def test_each_service_has_its_own_postgres_database_created_at_init(proc) -> Non
     assert f"CREATE DATABASE {database};" in init_sql
 
 
+def test_services_reach_each_other_by_their_compose_names() -> None:
+    assert _env("payment")["PAYMENT_DOSSIER_URL"] == "http://dossier:8002"
+    assert _env("dossier")["DOSSIER_IDENTITY_URL"] == "http://identity:8001"
+
+
 def test_gateway_reaches_each_service_by_its_compose_name() -> None:
     env = _env("gateway")
     for proc in SERVICES:

@@ -92,6 +92,9 @@ class Supervisor:
             env[f"{proc.env_prefix}HOST"] = self.host
         for proc in SERVICES:
             env[f"GATEWAY_{proc.name.upper()}_URL"] = self.url(proc.name)
+        # Service-to-service links: payment informs dossier; dossier checks owners against identity.
+        env["PAYMENT_DOSSIER_URL"] = self.url("dossier")
+        env["DOSSIER_IDENTITY_URL"] = self.url("identity")
         return env
 
     def start(self) -> None:
