@@ -217,7 +217,10 @@ def pay_submit(
     background.add_task(wake, request.app)
     if service.expire_if_due(session, tenant, settings, payment) or payment.status != "pending":
         return _render_result(request, payment, partner, status=409)
-    service.complete(session, tenant, settings, payment, action, bank_code or payment.bank_code or "NCB")
+    try:
+        service.complete(session, tenant, settings, payment, action, bank_code or payment.bank_code or "NCB")
+    except errors.PaymentNotPending:  # completed meanwhile (expiry sweep, control plane)
+        return _render_result(request, payment, partner, status=409)
     target = service.return_url(partner, payment)
     if target:
         return RedirectResponse(target, status_code=303)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -435,11 +435,24 @@ def complete(
     if requested not in RESULT_CODES:
         raise errors.FieldInvalid(details=[{"field": "outcome", "rule": "one_of", "message": requested}])
     outcome = outcome_for(requested, bank_code, payment.amount)
-    payment.status = STATUS_OF_OUTCOME[outcome]
-    payment.result_code = RESULT_CODES[outcome][0]
-    payment.bank_code = bank_code or payment.bank_code
-    payment.completed_ts = now if now is not None else now_ts(session, tenant)
-    session.flush()
+    # A conditional update: of two racing completions (the page and the expiry sweep, say)
+    # exactly one wins, on SQLite and PostgreSQL alike, and only the winner sends notices.
+    won = session.execute(
+        update(Payment)
+        .where(Payment.tenant == tenant, Payment.id == payment.id, Payment.status == PENDING)
+        .values(
+            status=STATUS_OF_OUTCOME[outcome],
+            result_code=RESULT_CODES[outcome][0],
+            bank_code=bank_code or payment.bank_code,
+            completed_ts=now if now is not None else now_ts(session, tenant),
+        )
+    )
+    if won.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(payment)
+        raise errors.PaymentNotPending(
+            details=[{"field": "MaGiaoDich", "rule": "pending", "message": f"status {payment.status}"}]
+        )
+    session.refresh(payment)
     partner = find_partner(session, tenant, settings, payment.partner_code)
     if partner is not None:
         _notify(session, tenant, settings, partner, NOTICE_KIND, NOTIFY, notice_fields(payment), payment.reference)
@@ -455,7 +468,10 @@ def expire_if_due(session: Session, tenant: str, settings: PaymentSettings, paym
     now = now_ts(session, tenant)
     if now < payment.expires_ts:
         return False
-    complete(session, tenant, settings, payment, "timeout", payment.bank_code, now)
+    try:
+        complete(session, tenant, settings, payment, "timeout", payment.bank_code, now)
+    except errors.PaymentNotPending:
+        return False  # completed meanwhile by someone else; ``payment`` now shows that
     return True
 
 
