@@ -9,7 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
-from services.dossier import reports, service
+from services.dossier import reports, scorecard, service
 from services.dossier.errors import Code, DvcqgError, envelope, http_status
 from services.dossier.models import InboxEvent, Unit
 from services.dossier.router import BodyDep, settings_of
@@ -159,3 +159,21 @@ def reconciliation(
     if format == "csv":
         return Response(reports.reconciliation_csv(report), media_type="text/csv; charset=utf-8")
     return _reply(Code.OK, {"data": report})
+
+
+@router.get("/scorecard", summary="Scorecard preview (Bộ chỉ số 766) of a unit and period")
+def scorecard_preview(
+    session: SessionDep,
+    MaDonVi: str | None = None,
+    TuNgay: str | None = None,
+    DenNgay: str | None = None,
+    SoHoSoBaoCao: int | None = None,
+) -> JSONResponse:
+    """The dossier-derived 766 indicators with their marks and the dossiers pulling each
+    down. `SoHoSoBaoCao`: dossiers received per the national reporting system (for 1.4)."""
+    tenant = current_tenant()
+    codes = frozenset(session.scalars(select(Unit.code).where(Unit.tenant == tenant)))
+    if MaDonVi:
+        codes = codes | {MaDonVi}
+    filters = {"MaDonVi": MaDonVi, "TuNgay": TuNgay, "DenNgay": DenNgay, "SoHoSoBaoCao": SoHoSoBaoCao}
+    return _reply(Code.OK, {"data": scorecard.scorecard(session, tenant, codes, filters)})

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from services.dossier import catalogue, reports, rules, service
+from services.dossier import catalogue, reports, rules, scorecard, service
 from services.dossier.errors import Code, DvcqgError, envelope, http_status
 from services.dossier.schemas import SERVICES, LoginIn, ServiceCall, parse
 from services.dossier.settings import DossierSettings
@@ -201,6 +201,24 @@ def reconciliation(
     if format == "csv":
         return Response(reports.reconciliation_csv(report), media_type="text/csv; charset=utf-8")
     return reply(Code.OK, {**envelope(Code.OK), "data": report})
+
+
+@router.get("/api/chiso766", summary="Scorecard preview (Bộ chỉ số 766) of the caller's units", tags=["DVCQG sync"])
+def scorecard_preview(
+    request: Request,
+    session: SessionDep,
+    TuNgay: str | None = None,
+    DenNgay: str | None = None,
+    MaDonVi: str | None = None,
+    SoHoSoBaoCao: int | None = None,
+) -> JSONResponse:
+    """The dossier-derived indicators (1.4, 2.1, 2.2, 3.3, 3.5, 3.6, 4.1–4.4) computed from what
+    the caller synced, with the marks they would earn and the dossiers that pull each down."""
+    caller = caller_of(request, session)
+    filters = {"TuNgay": TuNgay, "DenNgay": DenNgay, "MaDonVi": MaDonVi, "SoHoSoBaoCao": SoHoSoBaoCao}
+    return reply(
+        Code.OK, {**envelope(Code.OK), "data": scorecard.scorecard(session, current_tenant(), caller.codes, filters)}
+    )
 
 
 @router.get("/api/tthc", summary="Procedure catalogue (danh mục TTHC) with the fee schedule", tags=["catalogue"])

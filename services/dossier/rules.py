@@ -324,9 +324,10 @@ def check_dossier(
             )
         )
 
-    # Fees against the catalogue.
+    # Fees against the catalogue, when the record carries fee data (an absent or empty list
+    # is allowed: it is what indicator 3.5 of the 766 scorecard measures).
     fees = rec.get("DanhSachLePhi")
-    if isinstance(fees, list):
+    if isinstance(fees, list) and fees:
         total = 0
         amounts_ok = True
         for i, item in enumerate(fees):

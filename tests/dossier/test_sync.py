@@ -192,3 +192,7 @@ def test_catalogue_lists_procedures_with_fee_schedule(dossier):
     assert gplx["LePhi"] == {"1": 135000, "2": 135000, "3": 135000}
     assert gplx["CanCuLePhi"] == "gplx"
     assert dossier.get("/api/tthc/0.0").json()["error_code"] == 22
+
+
+def test_dossier_without_fee_data_is_accepted_even_when_the_procedure_has_fees(province):
+    assert province.sync(record(MaTTHC="3.000333", DanhSachLePhi=[])).json()["error_code"] == 0
