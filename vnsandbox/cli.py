@@ -2,6 +2,7 @@
 
 vnsandbox up            gateway + identity + dossier + payment as uvicorn processes
 vnsandbox check-config  validate every process's settings and print them
+vnsandbox seed          generate the identity service's synthetic population
 """
 
 from __future__ import annotations
@@ -215,6 +216,38 @@ def _mask(key: str, value: Any) -> Any:
     return value
 
 
+def cmd_seed(args: argparse.Namespace) -> int:
+    """Generate the identity service's base population (seen by every tenant)."""
+    from services.identity.app import seed_base_population
+    from services.identity.settings import IdentitySettings
+
+    if args.people < 0:
+        print("vnsandbox seed: --people must be 0 or more", file=sys.stderr)
+        return 2
+    overrides: dict[str, Any] = {"database_url": args.database_url} if args.database_url else {}
+    try:
+        settings = IdentitySettings(**overrides)
+    except ValidationError as exc:
+        print(f"vnsandbox seed: invalid identity settings: {exc}", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    step = max(100_000, args.people // 10)
+    shown = {"next": step}
+
+    def progress(done: int) -> None:
+        if done >= shown["next"]:
+            shown["next"] += step
+            print(f"  {done:,} people ({done / (time.monotonic() - started):,.0f}/s)", file=sys.stderr, flush=True)
+
+    count = seed_base_population(settings, args.people, args.seed, progress)
+    elapsed = time.monotonic() - started
+    print(
+        f"vnsandbox seed: {count:,} people from seed {args.seed} in {elapsed:.1f} s "
+        f"({count / max(elapsed, 1e-9):,.0f}/s) into {_mask('database_url', settings.resolved_database_url())}"
+    )
+    return 0
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     problems = 0
     report: dict[str, Any] = {}
@@ -263,6 +296,15 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate and print every process's settings")
     check.add_argument("--json", action="store_true", help="print as JSON")
     check.set_defaults(func=cmd_check_config)
+    seed = sub.add_parser("seed", help="generate the identity service's synthetic population (every tenant sees it)")
+    seed.add_argument("--people", type=int, required=True, help="how many people (1,000,000 is practical)")
+    seed.add_argument("--seed", type=int, default=20260101, help="the same seed gives the same people")
+    seed.add_argument(
+        "--database-url",
+        default=None,
+        help="identity database (default: IDENTITY_DATABASE_URL or the embedded SQLite file)",
+    )
+    seed.set_defaults(func=cmd_seed)
     return parser
 
 

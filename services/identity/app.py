@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +34,23 @@ def bootstrap(db: Database, settings: IdentitySettings) -> None:
             clients.ensure_dev_client(session)
         if settings.seed_people > 0 and session.get(PopulationInfo, BASE_TENANT) is None:
             population.generate(session, BASE_TENANT, settings.seed_people, settings.seed, "base")
+
+
+def seed_base_population(
+    settings: IdentitySettings, people: int, seed: int, progress: Callable[[int], None] | None = None
+) -> int:
+    """Replace the base population every tenant sees (``vnsandbox seed``); returns the count.
+
+    Migrates the database first, so it also works on a database the service never opened.
+    """
+    db = Database(settings.resolved_database_url(), [SPEC.metadata])
+    try:
+        db.migrate(SPEC.migrations_dir, SPEC.name)
+        bootstrap(db, settings.model_copy(update={"seed_people": 0}))
+        with db.session() as session:
+            return population.generate(session, BASE_TENANT, people, seed, "base", progress)
+    finally:
+        db.dispose()
 
 
 def _on_startup(app: FastAPI) -> None:
