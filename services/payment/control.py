@@ -96,22 +96,30 @@ def payment_get(transaction_id: str, request: Request, session: SessionDep) -> d
     return _view(request, service.payment_by_transaction(session, current_tenant(), transaction_id))
 
 
-@router.post("/payments/{transaction_id}/complete", summary="Complete a pending payment with a chosen outcome")
+@router.post(
+    "/payments/{transaction_id}/complete",
+    summary="Complete a pending payment with a chosen outcome",
+    response_model=None,
+)
 def payment_complete(
     transaction_id: str,
     body: schemas.CompleteIn,
     request: Request,
     session: SessionDep,
     background: BackgroundTasks,
-) -> dict[str, Any]:
+) -> dict[str, Any] | Response:
     """The headless version of the page's buttons: ``success``, ``insufficient_funds``,
     ``card_locked``, ``cancelled`` or ``timeout``. Magic banks and amounts apply as on the page."""
     tenant = current_tenant()
     settings = _settings(request)
     payment = service.payment_by_transaction(session, tenant, transaction_id, lock=True)
-    service.expire_if_due(session, tenant, settings, payment)
-    service.complete(session, tenant, settings, payment, body.outcome, body.bank_code)
     background.add_task(wake, request.app)
+    if service.expire_if_due(session, tenant, settings, payment):
+        # Returned, not raised: the expiry just recorded (and its notice) is kept.
+        return errors.PaymentNotPending(
+            details=[{"field": "MaGiaoDich", "rule": "pending", "message": "status expired"}]
+        ).response()
+    service.complete(session, tenant, settings, payment, body.outcome, body.bank_code)
     return _view(request, payment)
 
 

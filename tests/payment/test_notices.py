@@ -204,3 +204,15 @@ def test_dossier_event_refused_by_the_dossier_service_is_retried(
     delivery = settled(payment, 1, kind="dossier.payment")
     assert delivery["status"] == "pending"
     assert delivery["last_status"] == 404
+
+
+def test_completing_an_overdue_payment_is_refused_and_only_the_timeout_is_notified(
+    payment: TenantClient, province: PartnerSetup
+) -> None:
+    reply = province.init()
+    advance(payment, 901)
+    r = payment.post(f"/_sandbox/payments/{reply['MaGiaoDich']}/complete", json={"outcome": "success"})
+    assert (r.status_code, r.json()["error_code"]) == (409, "PAYMENT_NOT_PENDING")
+    [notice] = wait_for(province.notices, what="timeout notice")
+    assert notice.json()["MaLoi"] == "11"
+    assert len(deliveries(payment, kind="payment.notice")) == 1

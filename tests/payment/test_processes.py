@@ -147,3 +147,56 @@ def test_kill_9_during_notice_delivery_loses_no_notice(
     assert verify(notice, ["LoaiBanTin", "PhienBan", "MaDoiTac", "MaThamChieu", "MaGiaoDich", "MaLoi", "SoTien",
                            "MaTienTe", "MaNganHang", "ThoiGianGD", "ThongTinGiaoDich"])  # fmt: skip
     assert urlsplit(receiver.url).hostname == "127.0.0.1"
+
+
+def test_paid_fees_reach_the_dossier_service_in_the_real_topology(sandbox: SandboxProcesses) -> None:
+    """From "fees due" to "paid": a dossier synced to the portal, its fees paid headlessly,
+    the dossier then shows the online payment (payment → dossier contract, both real processes)."""
+    tenant = "t-e2e-" + uuid.uuid4().hex[:10]
+    headers = {"x-sandbox-tenant": tenant}
+    dvc = sandbox.gateway + "/dvcqg/v1"
+    unit = "000.00.01.H22"
+    login = httpx.post(
+        dvc + "/api/login", json={"username": "sandbox", "password": "sandbox"}, headers=headers | {"MaDonVi": unit}
+    )
+    assert login.status_code == 200, login.text
+    session = headers | {"session": login.json()["session"]}
+    code = f"{unit}-241115-{uuid.uuid4().int % 100000:05d}"
+    dossier = {
+        "MaHoSo": code,
+        "MaTTHC": "3.000346",
+        "TenTTHC": "Cấp giấy phép lái xe",
+        "KenhThucHien": 1,
+        "ChuHoSo": "Nguyễn Văn An",
+        "LoaiDoiTuong": 1,
+        "SoGiayToChuHoSo": "001090012345",
+        "DiaChiChuHoSo": "Số 1 Tràng Tiền, Hà Nội",
+        "NgayTiepNhan": "20241115080000",
+        "NgayHenTra": "20241120170000",
+        "TrangThaiHoSo": 2,
+        "DanhSachLePhi": [{"TenPhiLePhi": "Lệ phí cấp GPLX", "MucPhi": 135000}],
+    }
+    synced = httpx.post(
+        dvc + "/api/service",
+        json={"service": "DongBoHoSoMC", "isUpdating": "False", "data": [dossier]},
+        headers=session,
+    )
+    assert synced.status_code == 200, synced.text
+    fields = init_fields(amount=135_000, partner="SANDBOX", MaNganHang="SANDBOX_OK")
+    fields["ThongTinBienLai"] |= {
+        "MaHoSo": code,
+        "PhiLePhi": [{"LoaiPhiLePhi": 2, "MaPhiLePhi": "LP", "TenPhiLePhi": "Lệ phí cấp GPLX", "SoTien": 135_000}],
+    }
+    paid = httpx.post(
+        sandbox.gateway + "/paygov/v1/payments", json=signed(fields, INIT_ORDER, DEV_SECRET), headers=headers
+    )
+    assert paid.status_code == 200, paid.text
+
+    def recorded() -> dict[str, Any] | None:
+        r = httpx.post(dvc + "/api/service", json={"service": "TraCuuHoSo", "MaHoSo": code}, headers=session)
+        data: dict[str, Any] = r.json()["data"]
+        return data if data.get("DuocThanhToanTrucTuyen") == 1 else None
+
+    data = wait_for(recorded, timeout=30, what="the payment on the dossier")
+    assert data["ThanhToanTrucTuyen"][0]["MaGiaoDich"] == paid.json()["MaGiaoDich"]
+    assert data["TrangThaiHoSo"] == 2
