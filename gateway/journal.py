@@ -6,24 +6,32 @@ journal was written least recently is dropped first). Per-tenant buffers mean on
 CI job cannot push another tenant's entries out. The journal lives in this replica's
 memory: with several replicas, query each (or pin a test to one).
 
-Secrets are redacted when an entry is stored (credential headers; password, secret and
-token fields of JSON and form bodies), so they never reach a journal reply.
+Secrets are redacted (credential headers; password, secret and token fields of JSON and
+form bodies) before any part of an entry is read, filtered on or returned, so they never
+reach a journal reply. Redaction happens on first read rather than on the hot path.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import threading
+import time
 from collections import OrderedDict, deque
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from vnsandbox.journal import redact_body, redact_headers
 
 
 @dataclass
 class GatewayEntry:
+    """One relayed call. Headers and bodies are kept as received and redacted the first
+    time the entry is read (then the raw copy is dropped), which keeps the hot path cheap;
+    no reply, export or filter ever sees an unredacted value."""
+
     id: int
-    time: str
+    ts: float
     request_id: str
     tenant: str
     consumer: str
@@ -34,16 +42,54 @@ class GatewayEntry:
     query: str
     status: int
     duration_ms: float
-    request_headers: dict[str, str]
-    request_body: str | None
-    response_body: str | None
+    raw_headers: list[tuple[bytes, bytes]] | None
+    raw_request_body: bytes | None = None
+    request_content_type: str = ""
+    raw_response_body: bytes | None = None
+    response_content_type: str = ""
     #: The injected fault, if any: ``{"rule_id", "kind", ...}``.
     fault: dict[str, Any] | None = None
     #: Gateway-level error code (``RATE_LIMITED``, ``UPSTREAM_TIMEOUT``, ...), if any.
     error: str | None = None
+    body_limit: int = 16_384
+    _rendered: dict[str, Any] | None = field(default=None, repr=False)
+
+    def rendered(self) -> dict[str, Any]:
+        """The redacted, printable parts (computed once)."""
+        if self._rendered is None:
+            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.raw_headers or ()]
+            self._rendered = {
+                "time": datetime.fromtimestamp(self.ts, UTC).isoformat(timespec="milliseconds"),
+                "request_headers": redact_headers(headers),
+                "request_body": redact_body(self.raw_request_body or b"", self.request_content_type, self.body_limit),
+                "response_body": redact_body(
+                    self.raw_response_body or b"", self.response_content_type, self.body_limit
+                ),
+            }
+            self.raw_headers = self.raw_request_body = self.raw_response_body = None
+        return self._rendered
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        r = self.rendered()
+        return {
+            "id": self.id,
+            "time": r["time"],
+            "request_id": self.request_id,
+            "tenant": self.tenant,
+            "consumer": self.consumer,
+            "api": self.api,
+            "upstream": self.upstream,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "status": self.status,
+            "duration_ms": self.duration_ms,
+            "request_headers": r["request_headers"],
+            "request_body": r["request_body"],
+            "response_body": r["response_body"],
+            "fault": self.fault,
+            "error": self.error,
+        }
 
 
 @dataclass
@@ -76,9 +122,9 @@ class GatewayQuery:
             not self.request_id or e.request_id == self.request_id,
             not self.consumer or e.consumer == self.consumer,
             not self.api or e.api == self.api,
-            not self.since or e.time >= self.since,
-            not self.body_contains or self.body_contains in (e.request_body or ""),
-            not self.response_contains or self.response_contains in (e.response_body or ""),
+            not self.since or e.rendered()["time"] >= self.since,
+            not self.body_contains or self.body_contains in (e.rendered()["request_body"] or ""),
+            not self.response_contains or self.response_contains in (e.rendered()["response_body"] or ""),
         )
         if not all(checks):
             return False
@@ -100,7 +146,7 @@ class GatewayJournal:
     def record(self, **fields: Any) -> None:
         tenant: str = fields["tenant"]
         with self._lock:
-            entry = GatewayEntry(id=self._next_id, time=datetime.now(UTC).isoformat(timespec="milliseconds"), **fields)
+            entry = GatewayEntry(id=self._next_id, ts=time.time(), **fields)
             self._next_id += 1
             buf = self._tenants.get(tenant)
             if buf is None:

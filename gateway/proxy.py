@@ -16,8 +16,6 @@ fault rule, relay, journal, count. Bodies are not parsed; small ones are read wh
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import logging
 import re
 import socket
@@ -45,7 +43,6 @@ from gateway.routes import Upstream
 from vnsandbox.context import set_request_id, set_tenant
 from vnsandbox.db import dumps
 from vnsandbox.errors import SandboxError
-from vnsandbox.journal import redact_body, redact_headers
 from vnsandbox.middleware import REQUEST_ID_RE, new_request_id
 from vnsandbox.signing import CONSUMER_HEADER, TENANT_HEADER, TENANT_SIGNATURE_HEADER, tenant_assertion
 
@@ -85,20 +82,6 @@ _BAD_PATH = re.compile(r"(^|/)\.\.?(/|$)")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 #: Bodies up to this size are read whole before forwarding (faster); larger ones stream.
 SMALL_BODY = 65_536
-GATEWAY_ISSUER_MARK = "vnsandbox-gateway"
-
-
-def _own_token(authorization: str) -> bool:
-    """Whether an ``Authorization`` header carries a gateway token (else it is the upstream's)."""
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or token.count(".") != 2:
-        return False
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except ValueError:
-        return False
-    return isinstance(claims, dict) and claims.get("iss") == GATEWAY_ISSUER_MARK
 
 
 def kill_connection(receive: Receive, *, reset: bool) -> bool:
@@ -125,7 +108,17 @@ def kill_connection(receive: Receive, *, reset: bool) -> bool:
 class _Call:
     """What the journal and the metrics need to know about one call."""
 
-    __slots__ = ("consumer", "error", "fault", "request_body", "response_body", "status", "tenant")
+    __slots__ = (
+        "consumer",
+        "error",
+        "fault",
+        "request_body",
+        "request_type",
+        "response_body",
+        "response_type",
+        "status",
+        "tenant",
+    )
 
     def __init__(self) -> None:
         #: Unknown until the caller is authenticated; refused strangers are not journalled.
@@ -134,8 +127,10 @@ class _Call:
         self.status = 0
         self.fault: dict[str, Any] | None = None
         self.error: str | None = None
-        self.request_body: str | None = None
-        self.response_body: str | None = None
+        self.request_body: bytes | None = None
+        self.request_type = ""
+        self.response_body: bytes | None = None
+        self.response_type = ""
 
 
 class Proxy:
@@ -191,7 +186,7 @@ class Proxy:
                 elif name == "host":
                     host = value
                 continue
-            if name == "authorization" and authorization is None and _own_token(value):
+            if name == "authorization" and authorization is None and gw.auth.is_gateway_token(value):
                 authorization = value
                 continue
             fwd.add(name, value)
@@ -298,9 +293,12 @@ class Proxy:
             query=scope.get("query_string", b"").decode("latin-1"),
             status=call.status,
             duration_ms=round(elapsed * 1000, 3),
-            request_headers=redact_headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers]),
-            request_body=call.request_body,
-            response_body=call.response_body,
+            raw_headers=raw_headers,
+            raw_request_body=call.request_body,
+            request_content_type=call.request_type,
+            raw_response_body=call.response_body,
+            response_content_type=call.response_type,
+            body_limit=self.journal_body_bytes,
             fault=call.fault,
             error=call.error,
         )
@@ -479,7 +477,8 @@ class Proxy:
             url += "?" + qs.decode("latin-1")
         body = await self._body(scope, receive)
         if isinstance(body, bytes) and body and self.journal_body_bytes:
-            call.request_body = redact_body(body, headers.get("content-type", ""), self.journal_body_bytes)
+            call.request_body = body[: self.journal_body_bytes + 1]
+            call.request_type = headers.get("content-type", "")
         method = scope["method"]
         try:
             async with self.session.request(
@@ -503,9 +502,8 @@ class Proxy:
                 await send({"type": "http.response.start", "status": resp.status, "headers": out})
                 if first is not None and resp.content.at_eof():
                     if first and self.journal_body_bytes:
-                        call.response_body = redact_body(
-                            first, resp.headers.get("content-type", ""), self.journal_body_bytes
-                        )
+                        call.response_body = first[: self.journal_body_bytes + 1]
+                        call.response_type = resp.headers.get("content-type", "")
                     await send({"type": "http.response.body", "body": first})
                     return
                 if first:

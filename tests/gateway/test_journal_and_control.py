@@ -65,6 +65,19 @@ def test_journal_keeps_the_newest_entries_of_each_tenant() -> None:
     assert journal.query("quiet", GatewayQuery())[0] == 1
 
 
+def test_journal_entries_are_redacted_when_read() -> None:
+    journal = GatewayJournal(per_tenant=3, max_tenants=10)
+    journal.record(
+        **_entry("t", "r1"),
+        raw_request_body=b'{"client_secret": "s3cr3t-value", "MaHoSo": "HS-1"}',
+        request_content_type="application/json",
+    )
+    entry = journal.query("t", GatewayQuery(body_contains="HS-1"))[1][0].to_dict()
+    assert entry["request_headers"]["authorization"] == "***"
+    assert "s3cr3t-value" not in str(entry)
+    assert journal.query("t", GatewayQuery(body_contains="s3cr3t-value"))[0] == 0
+
+
 def test_journal_drops_the_least_recently_written_tenant_beyond_its_limit() -> None:
     journal = GatewayJournal(per_tenant=10, max_tenants=2)
     for tenant in ("t1", "t2", "t1", "t3"):
@@ -85,9 +98,7 @@ def _entry(tenant: str, rid: str) -> dict[str, object]:
         "query": "",
         "status": 200,
         "duration_ms": 1.0,
-        "request_headers": {},
-        "request_body": None,
-        "response_body": None,
+        "raw_headers": [(b"authorization", b"Bearer secret-token")],
     }
 
 
