@@ -448,6 +448,8 @@ def deliveries_list(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
 ) -> dict[str, Any]:
     tenant = current_tenant()
+    if "\x00" in f"{kind}{ref}":  # PostgreSQL cannot even compare a string holding NUL
+        return {"count": 0, "deliveries": []}
     rows = list_deliveries(session, tenant, kind=kind, ref=ref, status=status, limit=limit)
     return {"count": len(rows), "deliveries": [r.to_dict(attempts_of(session, tenant, r.id)) for r in rows]}
 
@@ -456,7 +458,7 @@ def deliveries_list(
 def deliveries_redeliver(
     delivery_id: str, request: Request, session: SessionDep, background: BackgroundTasks
 ) -> dict[str, Any]:
-    row = redeliver(session, current_tenant(), delivery_id)
+    row = None if "\x00" in delivery_id else redeliver(session, current_tenant(), delivery_id)
     if row is None:
         raise NotFound(f"No delivery {delivery_id}", f"Không có lần gửi {delivery_id}", code="DELIVERY_NOT_FOUND")
     background.add_task(wake, request.app)

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
 from services.payment import errors, schemas, service
 from services.payment.models import Payment
 from services.payment.protocol import DEFAULT_FIELD_ORDERS, MAGIC_AMOUNT_ENDINGS, MAGIC_BANKS, RESULT_CODES
-from services.payment.router import page_url, reconciliation_response
+from services.payment.router import clean_url, page_url, reconciliation_response
 from services.payment.settings import PaymentSettings
 from vnsandbox.context import current_tenant
 from vnsandbox.db import SessionDep
 from vnsandbox.outbox import wake
 
-router = APIRouter(prefix="/_sandbox", tags=["sandbox control"])
+router = APIRouter(prefix="/_sandbox", tags=["sandbox control"], dependencies=[Depends(clean_url)])
 
 
 def _settings(request: Request) -> PaymentSettings:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import unquote_plus
 
-from fastapi import APIRouter, BackgroundTasks, Body, Form, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -27,7 +28,14 @@ from vnsandbox.middleware import valid_tenant
 from vnsandbox.outbox import wake
 from vnsandbox.service import public_base_url
 
-router = APIRouter()
+
+def clean_url(request: Request) -> None:
+    """Refuse control characters in the path or query (``FIELD_INVALID``, never a database error)."""
+    query = unquote_plus(request.scope.get("query_string", b"").decode("latin-1"))
+    schemas.ensure_clean({"path": request.scope.get("path", ""), "query": query})
+
+
+router = APIRouter(dependencies=[Depends(clean_url)])
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 EXAMPLE_INIT = {
@@ -111,6 +119,7 @@ def payments(
     """
     if not isinstance(body, dict):
         raise MalformedJSON("The message must be a JSON object", "Bản tin phải là một đối tượng JSON")
+    schemas.ensure_clean(body)
     settings = _settings(request)
     tenant = current_tenant()
     msg_type = service.message_type(body)
@@ -211,6 +220,7 @@ def pay_submit(
     """The citizen's choice: the outcome is recorded, the notice queued, and the browser sent
     to the partner's return URL with the signed result fields (303), or shown the result."""
     tenant = _page_tenant(tenant)
+    schemas.ensure_clean({"action": action, "MaNganHang": bank_code})
     settings = _settings(request)
     payment = service.payment_by_token(session, tenant, token)
     partner = service.find_partner(session, tenant, settings, payment.partner_code)

@@ -8,6 +8,7 @@ by the ``*_wire`` functions from the stored rows.
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, field_validator
@@ -31,6 +32,40 @@ REFERENCE = r"^[A-Za-z0-9._:\-]{1,50}$"
 VERSION = r"^\d+\.\d+(\.\d+)?$"
 PROTOCOL_VERSION = "1.0.6"
 M = TypeVar("M", bound=BaseModel)
+
+
+#: C0 control characters (tab, line feed and carriage return allowed) and DEL: never valid in a
+#: field, and NUL cannot even be stored by PostgreSQL.
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def control_char_field(value: Any, path: str = "") -> str | None:
+    """The path of the first string (or key) in ``value`` holding a control character."""
+    if isinstance(value, str):
+        return (path or "body") if CONTROL_CHARS.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if CONTROL_CHARS.search(str(key)):
+                return where
+            found = control_char_field(item, where)
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = control_char_field(item, f"{path}.{i}" if path else str(i))
+            if found:
+                return found
+    return None
+
+
+def ensure_clean(value: Any, path: str = "") -> None:
+    """Refuse control characters anywhere in ``value`` (``FIELD_INVALID``)."""
+    field = control_char_field(value, path)
+    if field:
+        raise errors.FieldInvalid(
+            details=[{"field": field, "rule": "no_control_characters", "message": "control characters are not allowed"}]
+        )
 
 
 class _Wire(BaseModel):
@@ -324,6 +359,13 @@ class PartnerIn(BaseModel):
             raise ValueError("must be an http(s) URL")
         return value
 
+    @field_validator("name", "secret", "notice_url", "return_url")
+    @classmethod
+    def _clean(cls, value: str) -> str:
+        if CONTROL_CHARS.search(value):
+            raise ValueError("control characters are not allowed")
+        return value
+
 
 class CompleteIn(BaseModel):
     """Complete a pending payment without a browser."""
@@ -331,6 +373,8 @@ class CompleteIn(BaseModel):
     outcome: Literal["success", "insufficient_funds", "card_locked", "cancelled", "timeout"] = Field(
         description="what the payer did: " + ", ".join(OUTCOMES)
     )
-    bank_code: str = Field("NCB", alias="MaNganHang", max_length=32, description="bank or wallet used")
+    bank_code: str = Field(
+        "NCB", alias="MaNganHang", max_length=32, pattern=r"^[A-Za-z0-9_.\-]*$", description="bank or wallet used"
+    )
 
     model_config = ConfigDict(populate_by_name=True)

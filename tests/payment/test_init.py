@@ -229,3 +229,32 @@ def test_checksum_worked_example_of_the_docs() -> None:
     assert mac(fields, INIT_ORDER, "sandbox-paygov-secret") == (
         "030dd47903c5209258fdca50c92addabae68aed2fcef84a9028d01e4485bd09e"
     )
+
+
+@pytest.mark.parametrize("field", ["ThongTinGiaoDich", "MaDoiTac", "MaThamChieu"])
+def test_control_characters_in_a_field_are_refused(payment: TenantClient, province: PartnerSetup, field: str) -> None:
+    fields = init_fields()
+    fields[field] = str(fields[field]) + "\x00"
+    status, reply = _post(payment, signed(fields, INIT_ORDER))
+    assert (status, reply["error_code"]) == (422, "FIELD_INVALID")
+    assert reply["details"][0]["field"] == field
+    assert _payments(payment) == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/receipts/PG%00.json",
+        "/_sandbox/payments/PG%00",
+        "/_sandbox/partners/A%00B",
+        "/reconciliation?MaDoiTac=A%00&Ngay=20260101&MaXacThuc=x",
+    ],
+)
+def test_control_characters_in_the_url_are_refused(payment: TenantClient, path: str) -> None:
+    r = payment.get(path)
+    assert (r.status_code, r.json()["error_code"]) == (422, "FIELD_INVALID")
+
+
+def test_control_characters_in_the_page_url_are_refused(payment: TenantClient) -> None:
+    r = payment.client.get(f"/pay/{payment.tenant}/tok%00en")
+    assert (r.status_code, r.json()["error_code"]) == (422, "FIELD_INVALID")

@@ -216,3 +216,9 @@ def test_completing_an_overdue_payment_is_refused_and_only_the_timeout_is_notifi
     [notice] = wait_for(province.notices, what="timeout notice")
     assert notice.json()["MaLoi"] == "11"
     assert len(deliveries(payment, kind="payment.notice")) == 1
+
+
+def test_nul_in_a_delivery_lookup_is_an_empty_answer_not_an_error(payment: TenantClient) -> None:
+    assert payment.get("/_sandbox/deliveries", params={"ref": "A\x00"}).json()["count"] == 0
+    r = payment.post("/_sandbox/deliveries/ab%00cd/redeliver")
+    assert (r.status_code, r.json()["error_code"]) == (404, "DELIVERY_NOT_FOUND")
