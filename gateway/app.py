@@ -65,15 +65,23 @@ class Gateway:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
+            raw = scope.get("raw_path")
+            raw_path = raw.decode("latin-1") if raw else path
+            link: tuple[str, str] | None = None
+            if path.startswith("/t/"):
+                # Tenant-bound link: /t/{tenant}/{sig}/{api}/{version}/...
+                parts = path.split("/", 4)
+                raw_parts = raw_path.split("/", 4)
+                if len(parts) == 5 and len(raw_parts) == 5:
+                    link = (parts[2], parts[3])
+                    path, raw_path = "/" + parts[4], "/" + raw_parts[4]
             first = path.find("/", 1)
             second = path.find("/", first + 1) if first > 0 else -1
             prefix = path if second == -1 else path[:second]
             upstream = self.by_prefix.get(prefix)
             if upstream is not None:
-                raw = scope.get("raw_path")
-                raw_path = raw.decode("latin-1") if raw else path
                 rest = raw_path[len(prefix) :] if raw_path.startswith(prefix) else path[len(prefix) :]
-                await self.proxy.handle(scope, receive, send, upstream, rest or "/")
+                await self.proxy.handle(scope, receive, send, upstream, rest or "/", link)
                 return
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)

@@ -77,6 +77,8 @@ class Authenticator:
 
     def __init__(self, gateway_secret: str, admin_key: str, cache: ConfigCache, *, require_auth: bool) -> None:
         self._key = hmac_hex(gateway_secret, "vnsandbox-gateway-access-token")
+        self._link_key = hmac_hex(gateway_secret, "vnsandbox-gateway-tenant-link")
+        self._links: dict[str, str] = {}
         self._admin_key = admin_key
         self.cache = cache
         self.require_auth = require_auth
@@ -97,6 +99,20 @@ class Authenticator:
             "jti": uuid.uuid4().hex,
         }
         return jwt.encode(claims, self._key, algorithm="HS256"), ttl_s
+
+    # -- tenant-bound links ------------------------------------------------------------------
+
+    def link_prefix(self, tenant: str) -> str:
+        """``/t/{tenant}/{sig}``: the path prefix that binds a link to ``tenant`` (see :mod:`gateway.routes`)."""
+        prefix = self._links.get(tenant)
+        if prefix is None:
+            prefix = f"/t/{tenant}/{hmac_hex(self._link_key, tenant)[:20]}"
+            if len(self._links) < _TOKEN_CACHE_SIZE:
+                self._links[tenant] = prefix
+        return prefix
+
+    def verify_link(self, tenant: str, signature: str) -> bool:
+        return valid_tenant(tenant) and constant_time_equal(self.link_prefix(tenant), f"/t/{tenant}/{signature}")
 
     def is_gateway_token(self, authorization: str) -> bool:
         """Whether an ``Authorization`` header carries a gateway token (else it is meant for the upstream).
@@ -185,6 +201,11 @@ class Authenticator:
         elif api_key is not None:
             principal = self._api_key(api_key)
         if principal is None:
+            if self.require_auth and tenant_header is not None:
+                raise AuthError(
+                    "Naming a tenant (X-Sandbox-Tenant) needs credentials",
+                    "Cần thông tin xác thực để chọn tenant (X-Sandbox-Tenant)",
+                )
             if self.require_auth and not allow_anonymous:
                 raise AuthError(
                     "Credentials required: send 'Authorization: Bearer <token>' (from POST /oauth2/token) "

@@ -151,6 +151,12 @@ def _created(request: Request, row: models.Consumer, secret: str, api_key: str) 
     )
 
 
+def _links(request: Request, tenant: str) -> dict[str, str]:
+    gw = _gw(request)
+    base = public_base_url(request) + gw.auth.link_prefix(tenant)
+    return {u.api: base + u.prefix for u in gw.upstreams}
+
+
 def _fault_out(gw: Gateway, row: models.FaultRule) -> FaultOut:
     return FaultOut(
         id=row.id,
@@ -252,7 +258,9 @@ async def tenant_create(body: TenantIn, request: Request, who: Anyone) -> Tenant
             burst=body.quota.burst,
         )
         summary = service.tenant_summary(session, row)
-        return TenantCreated(**summary, consumer=_created(request, consumer, secret, api_key))
+        return TenantCreated(
+            **summary, links=_links(request, row.tenant), consumer=_created(request, consumer, secret, api_key)
+        )
 
     created = await in_db(gw, work)
     await gw.reload()
@@ -279,7 +287,8 @@ def _own_tenant(who: Principal, tenant: str) -> None:
 @tenants.get("/tenants/{tenant}", summary="One tenant")
 async def tenant_read(tenant: str, request: Request, who: Controller) -> TenantOut:
     _own_tenant(who, tenant)
-    return TenantOut(**await in_db(_gw(request), lambda s: service.tenant_summary(s, service.get_tenant(s, tenant))))
+    summary = await in_db(_gw(request), lambda s: service.tenant_summary(s, service.get_tenant(s, tenant)))
+    return TenantOut(**summary, links=_links(request, tenant))
 
 
 @tenants.delete("/tenants/{tenant}", summary="Delete a tenant: its data in every service, its consumers and rules")

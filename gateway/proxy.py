@@ -32,6 +32,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.auth import Principal, scope_allows
 from gateway.errors import (
     AccessDenied,
+    AuthError,
     BadProxyPath,
     GatewayError,
     RateLimited,
@@ -40,7 +41,7 @@ from gateway.errors import (
 )
 from gateway.faults import Decision, platform_error_body
 from gateway.routes import Upstream
-from vnsandbox.context import set_request_id, set_tenant
+from vnsandbox.context import DEFAULT_TENANT, set_request_id, set_tenant
 from vnsandbox.db import dumps
 from vnsandbox.errors import SandboxError
 from vnsandbox.middleware import REQUEST_ID_RE, new_request_id
@@ -159,7 +160,15 @@ class Proxy:
             await self.session.close()
             self.session = None
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, upstream: Upstream, rest: str) -> None:
+    async def handle(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        upstream: Upstream,
+        rest: str,
+        link: tuple[str, str] | None = None,
+    ) -> None:
         started = time.perf_counter()
         gw = self.gw
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
@@ -206,7 +215,7 @@ class Proxy:
                     status_code=431,
                 )
             self._check_path(rest)
-            principal = gw.auth.authenticate(authorization, api_key, admin_key, tenant_in)
+            principal = self._principal(upstream, rest, link, authorization, api_key, admin_key, tenant_in)
             call.tenant = principal.tenant
             call.consumer = principal.label
             set_tenant(principal.tenant)
@@ -232,7 +241,10 @@ class Proxy:
             fwd[TENANT_SIGNATURE_HEADER] = tenant_assertion(
                 self.settings.gateway_secret, principal.tenant, rid, principal.client_id
             )
-            fwd["x-forwarded-prefix"] = upstream.prefix
+            if principal.tenant == DEFAULT_TENANT:
+                fwd["x-forwarded-prefix"] = upstream.prefix
+            else:
+                fwd["x-forwarded-prefix"] = gw.auth.link_prefix(principal.tenant) + upstream.prefix
             if host:
                 fwd["x-forwarded-host"] = host
             fwd["x-forwarded-proto"] = scope.get("scheme", "http")
@@ -302,6 +314,42 @@ class Proxy:
             fault=call.fault,
             error=call.error,
         )
+
+    def _principal(
+        self,
+        upstream: Upstream,
+        rest: str,
+        link: tuple[str, str] | None,
+        authorization: str | None,
+        api_key: str | None,
+        admin_key: str | None,
+        tenant_in: str | None,
+    ) -> Principal:
+        auth = self.gw.auth
+        public = upstream.is_public(rest)
+        if link is None:
+            return auth.authenticate(authorization, api_key, admin_key, tenant_in, allow_anonymous=public)
+        tenant, signature = link
+        if not auth.verify_link(tenant, signature):
+            raise AccessDenied(
+                "This tenant link is not valid (its signature does not match the tenant)",
+                "Liên kết tenant không hợp lệ (chữ ký không khớp với tenant)",
+                code="INVALID_TENANT_LINK",
+            )
+        if tenant_in is not None and tenant_in != tenant:
+            raise AccessDenied(
+                "The X-Sandbox-Tenant header names another tenant than the link",
+                "Tiêu đề X-Sandbox-Tenant khác tenant của liên kết",
+                code="TENANT_MISMATCH",
+            )
+        if authorization is None and api_key is None and admin_key is None:
+            if not public and auth.require_auth:
+                raise AuthError(
+                    "Credentials required: without them a tenant link opens only browser-facing pages",
+                    "Cần thông tin xác thực: không có chúng, liên kết tenant chỉ mở các trang dành cho trình duyệt",
+                )
+            return Principal("anonymous", tenant)
+        return auth.authenticate(authorization, api_key, admin_key, tenant)
 
     def _authorize(self, principal: Principal, upstream: Upstream, method: str) -> None:
         if principal.kind != "consumer":

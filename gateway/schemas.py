@@ -104,6 +104,8 @@ class TenantOut(BaseModel):
     description: str
     created_at: datetime
     consumers: int
+    #: Tenant-bound base URL of each API: links a browser can follow without credentials.
+    links: dict[str, str] = Field(default_factory=dict)
 
 
 class TenantCreated(TenantOut):

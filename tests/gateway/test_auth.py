@@ -229,3 +229,57 @@ def test_shared_mode_refuses_the_development_admin_key() -> None:
 def test_shared_mode_requires_auth_by_default() -> None:
     assert GatewaySettings(mode="shared", gateway_secret="s" * 32, admin_key="a" * 32).auth_required
     assert not GatewaySettings(mode="embedded").auth_required
+
+
+# -- tenant-bound links for browsers -----------------------------------------------------------
+
+
+def _path(url: str) -> str:
+    return "/" + url.split("/", 3)[3]
+
+
+def test_urls_handed_out_to_a_consumer_carry_its_tenant_link(gateway: TestClient) -> None:
+    created = gateway.post("/_sandbox/tenants", json={}).json()
+    link = created["links"]["vneid"]
+    creds = created["consumer"]["credentials"]
+    index = gateway.get("/vneid/v1/", headers={"x-api-key": creds["api_key"]}).json()
+    assert index["docs"].startswith(link)
+    assert f"/t/{created['tenant']}/" in link
+
+
+def test_tenant_link_opens_browser_pages_without_credentials_in_that_tenant(
+    gateway: TestClient, tenant_a: TenantCreds
+) -> None:
+    link = _path(tenant_a.get(f"/_sandbox/tenants/{tenant_a.tenant}").json()["links"]["vneid"])
+    resp = gateway.get(f"{link}/.well-known/openid-configuration")
+    assert resp.status_code == 200
+    assert f"/t/{tenant_a.tenant}/" in resp.json()["issuer"]
+    entries = tenant_a.get("/_sandbox/journal", params={"consumer": "anonymous"}).json()["entries"]
+    assert [e["path"] for e in entries] == [f"{link}/.well-known/openid-configuration"]
+
+
+def test_tenant_link_without_credentials_refuses_api_and_control_paths(
+    gateway: TestClient, tenant_a: TenantCreds
+) -> None:
+    link = _path(tenant_a.get(f"/_sandbox/tenants/{tenant_a.tenant}").json()["links"]["vneid"])
+    expect_error(gateway.get(f"{link}/_sandbox/clock"), 401, "UNAUTHORIZED")
+    expect_error(gateway.get(f"{link}/population/v1/citizens/001099000001"), 401, "UNAUTHORIZED")
+
+
+def test_tenant_link_with_a_made_up_signature_is_refused(gateway: TestClient, tenant_a: TenantCreds) -> None:
+    resp = gateway.get(f"/t/{tenant_a.tenant}/{'0' * 20}/vneid/v1/.well-known/openid-configuration")
+    expect_error(resp, 403, "INVALID_TENANT_LINK")
+
+
+def test_another_tenants_link_refuses_a_consumers_credentials(tenant_a: TenantCreds, tenant_b: TenantCreds) -> None:
+    link_b = _path(tenant_b.get(f"/_sandbox/tenants/{tenant_b.tenant}").json()["links"]["dvcqg"])
+    expect_error(tenant_a.get(f"{link_b}/_sandbox/clock"), 403, "TENANT_MISMATCH")
+
+
+def test_anonymous_caller_cannot_name_a_tenant_when_auth_is_required(gateway: TestClient) -> None:
+    resp = gateway.get("/vneid/v1/.well-known/openid-configuration", headers={"x-sandbox-tenant": "someone"})
+    expect_error(resp, 401, "UNAUTHORIZED")
+
+
+def test_browser_pages_need_no_credentials_on_the_plain_prefix(gateway: TestClient) -> None:
+    assert gateway.get("/vneid/v1/.well-known/openid-configuration").status_code == 200
