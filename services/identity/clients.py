@@ -264,8 +264,8 @@ def _verify_assertion(
                 f"The client assertion's aud must be one of {', '.join(audiences)}",
                 "aud của client assertion phải là địa chỉ token endpoint",
             ) from None
-        except jwt.PyJWTError:
-            continue
+        except (jwt.PyJWTError, ValueError, KeyError, TypeError):
+            continue  # a registered key that does not verify (or does not load): try the next
     if claims is None:
         raise errors.invalid_client(
             "The client assertion's signature does not verify with the registered keys",

@@ -99,7 +99,19 @@ def _values(person: Person) -> dict[str, Any]:
     return {c: getattr(person, c) for c in EDITABLE}
 
 
+def _check_birth_date(values: dict[str, Any]) -> None:
+    born = values.get("birth_date")
+    if born is not None and not cccd.FIRST_CENTURY <= born.year <= cccd.LAST_YEAR:
+        raise ValidationFailed(
+            f"Date of birth must be between {cccd.FIRST_CENTURY} and {cccd.LAST_YEAR}",
+            f"Ngày sinh phải trong khoảng {cccd.FIRST_CENTURY}–{cccd.LAST_YEAR}",
+            code="INVALID_BIRTH_DATE",
+            details=[{"field": "NgayThangNamSinh", "rule": "range", "message": str(born)}],
+        )
+
+
 def _check_consistent(number: str, values: dict[str, Any]) -> None:
+    _check_birth_date(values)
     if values.get("level") == 2 and values.get("nationality", "VNM") != "VNM":
         raise ValidationFailed(
             "Foreigners hold level 1 accounts only",
@@ -113,8 +125,16 @@ def _check_consistent(number: str, values: dict[str, Any]) -> None:
 def create(session: Session, tenant: str, number: str | None, values: dict[str, Any]) -> Person:
     """Add a persona to the tenant; a number is made up (consistent) when none is given."""
     if number is None:
+        _check_birth_date(values)
         alloc = SerialAllocator(seed=zlib.crc32(tenant.encode()))
         province = values.get("birth_province_code") or "001"
+        if province not in cccd.province_codes():
+            raise ValidationFailed(
+                f"MaTinhKhaiSinh {province} is not a province code of birth registration",
+                f"MaTinhKhaiSinh {province} không phải mã tỉnh nơi đăng ký khai sinh",
+                code="INVALID_PROVINCE_CODE",
+                details=[{"field": "MaTinhKhaiSinh", "rule": "province_code", "message": province}],
+            )
         number = alloc.number(province, values["birth_date"].year, values["sex"])
         while find(session, tenant, number) is not None:
             number = alloc.number(province, values["birth_date"].year, values["sex"])

@@ -220,3 +220,11 @@ def test_a_client_assertion_with_alg_none_is_refused(identity):
     header = b64(json.dumps({"alg": "none"}).encode())
     forged = f"{header}.{b64(json.dumps(claims).encode())}."
     assert _cc(identity, forged).json()["error"] == "invalid_client"
+
+
+def test_a_client_with_an_unusable_registered_key_gets_invalid_client_not_an_error(identity):
+    key = RSAKey.generate_key(2048, parameters={"kid": "k1"})
+    broken = key.as_dict(private=False) | {"n": "not-base64!"}
+    rp = register(identity, auth_methods=["private_key_jwt"], jwks={"keys": [broken]})
+    r = _cc(identity, _assertion(key, rp.client_id, f"{ISSUER}/oauth2/token"))
+    assert (r.status_code, r.json()["error"]) == (401, "invalid_client")

@@ -349,3 +349,23 @@ def test_every_read_is_audited_with_client_fields_and_purpose(identity, rp, citi
     assert {r["purpose"] for r in records} == {"xac-thuc-ho-so"}
     assert records[1]["fields"] == ["GioiTinh", "HoVaTen"]
     assert "NgayThangNamSinh" in records[0]["fields"]
+
+
+def test_a_birth_date_outside_the_numbers_range_is_422(identity):
+    r = identity.post("/_sandbox/personas", json={"HoVaTen": "A", "NgayThangNamSinh": "18500101", "GioiTinh": "Nam"})
+    assert r.status_code == 422
+    assert r.json()["error_code"] == "INVALID_BIRTH_DATE"
+
+
+def test_an_unknown_birth_province_for_a_made_up_number_is_422(identity):
+    r = identity.post(
+        "/_sandbox/personas",
+        json={"HoVaTen": "A", "NgayThangNamSinh": "19900101", "GioiTinh": "Nam", "MaTinhKhaiSinh": "003"},
+    )
+    assert r.status_code == 422
+    assert r.json()["error_code"] == "INVALID_PROVINCE_CODE"
+
+
+def test_an_impossible_date_is_422(identity):
+    r = identity.post("/_sandbox/personas", json={"HoVaTen": "A", "NgayThangNamSinh": "19901340", "GioiTinh": "Nam"})
+    assert r.status_code == 422
