@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from services.identity import clients, keys, population
+from services.identity import clients, keys, people, population
 from services.identity.control import router as control_router
 from services.identity.models import BASE_TENANT, Base, PopulationInfo
 from services.identity.oidc import SWITCHES
@@ -68,7 +68,7 @@ SPEC = ServiceSpec(
     migrations_dir=Path(__file__).parent / "migrations",
     metadata=Base.metadata,
     routers=[router, control_router],
-    switches=SWITCHES,
+    switches={**SWITCHES, **people.SWITCHES},
     on_startup=[_on_startup],
 )
 

@@ -81,8 +81,17 @@ class PopulationError(SandboxError):
 
     result_code: str = ""
 
-    def __init__(self, message_en: str, message_vi: str, *, code: str, status_code: int, result_code: str) -> None:
-        super().__init__(message_en, message_vi, code=code, status_code=status_code)
+    def __init__(
+        self,
+        message_en: str,
+        message_vi: str,
+        *,
+        code: str,
+        status_code: int,
+        result_code: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message_en, message_vi, code=code, status_code=status_code, headers=headers)
         self.result_code = result_code
 
     def body(self) -> dict[str, Any]:

@@ -197,6 +197,17 @@ def delete(session: Session, tenant: str, number: str) -> None:
 
 # -- verification -------------------------------------------------------------------------
 
+#: Error switches of the population API (scope: the calling client's id).
+SWITCHES = {
+    "POPULATION_UNAVAILABLE": "population API: 503 POPULATION_UNAVAILABLE (MaKetQua 98) with Retry-After",
+    "POPULATION_TIMEOUT": "population API: waits params.delay_seconds (default 5), then 504 POPULATION_TIMEOUT "
+    "(MaKetQua 99), as when the national database does not answer in time",
+    "POPULATION_NOT_FOUND": "population API: every number is answered as not found (MaKetQua 01), as from a "
+    "stale or incomplete copy of the database",
+}
+RESULT_UNAVAILABLE = "98"
+RESULT_TIMEOUT = "99"
+
 RESULT_OK = "00"
 RESULT_NOT_FOUND = "01"
 RESULT_DECEASED = "02"
@@ -238,16 +249,19 @@ def document_valid(person: Person, today: date) -> bool:
     return person.document_expires is None or person.document_expires >= today
 
 
-def verify(session: Session, tenant: str, number: str, submitted: dict[str, Any], today: date) -> Verification:
+def verify(
+    session: Session, tenant: str, number: str, submitted: dict[str, Any], today: date, *, hidden: bool = False
+) -> Verification:
     """Compare ``submitted`` (``full_name``, ``birth_date``, ``sex``, ``address``) with the record.
 
     Result code priority: invalid number, not found, deceased, document expired, mismatch, OK.
-    Field matches are given whenever the person exists.
+    Field matches are given whenever the person exists. ``hidden`` answers "not found" (the
+    POPULATION_NOT_FOUND switch).
     """
     found = cccd.problems(number)
     if found:
         return Verification(number, RESULT_INVALID_NUMBER, problems=found)
-    person = find(session, tenant, number)
+    person = None if hidden else find(session, tenant, number)
     if person is None:
         return Verification(number, RESULT_NOT_FOUND)
     matches: dict[str, bool] = {}

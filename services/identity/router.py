@@ -7,6 +7,7 @@ OpenID Connect at WSO2-style paths (``/oauth2/...``) and the population verifica
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import unquote
@@ -29,7 +30,7 @@ from services.identity.schemas import (
     verification_to_wire,
 )
 from services.identity.settings import IdentitySettings
-from vnsandbox import audit, clock
+from vnsandbox import audit, clock, switches
 from vnsandbox.context import current_tenant
 from vnsandbox.db import SessionDep
 from vnsandbox.errors import PayloadTooLarge, SandboxError
@@ -541,8 +542,17 @@ def logout_post(request: Request, session: SessionDep, form: Annotated[LogoutFor
 # -- population verification API ---------------------------------------------------------------------
 
 
-def population_token(request: Request, session: SessionDep, settings: SettingsDep) -> IssuedToken:
-    """The caller's access token, which must carry the ``population:verify`` scope."""
+@dataclass
+class PopulationCaller:
+    """Who calls the population API, and whether a switch hides every person from it."""
+
+    token: IssuedToken
+    not_found: bool = False
+
+
+def population_caller(request: Request, session: SessionDep, settings: SettingsDep) -> PopulationCaller:
+    """The caller's access token, which must carry the ``population:verify`` scope; applies the
+    population switches (the switch's use is committed before an error is answered)."""
     tenant = current_tenant()
     row = oidc.verify_access_token(session, tenant, settings, _bearer(request), clock.now(session, tenant))
     if clients.POPULATION_SCOPE not in row.scope.split():
@@ -552,10 +562,34 @@ def population_token(request: Request, session: SessionDep, settings: SettingsDe
             status_code=403,
             error="insufficient_scope",
         )
-    return row
+    hit = switches.take(session, tenant, list(people.SWITCHES), row.client_id)
+    if hit is None:
+        return PopulationCaller(row)
+    if hit.name == "POPULATION_NOT_FOUND":
+        return PopulationCaller(row, not_found=True)
+    session.commit()
+    if hit.name == "POPULATION_TIMEOUT":
+        delay = min(float(hit.params.get("delay_seconds", 5.0)), settings.slow_approval_max_seconds)
+        request.state.journal_notes["population_timeout_seconds"] = delay
+        time.sleep(delay)
+        raise PopulationError(
+            "The population database did not answer in time",
+            "CSDL quốc gia về dân cư không phản hồi kịp thời",
+            code="POPULATION_TIMEOUT",
+            status_code=504,
+            result_code=people.RESULT_TIMEOUT,
+        )
+    raise PopulationError(
+        "The population database is temporarily unavailable",
+        "CSDL quốc gia về dân cư tạm thời không khả dụng",
+        code="POPULATION_UNAVAILABLE",
+        status_code=503,
+        result_code=people.RESULT_UNAVAILABLE,
+        headers={"Retry-After": "30"},
+    )
 
 
-TokenDep = Annotated[IssuedToken, Depends(population_token)]
+CallerDep = Annotated[PopulationCaller, Depends(population_caller)]
 PurposeHeader = Annotated[
     str, Header(alias="X-Purpose", description="why the data is read (audited; UTF-8 may be percent-encoded)")
 ]
@@ -579,15 +613,13 @@ def _record(
 
 
 @router.get("/population/v1/citizens/{number}", tags=["population"], summary="Look up a citizen by number")
-def citizen_lookup(
-    number: str, session: SessionDep, token_row: TokenDep, purpose: PurposeHeader = ""
-) -> dict[str, Any]:
+def citizen_lookup(number: str, session: SessionDep, caller: CallerDep, purpose: PurposeHeader = "") -> dict[str, Any]:
     """The population record of ``number`` with ``MaKetQua``: ``00`` valid, ``02`` deceased,
     ``03`` document expired. Not found is 404 with ``MaKetQua`` ``01``; an invalid number is
     422 ``INVALID_CCCD`` naming the broken rule. Audited."""
     people.check_number(number)
     tenant = current_tenant()
-    person = people.find(session, tenant, number)
+    person = None if caller.not_found else people.find(session, tenant, number)
     if person is None:
         raise PopulationError(
             f"No person with number {number} in the population database",
@@ -598,7 +630,8 @@ def citizen_lookup(
         )
     today = clock.now(session, tenant).date()
     record = person_to_wire(person)
-    _record(session, token_row, number, [k for k in record if k not in ("SoDinhDanh", "TechID")], purpose, "lookup")
+    fields = [k for k in record if k not in ("SoDinhDanh", "TechID")]
+    _record(session, caller.token, number, fields, purpose, "lookup")
     code = people.status_code(person, today)
     vi, en = people.RESULT_TEXT[code]
     return {"MaKetQua": code, "MoTaKetQua": vi, "MoTaKetQua_en": en, "CongDan": record}
@@ -606,28 +639,28 @@ def citizen_lookup(
 
 @router.post("/population/v1/verify", tags=["population"], summary="Verify a citizen's data")
 def citizen_verify(
-    body: VerifyIn, session: SessionDep, token_row: TokenDep, purpose: PurposeHeader = ""
+    body: VerifyIn, session: SessionDep, caller: CallerDep, purpose: PurposeHeader = ""
 ) -> dict[str, Any]:
     """Compare the submitted fields with the population database: per field ``KHOP`` (match) or
     ``KHONG_KHOP``, and ``MaKetQua``: ``00`` all good, ``01`` not found, ``02`` deceased, ``03``
     document expired, ``05`` a field mismatches. An invalid number is 422 ``INVALID_CCCD``."""
     people.check_number(body.SoDinhDanh)
-    return _verify_one(session, token_row, body, purpose)
+    return _verify_one(session, caller, body, purpose)
 
 
-def _verify_one(session: Session, token_row: IssuedToken, body: VerifyIn, purpose: str) -> dict[str, Any]:
+def _verify_one(session: Session, caller: PopulationCaller, body: VerifyIn, purpose: str) -> dict[str, Any]:
     tenant = current_tenant()
     today = clock.now(session, tenant).date()
-    result = people.verify(session, tenant, body.SoDinhDanh, body.submitted(), today)
+    result = people.verify(session, tenant, body.SoDinhDanh, body.submitted(), today, hidden=caller.not_found)
     if result.person is not None:
         fields = [k for k, v in body.model_dump(exclude={"SoDinhDanh"}).items() if v is not None]
-        _record(session, token_row, body.SoDinhDanh, fields or ["SoDinhDanh"], purpose, "verify")
+        _record(session, caller.token, body.SoDinhDanh, fields or ["SoDinhDanh"], purpose, "verify")
     return verification_to_wire(result)
 
 
 @router.post("/population/v1/verify/batch", tags=["population"], summary="Verify many citizens")
 def citizen_verify_batch(
-    body: VerifyBatchIn, request: Request, session: SessionDep, token_row: TokenDep, purpose: PurposeHeader = ""
+    body: VerifyBatchIn, request: Request, session: SessionDep, caller: CallerDep, purpose: PurposeHeader = ""
 ) -> dict[str, Any]:
     """Up to the batch limit (``IDENTITY_VERIFY_BATCH_LIMIT``, default 100) items, answered in
     order; more is 413 ``BATCH_TOO_LARGE``. An invalid number is that item's ``MaKetQua`` ``04``
@@ -642,5 +675,5 @@ def citizen_verify_batch(
         )
     if not body.DanhSach:
         raise SandboxError("DanhSach is empty", "DanhSach rỗng", code="EMPTY_BATCH", status_code=422)
-    items = [_verify_one(session, token_row, item, purpose) for item in body.DanhSach]
+    items = [_verify_one(session, caller, item, purpose) for item in body.DanhSach]
     return {"SoLuong": len(items), "KetQua": items}

@@ -369,3 +369,34 @@ def test_an_unknown_birth_province_for_a_made_up_number_is_422(identity):
 def test_an_impossible_date_is_422(identity):
     r = identity.post("/_sandbox/personas", json={"HoVaTen": "A", "NgayThangNamSinh": "19901340", "GioiTinh": "Nam"})
     assert r.status_code == 422
+
+
+def test_population_unavailable_is_503_with_retry_after(identity, citizen, bearer):
+    identity.put("/_sandbox/switches/POPULATION_UNAVAILABLE", json={"remaining": 1})
+    r = identity.post("/population/v1/verify", headers=bearer, json={"SoDinhDanh": citizen["SoDinhDanh"]})
+    assert (r.status_code, r.json()["error_code"], r.json()["MaKetQua"]) == (503, "POPULATION_UNAVAILABLE", "98")
+    assert r.headers["Retry-After"] == "30"
+    again = identity.post("/population/v1/verify", headers=bearer, json={"SoDinhDanh": citizen["SoDinhDanh"]})
+    assert again.json()["MaKetQua"] == "00"
+
+
+def test_population_timeout_waits_then_answers_504(identity, citizen, bearer):
+    identity.put("/_sandbox/switches/POPULATION_TIMEOUT", json={"params": {"delay_seconds": 0.05}})
+    r = identity.get(f"/population/v1/citizens/{citizen['SoDinhDanh']}", headers=bearer)
+    assert (r.status_code, r.json()["error_code"], r.json()["MaKetQua"]) == (504, "POPULATION_TIMEOUT", "99")
+    notes = identity.get("/_sandbox/journal", params={"path_prefix": "/population"}).json()["entries"][0]["notes"]
+    assert notes["population_timeout_seconds"] == 0.05
+
+
+def test_population_not_found_hides_an_existing_person(identity, citizen, bearer):
+    identity.put("/_sandbox/switches/POPULATION_NOT_FOUND", json={"remaining": 1})
+    body = identity.post("/population/v1/verify", headers=bearer, json={"SoDinhDanh": citizen["SoDinhDanh"]}).json()
+    assert (body["MaKetQua"], body["TonTai"]) == ("01", False)
+    lookup = identity.get(f"/population/v1/citizens/{citizen['SoDinhDanh']}", headers=bearer)
+    assert lookup.status_code == 200
+
+
+def test_a_population_switch_for_another_client_leaves_this_one_alone(identity, citizen, bearer):
+    identity.put("/_sandbox/switches/POPULATION_UNAVAILABLE", json={"scope": "someone-else"})
+    r = identity.post("/population/v1/verify", headers=bearer, json={"SoDinhDanh": citizen["SoDinhDanh"]})
+    assert r.status_code == 200

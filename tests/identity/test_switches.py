@@ -155,6 +155,9 @@ def test_every_switch_is_listed_with_a_description(identity):
         "NONCE_MISMATCH",
         "LEVEL_TOO_LOW",
         "SLOW_APPROVAL",
+        "POPULATION_UNAVAILABLE",
+        "POPULATION_TIMEOUT",
+        "POPULATION_NOT_FOUND",
     }
 
 
