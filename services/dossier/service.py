@@ -570,7 +570,21 @@ def sync_dossiers(run: SyncRun, items: list[Any], updating: bool) -> list[dict[s
                 warnings,
             )
         results.append(item_result(ITEM_OK, code, warnings=warnings))
+    flush_or_retry(run.session)
     return results
+
+
+def flush_or_retry(session: Session) -> None:
+    """Write the call's rows now; a concurrent call that created the same dossier first makes
+    this one a transient failure (code 30: retry), never a 500."""
+    try:
+        session.flush()
+    except IntegrityError:
+        raise DvcqgError(
+            Code.TRANSIENT,
+            "A concurrent call wrote the same dossier; send the call again",
+            "Một lần gửi đồng thời đã ghi cùng hồ sơ; vui lòng gửi lại",
+        ) from None
 
 
 def _record_event(
@@ -955,7 +969,7 @@ def file_citizen_dossier(session: Session, tenant: str, settings: DossierSetting
     rec.setdefault("TaiKhoanDuocXacThucVoiVNeID", 1)
     rec.setdefault("TrangThaiHoSo", 1)
     rec.setdefault("NgayNopHoSo", rules.to_wire_time(now))
-    rec["MaHoSo"] = _portal_code(session, tenant, unit_code, now)
+    rec["MaHoSo"] = f"{unit_code}-{rules.to_wire_time(now)[2:8]}-90001"  # type: ignore[index]
     if rec["TrangThaiHoSo"] != 1:
         raise DvcqgError(
             Code.VALIDATION,
@@ -970,19 +984,32 @@ def file_citizen_dossier(session: Session, tenant: str, settings: DossierSetting
     checked = rules.check_dossier(rec, frozenset({unit_code}), settings.fee_check)
     if checked.problems:
         raise DvcqgError(Code.VALIDATION, details=checked.problems)
-    d = Dossier(
-        tenant=tenant,
-        code=rec["MaHoSo"],
-        unit_code=unit_code,
-        status=1,
-        reported_status=None,
-        origin="portal",
-        synced_at=now,
-        updated_at=now,
-        data=checked.record,
-        **_fields(checked.record, checked.times),
-    )
-    session.add(d)
+    # Concurrent filings may pick the same serial: the unique constraint decides, and the
+    # loser takes the next free one.
+    for _ in range(50):
+        code = _portal_code(session, tenant, unit_code, now)
+        record = {**checked.record, "MaHoSo": code}
+        d = Dossier(
+            tenant=tenant,
+            code=code,
+            unit_code=unit_code,
+            status=1,
+            reported_status=None,
+            origin="portal",
+            synced_at=now,
+            updated_at=now,
+            data=record,
+            **_fields(record, checked.times),
+        )
+        try:
+            with session.begin_nested():
+                session.add(d)
+                session.flush()
+            break
+        except IntegrityError:
+            continue
+    else:
+        raise DvcqgError(Code.TRANSIENT, "Too many concurrent filings; retry", "Quá nhiều hồ sơ nộp đồng thời")
     session.add(
         DossierEvent(
             tenant=tenant,
