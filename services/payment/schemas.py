@@ -8,6 +8,7 @@ by the ``*_wire`` functions from the stored rows.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from typing import Any, Literal, TypeVar
 
@@ -39,33 +40,35 @@ M = TypeVar("M", bound=BaseModel)
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def control_char_field(value: Any, path: str = "") -> str | None:
-    """The path of the first string (or key) in ``value`` holding a control character."""
+def unstorable_field(value: Any, path: str = "") -> tuple[str, str] | None:
+    """``(path, rule)`` of the first string (or key) with a control character, or the first
+    non-finite number (``NaN``, ``Infinity``: Python's JSON reads them, no database stores them)."""
     if isinstance(value, str):
-        return (path or "body") if CONTROL_CHARS.search(value) else None
+        return ((path or "body"), "no_control_characters") if CONTROL_CHARS.search(value) else None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else ((path or "body"), "finite_number")
     if isinstance(value, dict):
         for key, item in value.items():
             where = f"{path}.{key}" if path else str(key)
             if CONTROL_CHARS.search(str(key)):
-                return where
-            found = control_char_field(item, where)
+                return where, "no_control_characters"
+            found = unstorable_field(item, where)
             if found:
                 return found
     if isinstance(value, list):
         for i, item in enumerate(value):
-            found = control_char_field(item, f"{path}.{i}" if path else str(i))
+            found = unstorable_field(item, f"{path}.{i}" if path else str(i))
             if found:
                 return found
     return None
 
 
 def ensure_clean(value: Any, path: str = "") -> None:
-    """Refuse control characters anywhere in ``value`` (``FIELD_INVALID``)."""
-    field = control_char_field(value, path)
-    if field:
-        raise errors.FieldInvalid(
-            details=[{"field": field, "rule": "no_control_characters", "message": "control characters are not allowed"}]
-        )
+    """Refuse control characters and non-finite numbers anywhere in ``value`` (``FIELD_INVALID``)."""
+    found = unstorable_field(value, path)
+    if found:
+        field, rule = found
+        raise errors.FieldInvalid(details=[{"field": field, "rule": rule, "message": f"{rule.replace('_', ' ')} only"}])
 
 
 class _Wire(BaseModel):

@@ -664,7 +664,7 @@ def reconciliation(session: Session, tenant: str, partner_code: str, day: str) -
     """Every transaction a partner opened on ``day`` (``yyyyMMdd``, Vietnam time) and its state."""
     try:
         start, end = vn_day_bounds(day)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise errors.FieldInvalid(
             details=[{"field": "Ngay", "rule": "date", "message": "must be a date yyyyMMdd"}]
         ) from None

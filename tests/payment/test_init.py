@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -258,3 +259,12 @@ def test_control_characters_in_the_url_are_refused(payment: TenantClient, path: 
 def test_control_characters_in_the_page_url_are_refused(payment: TenantClient) -> None:
     r = payment.client.get(f"/pay/{payment.tenant}/tok%00en")
     assert (r.status_code, r.json()["error_code"]) == (422, "FIELD_INVALID")
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_numbers_anywhere_are_refused(payment: TenantClient, province: PartnerSetup, token: str) -> None:
+    raw = json.dumps(init_body(), ensure_ascii=False)[:-1] + f', "GhiChu": {token}}}'
+    r = payment.post("/payments", content=raw.encode(), headers={"content-type": "application/json"})
+    assert (r.status_code, r.json()["error_code"]) == (422, "FIELD_INVALID")
+    assert r.json()["details"][0] == {"field": "GhiChu", "rule": "finite_number", "message": "finite number only"}
+    assert _payments(payment) == []

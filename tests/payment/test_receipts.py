@@ -7,6 +7,7 @@ import io
 from typing import Any
 
 import pypdf
+import pytest
 
 from tests.payment.conftest import (
     PARTNER,
@@ -120,8 +121,10 @@ def test_reconciliation_needs_the_partner_checksum(payment: TenantClient, provin
     assert (r.status_code, r.json()["error_code"]) == (401, "CHECKSUM_INVALID")
 
 
-def test_reconciliation_with_a_malformed_day_is_refused(payment: TenantClient, province: PartnerSetup) -> None:
-    day = "2026-09-15"
+@pytest.mark.parametrize("day", ["2026-09-15", "20261301", "99991231"])
+def test_reconciliation_with_a_malformed_day_is_refused(
+    payment: TenantClient, province: PartnerSetup, day: str
+) -> None:
     params = {
         "MaDoiTac": PARTNER,
         "Ngay": day,
