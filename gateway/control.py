@@ -637,6 +637,39 @@ async def audit_read(
     return {"count": len(records), "records": records, "unavailable": unavailable}
 
 
+@sandbox.get("/deliveries", summary="Webhook and notice deliveries of every service (merged outboxes)")
+async def deliveries_read(
+    request: Request,
+    who: Controller,
+    kind: str | None = None,
+    ref: str | None = None,
+    status: Annotated[str | None, Query(pattern="^(pending|delivering|delivered|dead)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
+) -> dict[str, Any]:
+    """The tenant's outgoing deliveries (DVCQG webhooks, PayGov result notices) with their
+    attempts, newest first, and counts by service and status. Services without an outbox
+    are left out."""
+    gw = _gw(request)
+    params = {"limit": str(limit)} | {k: v for k, v in (("kind", kind), ("ref", ref), ("status", status)) if v}
+    replies = await gw.fan_out("GET", "/_sandbox/deliveries", tenant=who.tenant, consumer=who.client_id, params=params)
+    items: list[dict[str, Any]] = []
+    counts: dict[str, dict[str, int]] = {}
+    unavailable: dict[str, Any] = {}
+    for name, reply in replies.items():
+        if reply["status"] == 404:
+            continue  # no outbox in this service
+        if reply["status"] != 200 or not isinstance(reply["body"], dict):
+            unavailable[name] = reply
+            continue
+        per_status = counts.setdefault(name, {})
+        for item in reply["body"].get("deliveries", []):
+            items.append({"service": name, **item})
+            state = str(item.get("status", "unknown"))
+            per_status[state] = per_status.get(state, 0) + 1
+    items.sort(key=lambda d: float(d.get("created_ts") or 0), reverse=True)
+    return {"count": len(items), "counts": counts, "deliveries": items[:limit], "unavailable": unavailable}
+
+
 # -- the app ---------------------------------------------------------------------------------
 
 

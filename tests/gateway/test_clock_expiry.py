@@ -119,3 +119,26 @@ def test_clock_expires_the_gateways_own_tokens(tenant: TenantCreds) -> None:
     assert tenant.get("/vneid/v1/").status_code == 200
     _advance(tenant, 3601)
     assert tenant.get("/vneid/v1/").json()["error_code"] == "TOKEN_EXPIRED"
+
+
+def test_deliveries_of_every_service_are_merged_for_the_tenant(
+    tenant: TenantCreds, secured_client: httpx.Client
+) -> None:
+    partner = {"secret": "bench-partner-secret", "notice_url": "http://127.0.0.1:9/notice"}
+    assert tenant.client.put("/paygov/v1/_sandbox/partners/P1", json=partner, headers=_key(tenant)).status_code == 200
+    fields = {
+        "LoaiBanTin": "INIT", "PhienBan": "1.0.6", "MaDoiTac": "P1", "MaThamChieu": "HS-NOTICE-1",
+        "SoTien": 150000, "MaTienTe": "VND", "LoaiHinhThanhToan": "PAY", "MaKenhThanhToan": "WEB",
+        "MaThietBi": "DESKTOP", "NgonNgu": "vi-VN", "MaNganHang": "SANDBOX_OK", "ThoiGianGD": "20260915103000",
+        "ThongTinGiaoDich": "Nop le phi", "Ip": "203.0.113.7",
+    }  # fmt: skip
+    text = "|".join("" if fields.get(f) is None else str(fields[f]) for f in INIT_ORDER)
+    signed = {**fields, "MaXacThuc": hmac.new(b"bench-partner-secret", text.encode(), hashlib.sha256).hexdigest()}
+    assert tenant.client.post("/paygov/v1/payments", json=signed, headers=_key(tenant)).json()["error_code"] == "0"
+    merged = tenant.client.get("/_sandbox/deliveries", headers=_key(tenant)).json()
+    assert merged["count"] == 1
+    assert merged["deliveries"][0]["service"] == "payment"
+    assert sum(merged["counts"]["payment"].values()) == 1
+    assert set(merged["counts"]) == {"dossier", "payment"}
+    other = create_tenant(secured_client)
+    assert other.client.get("/_sandbox/deliveries", headers={"x-api-key": other.api_key}).json()["count"] == 0
