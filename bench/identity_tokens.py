@@ -250,11 +250,78 @@ def seeding_bench(people: int) -> dict[str, float]:
     return {"full": people / full, "insert": people / insert_only, "raw": people / raw}
 
 
+def seeding_bench_postgres(admin_url: str, people: int) -> dict[str, float]:
+    """The same comparison on PostgreSQL: COPY (what the seeding uses there) vs raw executemany."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.orm import Session
+
+    from services.identity import population
+    from services.identity.models import Base, Person
+
+    name = f"identity_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    try:
+        engine = create_engine("postgresql+psycopg://" + url.split("://", 1)[1])
+        Base.metadata.create_all(engine)
+        t0 = time.perf_counter()
+        with Session(engine) as session:
+            population.insert_people(session, population.Generator(1, "_base", "base").people(people))
+            session.commit()
+        full = time.perf_counter() - t0
+        rows = list(population.Generator(1, "_base", "base").people(people))
+        with Session(engine) as session:
+            session.execute(text(f"TRUNCATE {Person.__tablename__}"))
+            session.commit()
+        t0 = time.perf_counter()
+        with Session(engine) as session:
+            population.insert_people(session, iter(rows))
+            session.commit()
+        insert_only = time.perf_counter() - t0
+        engine.dispose()
+        columns = list(rows[0])
+        tuples = [tuple(r[c] for c in columns) for r in rows]
+        with psycopg.connect(url) as conn:
+            conn.execute(f"TRUNCATE {Person.__tablename__}")
+            conn.commit()
+            t0 = time.perf_counter()
+            with conn.cursor() as cur:
+                cur.executemany(
+                    f"INSERT INTO {Person.__tablename__} ({', '.join(columns)}) "
+                    f"VALUES ({', '.join(['%s'] * len(columns))})",
+                    tuples,
+                )
+            conn.commit()
+            raw = time.perf_counter() - t0
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return {"full": people / full, "insert": people / insert_only, "raw": people / raw}
+
+
+def print_seeding(title: str, people: int, rates: dict[str, float], insert_label: str) -> None:
+    print(f"\nseeding {people:,} people into {title}")
+    print(f"{'path':<44} {'people/s':>10} {'1,000,000 in':>13}")
+    for label, key in (
+        ("vnsandbox seed (generate + bulk insert)", "full"),
+        (insert_label, "insert"),
+        ("raw executemany, same rows", "raw"),
+    ):
+        print(f"{label:<44} {rates[key]:>10,.0f} {1_000_000 / rates[key]:>11.0f} s")
+    print(f"seeding / raw executemany      : {rates['full'] / rates['raw']:.2f}×")
+    print(f"insert only / raw executemany  : {rates['insert'] / rates['raw']:.2f}×")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument("--postgres", help="admin URL of a PostgreSQL server: also measure seeding there")
     args = parser.parse_args()
 
     results = http_bench(args.seconds, args.concurrency)
@@ -269,18 +336,10 @@ def main() -> int:
     print(f"token via gateway / bare hello    : {results['token via gateway']['rps'] / hello:.3f}×")
     print(f"userinfo via gateway / bare hello : {results['userinfo via gateway']['rps'] / hello:.3f}×")
 
-    rates = seeding_bench(args.people)
-    print(f"\nseeding {args.people:,} people into SQLite")
-    print(f"{'path':<44} {'people/s':>10} {'1,000,000 in':>13}")
-    for label, key in (
-        ("vnsandbox seed (generate + Core executemany)", "full"),
-        ("insert only (Core executemany, chunks)", "insert"),
-        ("raw sqlite3 executemany, same rows", "raw"),
-    ):
-        print(f"{label:<44} {rates[key]:>10,.0f} {1_000_000 / rates[key]:>11.0f} s")
-    print()
-    print(f"seeding / raw executemany      : {rates['full'] / rates['raw']:.2f}×")
-    print(f"insert only / raw executemany  : {rates['insert'] / rates['raw']:.2f}×")
+    print_seeding("SQLite", args.people, seeding_bench(args.people), "insert only (Core executemany, chunks)")
+    if args.postgres:
+        rates = seeding_bench_postgres(args.postgres, args.people)
+        print_seeding("PostgreSQL", args.people, rates, "insert only (COPY FROM STDIN)")
     return 0
 
 

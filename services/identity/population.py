@@ -29,7 +29,7 @@ from functools import cache
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, Table, delete, select
 from sqlalchemy.orm import Session
 
 from services.identity import cccd
@@ -349,16 +349,41 @@ def insert_people(
 ) -> int:
     """Bulk-insert ``rows`` in chunks, one Core ``executemany`` per chunk; returns the count.
 
-    Core, not the ORM: no identity map, no per-row objects (several times faster).
+    Core, not the ORM: no identity map, no per-row objects (several times faster). On
+    PostgreSQL the rows go through ``COPY ... FROM STDIN`` on the session's own connection and
+    transaction instead (psycopg's fastest path).
     """
     table = Base.metadata.tables[Person.__tablename__]
     conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        return _copy_people(conn, table, rows, chunk_rows, progress)
     count = 0
     for chunk in batched(rows, chunk_rows):
         conn.execute(table.insert(), list(chunk))
         count += len(chunk)
         if progress is not None:
             progress(count)
+    return count
+
+
+def _copy_people(
+    conn: Connection,
+    table: Table,
+    rows: Iterable[dict[str, Any]],
+    chunk_rows: int,
+    progress: Callable[[int], None] | None,
+) -> int:
+    columns = [c.name for c in table.columns if c.name != "id"]
+    driver: Any = conn.connection.driver_connection
+    count = 0
+    with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])
+            count += 1
+            if progress is not None and count % chunk_rows == 0:
+                progress(count)
+    if progress is not None and count % chunk_rows:
+        progress(count)
     return count
 
 
