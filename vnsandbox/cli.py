@@ -96,6 +96,7 @@ class Supervisor:
         # Service-to-service links: payment informs dossier; dossier checks owners against identity.
         env["PAYMENT_DOSSIER_URL"] = self.url("dossier")
         env["DOSSIER_IDENTITY_URL"] = self.url("identity")
+        env["DOSSIER_PAYMENT_URL"] = self.url("payment")
         return env
 
     def start(self) -> None:

@@ -9,11 +9,11 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
-from services.dossier import reports, scorecard, service
+from services.dossier import payments, reports, scorecard, service
 from services.dossier.errors import Code, DvcqgError, envelope, http_status
 from services.dossier.models import InboxEvent, Unit
 from services.dossier.router import BodyDep, settings_of
-from services.dossier.schemas import CitizenAction, PaymentEventIn, UnitIn, UnitPatch, parse
+from services.dossier.schemas import CitizenAction, CitizenPay, PaymentEventIn, UnitIn, UnitPatch, parse
 from vnsandbox.context import current_request_id, current_tenant
 from vnsandbox.db import SessionDep
 from vnsandbox.outbox import wake
@@ -99,6 +99,19 @@ def citizen_supplement(
     d = service.citizen_supplement(session, current_tenant(), settings_of(request), code, data.TaiLieuBoSung)
     background.add_task(wake, request.app)
     return _reply(Code.OK, {"data": service.dossier_to_wire(d)})
+
+
+@router.post("/citizen-dossiers/{code}/pay", summary="The citizen pays the dossier's fees (status 6)")
+def citizen_pay(code: str, request: Request, session: SessionDep, body: BodyDep) -> JSONResponse:
+    """Opens a payment of the dossier's `DanhSachLePhi` total on the payment service (as
+    partner `DOSSIER_PAYMENT_PARTNER`) and answers its `UrlThanhToan` and `MaGiaoDich`.
+    `{"MaNganHang": "SANDBOX_OK"}` makes the payment service complete it at once. When it
+    succeeds, the payment service reports it to `/_sandbox/payment-events`."""
+    data = parse(CitizenPay, body)
+    ip = request.client.host if request.client else "127.0.0.1"
+    reply = payments.open_payment(session, current_tenant(), settings_of(request), code, data.MaNganHang, ip)
+    keep = ("MaGiaoDich", "MaThamChieu", "SoTien", "UrlThanhToan", "ThoiHanThanhToan")
+    return _reply(Code.OK, {"data": {k: reply.get(k) for k in keep}})
 
 
 @router.post("/payment-events", summary="Payment → dossier: a dossier's fees were paid online")

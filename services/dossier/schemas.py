@@ -95,6 +95,13 @@ class CitizenAction(BaseModel):
     TaiLieuBoSung: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class CitizenPay(BaseModel):
+    """The citizen pays a dossier's fees; ``MaNganHang`` pre-selects a bank (or a magic one)."""
+
+    model_config = ConfigDict(extra="forbid")
+    MaNganHang: str | None = None
+
+
 class PaymentEventIn(BaseModel):
     """Payment → dossier contract: a successful payment of a dossier's fees."""
 

@@ -41,6 +41,12 @@ class DossierSettings(ServiceSettings):
     #: 200 means present, 404 means absent. The default is the identity service's persona
     #: control endpoint, which needs no client token and sees the tenant's population.
     identity_lookup_path: str = "/_sandbox/personas/{number}"
+    #: Payment service the portal opens fee payments on (status 6), as a PayGov partner.
+    payment_url: str = "http://127.0.0.1:8003"
+    #: The portal's partner code and secret on the payment service (its development partner
+    #: by default, which exists in embedded mode only).
+    payment_partner: str = "SANDBOX"
+    payment_secret: str = "sandbox-paygov-secret"
     #: Webhook delivery to provinces: retries with exponential backoff (test-clock seconds).
     webhook_base_s: float = 2.0
     webhook_max_s: float = 300.0

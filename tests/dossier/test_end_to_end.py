@@ -59,3 +59,24 @@ def run_scenario(gw: httpx.Client) -> None:
     data = wait_for(dossier_paid, timeout=30)
     assert data["ThanhToanTrucTuyen"][0]["MaGiaoDich"] == paid.json()["MaGiaoDich"]
     assert data["TrangThaiHoSo"] == 2
+
+
+def test_citizen_pays_a_status_6_dossier_on_the_portal_and_it_is_marked_paid(sandbox):
+    with httpx.Client(base_url=sandbox.url("dossier"), headers={"X-Sandbox-Tenant": new_tenant()}, timeout=20) as d:
+        fees = [{"TenPhiLePhi": "Lệ phí cấp GPLX", "MucPhi": 135000}]
+        rec = record(2, MaTTHC="3.000346", DanhSachLePhi=fees, TrangThaiHoSo=4)
+        auth = {"Authorization": "Bearer dvcqg-dev-unit-key"}
+        assert d.post("/api/DongBoHoSoMC", json={"data": [rec]}, headers=auth).json()["error_code"] == 0
+        step = {"MaHoSo": rec["MaHoSo"], "NguoiXuLy": "Cán bộ", "ThoiDiemXuLy": "20241116080000", "TrangThai": 6}
+        assert d.post("/api/CapNhatTienDoHoSoMC", json={"data": [step]}, headers=auth).json()["error_code"] == 0
+        r = d.post(f"/_sandbox/citizen-dossiers/{rec['MaHoSo']}/pay", json={"MaNganHang": "SANDBOX_OK"})
+        assert r.json()["error_code"] == 0, r.text
+        assert r.json()["data"]["SoTien"] == 135000
+
+        def paid():
+            data = d.get(f"/_sandbox/dossiers/{rec['MaHoSo']}").json()["data"]
+            return data if data.get("DuocThanhToanTrucTuyen") == 1 else None
+
+        data = wait_for(paid, timeout=30)
+        assert data["ThanhToanTrucTuyen"][0]["MaGiaoDich"] == r.json()["data"]["MaGiaoDich"]
+        assert data["TrangThaiHoSo"] == 6

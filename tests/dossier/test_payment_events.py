@@ -70,3 +70,17 @@ def test_province_is_notified_of_the_payment(province, receiver):
     payload = json.loads(receiver.requests[0]["body"])
     assert payload["event"] == "dossier.paid"
     assert payload["ThanhToan"]["MaGiaoDich"] == "GD0001"
+
+
+def test_paying_is_refused_unless_the_dossier_waits_for_payment(province):
+    province.sync(record(TrangThaiHoSo=4))
+    r = province.client.post(f"/_sandbox/citizen-dossiers/{record()['MaHoSo']}/pay", json={})
+    assert r.json()["error_code"] == 23
+    assert r.json()["details"][0]["rule"] == "payment_not_requested"
+
+
+def test_paying_a_dossier_without_fees_is_refused(province):
+    province.sync(record(TrangThaiHoSo=6))
+    r = province.client.post(f"/_sandbox/citizen-dossiers/{record()['MaHoSo']}/pay", json={})
+    assert r.json()["error_code"] == 20
+    assert r.json()["details"][0]["field"] == "DanhSachLePhi"
