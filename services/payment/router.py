@@ -127,7 +127,7 @@ def payments(
     if msg_type == INIT:
         code = body.get("MaDoiTac")
         if isinstance(code, str) and code:
-            delay, fail = service.take_init_switches(request.app.state.db, tenant, code)
+            delay, fail = service.take_init_switches(request.app.state.db, session, tenant, code)
             notes = request.state.journal_notes
             if delay:
                 delay = min(delay, settings.max_slow_s)

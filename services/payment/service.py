@@ -56,7 +56,7 @@ from services.payment.schemas import (
 )
 from services.payment.settings import PaymentSettings
 from vnsandbox import clock, switches
-from vnsandbox.db import ClockOffset, Database
+from vnsandbox.db import ClockOffset, Database, Switch
 from vnsandbox.outbox import enqueue
 from vnsandbox.signing import hmac_hex, tenant_assertion
 
@@ -232,12 +232,21 @@ def fingerprint(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
-def take_init_switches(db: Database, tenant: str, partner_code: str) -> tuple[float, bool]:
+INIT_SWITCHES = ("init_slow", "init_fail")
+
+
+def take_init_switches(db: Database, session: Session, tenant: str, partner_code: str) -> tuple[float, bool]:
     """``(delay_s, fail)`` from the INIT switches, counted in their own unit of work.
 
     Separate from the request's unit of work so that a use is counted even when the
     INIT is then refused (rolled back), and no database lock is held while INIT sleeps.
+    The common case, no INIT switch at all, costs one read in the request's session.
     """
+    if (
+        session.scalar(select(Switch.id).where(Switch.tenant == tenant, Switch.name.in_(INIT_SWITCHES)).limit(1))
+        is None
+    ):
+        return 0.0, False
     with db.session() as session:
         slow = switches.take(session, tenant, "init_slow", partner_code)
         fail = switches.take(session, tenant, "init_fail", partner_code)
