@@ -278,7 +278,7 @@ def level_of(session: Session, tenant: str, client_id: str, person: Person) -> i
     return person.level
 
 
-def check_person(session: Session, tenant: str, auth: Authorization, number: str, now: datetime) -> int:
+def check_person(session: Session, tenant: str, auth: Authorization, number: str) -> int:
     """The level a login of ``number`` gets, or the OIDC error refusing it."""
     found = people.find(session, tenant, number) if not cccd.format_problems(number) else None
     if found is None:
@@ -337,7 +337,7 @@ def complete(
     login: LoginSession | None = None,
 ) -> tuple[str, LoginSession]:
     """Log ``number`` in (or reuse ``login``) and answer the client with a code."""
-    level = check_person(session, tenant, auth, number, now)
+    level = check_person(session, tenant, auth, number)
     acr = str(level)
     if login is None or login.cccd != number:
         login = LoginSession(tenant=tenant, sid=secrets.token_urlsafe(24), cccd=number, acr=acr, auth_time=now)

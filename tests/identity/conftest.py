@@ -6,7 +6,7 @@ import base64
 import hashlib
 import secrets
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -38,7 +38,6 @@ class RelyingParty:
     client_secret: str
     redirect_uri: str = REDIRECT
     auth_method: str = "client_secret_basic"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def authorize(
         self, login: str | None = None, headers: dict[str, str] | None = None, **params: Any

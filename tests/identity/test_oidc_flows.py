@@ -420,3 +420,15 @@ def test_the_default_development_client_is_listed(identity):
 def test_the_default_client_logs_a_persona_in(identity, citizen):
     dev = RelyingParty(identity, "vnsandbox-dev", "vnsandbox-dev-secret", redirect_uri="http://localhost:3000/callback")
     verify_id_token(identity, dev.login(citizen["SoDinhDanh"])["id_token"], "vnsandbox-dev")
+
+
+def test_max_age_asks_for_a_new_login_when_the_session_is_older(identity, rp, citizen):
+    rp.login(citizen["SoDinhDanh"])
+    identity.post("/_sandbox/clock", json={"advance_seconds": 120})
+    assert rp.authorize(max_age="60").status_code == 200
+    assert rp.authorize(max_age="600").status_code == 302
+
+
+def test_the_openapi_document_describes_the_oidc_and_population_endpoints(identity):
+    paths = identity.get("/openapi.json").json()["paths"]
+    assert {"/oauth2/token", "/oauth2/authorize", "/population/v1/verify", "/_sandbox/personas"} <= set(paths)
