@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy.orm import Session
 
 from services.payment import service
 from services.payment.control import router as control_router
@@ -12,7 +13,8 @@ from services.payment.models import Base
 from services.payment.router import router
 from services.payment.settings import PaymentSettings
 from vnsandbox import outbox
-from vnsandbox.outbox import OutboxBase, RetryPolicy, outbox_worker
+from vnsandbox.journal import Journal
+from vnsandbox.outbox import Attempt, Delivery, OutboxBase, RetryPolicy, outbox_worker
 from vnsandbox.service import PeriodicWorker, ServiceSpec, create_service_app
 
 
@@ -25,6 +27,40 @@ def _retry_policy(app: FastAPI) -> RetryPolicy:
         timeout_s=s.notice_timeout_s,
         lease_s=s.notice_lease_s,
     )
+
+
+def _outbox_worker(app: FastAPI) -> PeriodicWorker:
+    """The shared outbox worker, with every attempt also written to this process's journal."""
+    journal: Journal = app.state.journal
+    body_limit: int = app.state.settings.journal_body_bytes
+
+    def on_result(session: Session, row: Delivery, ok: bool) -> None:
+        attempt = next((o for o in session.new if isinstance(o, Attempt) and o.delivery_id == row.id), None)
+        journal.record(
+            request_id=row.id,
+            tenant=row.tenant,
+            method="POST",
+            path=row.target_url,
+            query="",
+            status=row.last_status or 0,
+            duration_ms=attempt.duration_ms if attempt else 0.0,
+            request_headers={},
+            request_body=row.payload[:body_limit],
+            response_headers={},
+            response_body=attempt.response_body if attempt else None,
+            notes={
+                "direction": "outgoing",
+                "kind": row.kind,
+                "ref": row.ref,
+                "delivery_id": row.id,
+                "attempt": row.attempts,
+                "accepted": ok,
+                "delivery_status": row.status,
+                "error": row.last_error,
+            },
+        )
+
+    return outbox_worker(_retry_policy, interval=0.5, on_result=on_result)(app)
 
 
 def _expiry_worker(app: FastAPI) -> PeriodicWorker:
@@ -51,7 +87,7 @@ SPEC = ServiceSpec(
     routers=[router, control_router, outbox.router],
     extra_metadata=[OutboxBase.metadata],
     switches=service.SWITCHES,
-    workers=[outbox_worker(_retry_policy, interval=0.5), _expiry_worker],
+    workers=[_outbox_worker, _expiry_worker],
 )
 
 

@@ -71,6 +71,24 @@ def test_notice_is_retried_with_backoff_until_the_partner_answers_00(
     assert ids == {delivery["id"]}
 
 
+def test_journal_shows_each_notice_attempt(
+    payment: TenantClient, province: PartnerSetup, receiver: TenantReceiver
+) -> None:
+    receiver.reply = ack_after(1)
+    reply = _paid(province)
+    settled(payment, 1, ref=reply["MaThamChieu"])
+    advance(payment, 2)
+    delivery = settled(payment, 2, ref=reply["MaThamChieu"])
+    entries = payment.get("/_sandbox/journal", params={"path": receiver.url + "/paygov/notice"}).json()["entries"]
+    attempts = sorted(entries, key=lambda e: e["notes"]["attempt"])
+    assert [e["notes"]["attempt"] for e in attempts] == [1, 2]
+    assert [e["notes"]["accepted"] for e in attempts] == [False, True]
+    assert {e["request_id"] for e in attempts} == {delivery["id"]}
+    assert attempts[0]["method"] == "POST" and attempts[0]["status"] == 200
+    assert '"99"' in attempts[0]["response_body"]
+    assert reply["MaGiaoDich"] in attempts[1]["request_body"]
+
+
 def test_notice_answered_with_http_error_is_retried(
     payment: TenantClient, province: PartnerSetup, receiver: TenantReceiver
 ) -> None:
