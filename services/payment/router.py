@@ -16,6 +16,7 @@ from urllib.parse import unquote_plus
 from fastapi import APIRouter, BackgroundTasks, Body, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 
 from services.payment import errors, schemas, service
 from services.payment.protocol import INIT, QUERY, REFUND, wire_time
@@ -188,6 +189,9 @@ def pay_page(tenant: str, token: str, request: Request, session: SessionDep, bac
     if payment.status != "pending":
         return _render_result(request, payment, partner)
     info = payment.request.get("ThongTinBienLai") or {}
+    service.audit_payer_read(
+        session, tenant, payment, client="payment-page", purpose="payer views the payment page", action="page"
+    )
     fees = info.get("PhiLePhi") or [{"TenPhiLePhi": payment.description, "SoTien": payment.amount}]
     bank_list = service.banks(settings.bank_codes_file)
     selected = payment.bank_code or bank_list[0].code
@@ -243,6 +247,9 @@ def pay_receipt(tenant: str, token: str, request: Request, session: SessionDep) 
     tenant = _page_tenant(tenant)
     payment = service.payment_by_token(session, tenant, token)
     data = service.receipt_of(payment)
+    service.audit_payer_read(
+        session, tenant, payment, client="payment-page", purpose="payer downloads the receipt", action="receipt.pdf"
+    )
     return _pdf(request, data)
 
 
@@ -259,16 +266,28 @@ def _pdf(request: Request, data: dict[str, Any]) -> Response:
 
 @router.get("/receipts/{transaction_id}.pdf", summary="Receipt (biên lai) of a paid transaction, PDF", tags=["paygov"])
 def receipt_pdf_route(transaction_id: str, request: Request, session: SessionDep) -> Response:
-    """The electronic receipt as PDF (Vietnamese text, bundled Unicode font)."""
-    return _pdf(request, service.receipt(session, current_tenant(), transaction_id))
+    """The electronic receipt as PDF (Vietnamese text, bundled Unicode font). The read of the
+    payer's data is written to the audit trail (``/_sandbox/audit``)."""
+    return _pdf(request, _audited_receipt(request, session, transaction_id, "receipt.pdf"))
 
 
 @router.get(
     "/receipts/{transaction_id}.json", summary="Receipt (biên lai) of a paid transaction, JSON", tags=["paygov"]
 )
-def receipt_json(transaction_id: str, session: SessionDep) -> dict[str, Any]:
-    """The electronic receipt as JSON; ``RECEIPT_NOT_AVAILABLE`` unless the transaction is paid."""
-    return service.receipt(session, current_tenant(), transaction_id)
+def receipt_json(transaction_id: str, request: Request, session: SessionDep) -> dict[str, Any]:
+    """The electronic receipt as JSON; ``RECEIPT_NOT_AVAILABLE`` unless the transaction is paid.
+    The read of the payer's data is written to the audit trail (``/_sandbox/audit``)."""
+    return _audited_receipt(request, session, transaction_id, "receipt.json")
+
+
+def _audited_receipt(request: Request, session: Session, transaction_id: str, action: str) -> dict[str, Any]:
+    tenant = current_tenant()
+    payment = service.payment_by_transaction(session, tenant, transaction_id)
+    data = service.receipt_of(payment)
+    client = str(getattr(request.state, "consumer", "") or "")  # the gateway's consumer, when relayed
+    purpose = request.headers.get("x-purpose", "")
+    service.audit_payer_read(session, tenant, payment, client=client, purpose=purpose, action=action)
+    return data
 
 
 @router.get("/reconciliation", summary="Daily reconciliation file of a partner (CSV or JSON)", tags=["paygov"])

@@ -55,7 +55,7 @@ from services.payment.schemas import (
     trang_thai,
 )
 from services.payment.settings import PaymentSettings
-from vnsandbox import clock, switches
+from vnsandbox import audit, clock, switches
 from vnsandbox.db import ClockOffset, Database, Switch
 from vnsandbox.outbox import enqueue
 from vnsandbox.signing import hmac_hex, tenant_assertion
@@ -612,12 +612,6 @@ def return_url(partner: PartnerConfig | None, payment: Payment) -> str | None:
 # --- Receipts and reconciliation --------------------------------------------------------
 
 
-def receipt(session: Session, tenant: str, transaction_id: str) -> dict[str, Any]:
-    """The electronic receipt (biên lai) of a paid transaction, as wire JSON."""
-    payment = payment_by_transaction(session, tenant, transaction_id)
-    return receipt_of(payment)
-
-
 def receipt_of(payment: Payment) -> dict[str, Any]:
     if payment.status != SUCCESS:
         raise errors.ReceiptUnavailable(
@@ -651,6 +645,23 @@ def receipt_of(payment: Payment) -> dict[str, Any]:
         "DiaChiNguoiNop": info.get("DiaChiNguoiNop"),
         "PhiLePhi": fees,
     }
+
+
+PAYER_FIELDS = ("HoTenNguoiNop", "SoCMNDNguoiNop", "DiaChiNguoiNop")
+
+
+def audit_payer_read(
+    session: Session, tenant: str, payment: Payment, *, client: str, purpose: str, action: str
+) -> None:
+    """Record that the payer's personal data (receipt data) was handed out, when it names a citizen."""
+    info = payment.request.get("ThongTinBienLai") or {}
+    subject = info.get("SoCMNDNguoiNop")
+    if not isinstance(subject, str) or not subject:
+        return
+    shown = [f for f in PAYER_FIELDS if info.get(f)]
+    audit.record(
+        session, tenant, service="payment", client=client, subject=subject, fields=shown, purpose=purpose, action=action
+    )
 
 
 RECONCILIATION_COLUMNS = (

@@ -194,3 +194,13 @@ def test_refunded_amount_shows_in_reconciliation(payment: TenantClient, province
     day = province.query(reply["MaThamChieu"])["ThoiGianKhoiTao"][:8]
     report = _report(payment, day).json()
     assert (report["TongTienThanhCong"], report["TongTienDaHoan"]) == (150_000, 40_000)
+
+
+def test_receipt_read_is_written_to_the_audit_trail(payment: TenantClient, province: PartnerSetup) -> None:
+    reply = _paid(province)
+    payment.get(f"/receipts/{reply['MaGiaoDich']}.json", headers={"x-purpose": "reconciliation"})
+    [record] = payment.get("/_sandbox/audit", params={"subject": "079301000123"}).json()["records"]
+    assert record["service"] == "payment"
+    assert record["action"] == "receipt.json"
+    assert record["fields"] == ["DiaChiNguoiNop", "HoTenNguoiNop", "SoCMNDNguoiNop"]
+    assert record["purpose"] == "reconciliation"
