@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from services.identity import clients, keys, people, population
-from services.identity.models import BASE_TENANT, PopulationInfo
+from services.identity.models import BASE_TENANT, PopulationInfo, aware
 from services.identity.schemas import (
     ClientIn,
     ClientPatch,
@@ -107,7 +107,7 @@ class SeedIn(BaseModel):
 def _info(row: PopulationInfo | None) -> dict[str, Any] | None:
     if row is None:
         return None
-    return {"seed": row.seed, "people": row.people, "generated_at": row.generated_at.isoformat()}
+    return {"seed": row.seed, "people": row.people, "generated_at": aware(row.generated_at).isoformat()}
 
 
 @router.get("/seed", summary="What population this tenant sees")
@@ -213,8 +213,8 @@ def keys_list(session: SessionDep) -> dict[str, Any]:
             {
                 "kid": k.kid,
                 "active": k.retired_at is None,
-                "created_at": k.created_at.isoformat(),
-                "retired_at": k.retired_at.isoformat() if k.retired_at else None,
+                "created_at": aware(k.created_at).isoformat(),
+                "retired_at": aware(k.retired_at).isoformat() if k.retired_at else None,
                 "shared": k.tenant == BASE_TENANT,
             }
             for k in rows

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Header, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -171,6 +171,11 @@ def _redirect(url: str, post: bool) -> RedirectResponse:
     return RedirectResponse(url, status_code=303 if post else 302)
 
 
+def _cookie_path(request: Request) -> str:
+    """The session cookie stays under the provider's own path (``/vneid/v1/`` behind the gateway)."""
+    return urlsplit(public_base_url(request)).path.rstrip("/") + "/"
+
+
 def _with_session_cookie(response: Response, request: Request, sid: str) -> Response:
     response.set_cookie(
         oidc.SESSION_COOKIE,
@@ -178,7 +183,7 @@ def _with_session_cookie(response: Response, request: Request, sid: str) -> Resp
         httponly=True,
         samesite="lax",
         secure=public_base_url(request).startswith("https://"),
-        path="/",
+        path=_cookie_path(request),
     )
     return response
 
@@ -521,7 +526,7 @@ def _logout(request: Request, session: Session, form: LogoutForm, post: bool) ->
         response = _redirect(target, post)
     else:
         response = templates.TemplateResponse(request, "logged_out.html", {})
-    response.delete_cookie(oidc.SESSION_COOKIE, path="/")
+    response.delete_cookie(oidc.SESSION_COOKIE, path=_cookie_path(request))
     return response
 
 

@@ -59,8 +59,31 @@ def setup(sandbox: SandboxProcesses) -> dict[str, Any]:
 
 def test_discovery_through_the_gateway_names_gateway_urls(sandbox, setup):
     meta = httpx.get(setup["base"] + "/.well-known/openid-configuration", headers=setup["headers"]).json()
+    # The gateway relays a tenant's calls under its tenant-bound prefix (/t/{tenant}/{sig}), so
+    # the issuer and every endpoint carry the tenant and work from a browser without headers.
+    assert meta["issuer"].startswith(sandbox.gateway + "/")
+    assert meta["issuer"].endswith("/vneid/v1")
+    assert meta["token_endpoint"] == meta["issuer"] + "/oauth2/token"
+    assert httpx.get(meta["issuer"] + "/.well-known/openid-configuration").json()["issuer"] == meta["issuer"]
+
+
+def test_the_default_tenants_issuer_is_the_plain_gateway_prefix(sandbox):
+    meta = httpx.get(sandbox.gateway + "/vneid/v1/.well-known/openid-configuration").json()
     assert meta["issuer"] == f"{sandbox.gateway}/vneid/v1"
-    assert meta["token_endpoint"] == f"{sandbox.gateway}/vneid/v1/oauth2/token"
+
+
+def test_the_login_page_through_the_gateway_works_without_tenant_headers(setup):
+    meta = httpx.get(setup["base"] + "/.well-known/openid-configuration", headers=setup["headers"]).json()
+    cl = setup["client"]
+    query = {"client_id": cl["client_id"], "redirect_uri": REDIRECT, "response_type": "code", "scope": "openid"}
+    page = httpx.get(meta["authorization_endpoint"], params=query)
+    assert page.status_code == 200
+    assert "Lê Thị Hoa" in page.text
+    form = query | {"SoDinhDanh": setup["citizen"]["SoDinhDanh"], "action": "approve"}
+    login_url = meta["authorization_endpoint"].rsplit("/", 1)[0] + "/login"
+    r = httpx.post(login_url, data=form, follow_redirects=False)
+    assert r.status_code == 303
+    assert "code=" in r.headers["location"]
 
 
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
