@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.payment.conftest import (
     ACK,
     NOTIFY_ORDER,
@@ -240,3 +242,19 @@ def test_nul_in_a_delivery_lookup_is_an_empty_answer_not_an_error(payment: Tenan
     assert payment.get("/_sandbox/deliveries", params={"ref": "A\x00"}).json()["count"] == 0
     r = payment.post("/_sandbox/deliveries/ab%00cd/redeliver")
     assert (r.status_code, r.json()["error_code"]) == (404, "DELIVERY_NOT_FOUND")
+
+
+def test_notice_never_accepted_is_dead_lettered_and_can_be_revived(
+    payment: TenantClient, province: PartnerSetup, receiver: TenantReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert payment.app is not None
+    monkeypatch.setattr(payment.app.state.settings, "notice_max_attempts", 2)
+    receiver.reply = lambda _n, _r: (500, b"down")
+    reply = _paid(province)
+    settled(payment, 1, ref=reply["MaThamChieu"])
+    advance(payment, 2)
+    dead = settled(payment, 2, ref=reply["MaThamChieu"])
+    assert dead["status"] == "dead"
+    receiver.reply = lambda _n, _r: (200, ACK)
+    assert payment.post(f"/_sandbox/deliveries/{dead['id']}/redeliver").status_code == 200
+    assert settled(payment, 3, ref=reply["MaThamChieu"])["status"] == "delivered"
