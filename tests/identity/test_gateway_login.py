@@ -140,3 +140,48 @@ def test_a_province_system_verifies_a_citizen_through_the_gateway(setup):
         )
     assert r.status_code == 200
     assert r.json()["MaKetQua"] == "00"
+
+
+def test_authlib_authenticates_with_private_key_jwt_through_the_gateway(setup):
+    from joserfc.jwk import RSAKey
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from authlib.oauth2.rfc7523 import PrivateKeyJWT
+    h = setup["headers"]
+    key = RSAKey.generate_key(2048, parameters={"kid": "mot-cua-key"})
+    client_id = "mot-cua-pkjwt-" + secrets.token_hex(4)
+    registered = httpx.post(
+        setup["base"] + "/_sandbox/clients",
+        headers=h,
+        json={
+            "client_id": client_id,
+            "redirect_uris": [REDIRECT],
+            "scopes": ["openid", "profile", "population:verify"],
+            "grant_types": ["authorization_code", "client_credentials"],
+            "auth_methods": ["private_key_jwt"],
+            "jwks": {"keys": [key.as_dict(private=False)]},
+        },
+    )
+    assert registered.status_code == 201, registered.text
+    meta = httpx.get(setup["base"] + "/.well-known/openid-configuration", headers=h).json()
+    with oauth_client(
+        client_id=client_id,
+        client_secret=key.as_pem(private=True).decode(),
+        token_endpoint_auth_method=PrivateKeyJWT(meta["token_endpoint"], headers={"kid": "mot-cua-key"}),
+        redirect_uri=REDIRECT,
+        scope="openid profile",
+        code_challenge_method="S256",
+        headers=h,
+    ) as oauth:
+        verifier = secrets.token_urlsafe(48)
+        url, state = oauth.create_authorization_url(
+            meta["authorization_endpoint"], code_verifier=verifier, login_hint=setup["citizen"]["SoDinhDanh"]
+        )
+        location = httpx.get(url, headers=h, follow_redirects=False).headers["location"]
+        token = oauth.fetch_token(
+            meta["token_endpoint"], authorization_response=location, code_verifier=verifier, state=state
+        )
+        assert "id_token" in token
+        system = oauth.fetch_token(meta["token_endpoint"], grant_type="client_credentials", scope="population:verify")
+        assert system["scope"] == "population:verify"
