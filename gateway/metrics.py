@@ -7,6 +7,8 @@ questions.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -40,3 +42,19 @@ class Metrics:
         self.config_generation = Gauge(
             "gateway_config_generation", "Configuration reloads done by this replica", registry=self.registry
         )
+
+        #: Children by label values: ``labels()`` takes a lock and builds a key on every call.
+        self._requests: dict[tuple[str, str, int], Any] = {}
+        self._latency: dict[str, Any] = {}
+
+    def observe(self, api: str, method: str, status: int, seconds: float) -> None:
+        """Count one call and its duration (the per-request path, kept cheap)."""
+        key = (api, method, status)
+        counter = self._requests.get(key)
+        if counter is None:
+            counter = self._requests[key] = self.requests.labels(api, method, str(status))
+        counter.inc()
+        histogram = self._latency.get(api)
+        if histogram is None:
+            histogram = self._latency[api] = self.latency.labels(api)
+        histogram.observe(seconds)

@@ -266,8 +266,7 @@ class Proxy:
             elapsed = time.perf_counter() - started
             if call.tenant is not None:
                 self._journal(scope, raw_headers, rid, upstream, method, elapsed, call)
-            gw.metrics.requests.labels(upstream.api, method, str(call.status)).inc()
-            gw.metrics.latency.labels(upstream.api).observe(elapsed)
+            gw.metrics.observe(upstream.api, method, call.status, elapsed)
             if self.settings.log_requests:
                 log.info(
                     "relayed",
