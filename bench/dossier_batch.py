@@ -291,7 +291,7 @@ async def main(seconds: float, concurrency: int, webhooks: int, postgres: str | 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--webhooks", type=int, default=200)
     parser.add_argument("--postgres", default=os.environ.get("VNSB_TEST_POSTGRES_URL"))

@@ -18,6 +18,7 @@ from services.dossier.errors import detail
 from services.identity import cccd
 
 VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+_VN_OFFSET = timedelta(hours=7)  # Vietnam has no daylight saving time
 WIRE_TIME = "%Y%m%d%H%M%S"
 _WIRE_TIME_RE = re.compile(r"^\d{14}$")
 
@@ -60,8 +61,9 @@ def parse_wire_time(value: str) -> datetime:
     """``yyyyMMddHHmmss`` in Vietnam time → naive UTC datetime (``ValueError`` if malformed)."""
     if not _WIRE_TIME_RE.match(value):
         raise ValueError(value)
-    local = datetime.strptime(value, WIRE_TIME).replace(tzinfo=VN_TZ)
-    return local.astimezone(UTC).replace(tzinfo=None)
+    v = value  # fixed positions: faster than strptime, which dominated batch validation
+    local = datetime(int(v[:4]), int(v[4:6]), int(v[6:8]), int(v[8:10]), int(v[10:12]), int(v[12:14]))
+    return (local - _VN_OFFSET).replace(tzinfo=None)
 
 
 def parse_period_bound(value: str, end: bool) -> datetime:
@@ -235,7 +237,8 @@ def check_dossier(
             )
         else:
             try:
-                datetime.strptime(m["day"], "%y%m%d")
+                day = m["day"]
+                datetime(2000 + int(day[:2]), int(day[2:4]), int(day[4:6]))
             except ValueError:
                 problems.append(
                     detail(

@@ -21,13 +21,14 @@ from functools import lru_cache
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.dossier import catalogue, rules
 from services.dossier.errors import MESSAGES, Code, DvcqgError, detail, envelope
 from services.dossier.models import (
+    Base,
     Dossier,
     DossierEvent,
     InboxEvent,
@@ -446,6 +447,8 @@ def sync_dossiers(run: SyncRun, items: list[Any], updating: bool) -> list[dict[s
     }
     seen: set[str] = set()
     results = []
+    new_rows: list[dict[str, Any]] = []
+    new_events: list[dict[str, Any]] = []
     for raw in items:
         if run.session_expired_now():
             results.append(item_result(Code.SESSION_EXPIRED, raw.get("MaHoSo") if isinstance(raw, dict) else None))
@@ -534,21 +537,39 @@ def sync_dossiers(run: SyncRun, items: list[Any], updating: bool) -> list[dict[s
         at = status_time(rec, checked.times, new_status, run.now)
         outcome = "applied_with_warning" if warnings else "applied"
         if current is None:
-            d = Dossier(
-                tenant=tenant,
-                code=code,
-                unit_code=unit_code,
-                status=new_status,
-                reported_status=new_status,
-                origin="province",
-                synced_at=run.now,
-                updated_at=run.now,
-                data=rec,
-                **_fields(rec, checked.times),
+            # New dossiers are inserted in bulk after the loop (ORM objects cost more than
+            # the validation of a record); ``seen`` already guards duplicates in the call.
+            new_rows.append(
+                {
+                    "tenant": tenant,
+                    "code": code,
+                    "unit_code": unit_code,
+                    "status": new_status,
+                    "reported_status": new_status,
+                    "origin": "province",
+                    "synced_at": run.now,
+                    "updated_at": run.now,
+                    "last_progress_at": None,
+                    "data": rec,
+                    **_fields(rec, checked.times),
+                }
             )
-            run.session.add(d)
-            existing[code] = d
-            _record_event(run, code, unit_code, "created", None, new_status, at, outcome, rec, warnings)
+            new_events.append(
+                {
+                    "tenant": tenant,
+                    "dossier_code": code,
+                    "unit_code": unit_code,
+                    "kind": "created",
+                    "key": None,
+                    "status_from": None,
+                    "status_to": new_status,
+                    "at": at,
+                    "received_at": run.now,
+                    "outcome": outcome,
+                    "warning": json.dumps(warnings, ensure_ascii=False) if warnings else None,
+                    "data": rec,
+                }
+            )
         else:
             old = current.status
             for k, v in _fields(rec, checked.times).items():
@@ -570,15 +591,19 @@ def sync_dossiers(run: SyncRun, items: list[Any], updating: bool) -> list[dict[s
                 warnings,
             )
         results.append(item_result(ITEM_OK, code, warnings=warnings))
-    flush_or_retry(run.session)
+    flush_or_retry(run.session, [(Dossier, new_rows), (DossierEvent, new_events)])
     return results
 
 
-def flush_or_retry(session: Session) -> None:
-    """Write the call's rows now; a concurrent call that created the same dossier first makes
-    this one a transient failure (code 30: retry), never a 500."""
+def flush_or_retry(session: Session, bulk: list[tuple[type[Base], list[dict[str, Any]]]] | None = None) -> None:
+    """Write the call's rows now (``bulk``: rows inserted with one ``executemany`` per table);
+    a concurrent call that created the same dossier first makes this one a transient failure
+    (code 30: retry), never a 500."""
     try:
         session.flush()
+        for table, rows in bulk or []:
+            if rows:
+                session.execute(insert(table), rows)
     except IntegrityError:
         raise DvcqgError(
             Code.TRANSIENT,
@@ -946,11 +971,15 @@ def acknowledge(session: Session, tenant: str, caller: Caller, ids: Iterable[Any
 def _portal_code(session: Session, tenant: str, unit_code: str, now: datetime) -> str:
     """A new MaHoSo for a portal-filed dossier; serials 90001–99999 are the portal's."""
     prefix = f"{unit_code}-{rules.to_wire_time(now)[2:8]}-"  # type: ignore[index]
-    taken = set(session.scalars(select(Dossier.code).where(Dossier.tenant == tenant, Dossier.code.like(prefix + "%"))))
-    for n in range(90001, 100000):
-        if prefix + f"{n:05d}" not in taken:
-            return prefix + f"{n:05d}"
-    raise DvcqgError(Code.VALIDATION, "No portal serial left for today", "Hết số hồ sơ trong ngày")
+    last = session.scalar(
+        select(func.max(Dossier.code)).where(
+            Dossier.tenant == tenant, Dossier.code >= prefix + "90001", Dossier.code <= prefix + "99999"
+        )
+    )
+    n = int(last.rsplit("-", 1)[1]) + 1 if last else 90001
+    if n > 99999:
+        raise DvcqgError(Code.TRANSIENT, "No portal serial left for today", "Hết số hồ sơ trong ngày")
+    return prefix + f"{n:05d}"
 
 
 def file_citizen_dossier(session: Session, tenant: str, settings: DossierSettings, body: Mapping[str, Any]) -> Dossier:
