@@ -387,11 +387,6 @@ def refund(
         raise errors.PaymentNotRefundable(
             details=[{"field": "MaThamChieu", "rule": "paid", "message": f"status {payment.status}"}]
         )
-    remaining = payment.amount - payment.refunded_amount
-    if msg.amount > remaining:
-        raise errors.RefundAmountExceeded(
-            details=[{"field": "SoTien", "rule": "le_remaining", "message": f"{msg.amount} > {remaining}"}]
-        )
     now = now_ts(session, tenant)
     row = Refund(
         tenant=tenant,
@@ -404,9 +399,43 @@ def refund(
         reason=msg.reason or "",
         created_ts=now,
     )
-    session.add(row)
-    payment.refunded_amount += msg.amount
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        # The same refund reference arrived concurrently: the first one wins.
+        raced = session.scalar(
+            select(Refund).where(
+                Refund.tenant == tenant, Refund.partner_code == partner.code, Refund.reference == msg.refund_reference
+            )
+        )
+        if raced is None:
+            raise
+        if raced.fingerprint != fp:
+            raise errors.ReferenceConflict(
+                details=[{"field": "MaThamChieuHoanTien", "rule": "unique", "message": msg.refund_reference}]
+            ) from None
+        session.refresh(payment)
+        return payment, raced, partner
+    # Conditional, so concurrent refunds of one payment never add up to more than it.
+    added = session.execute(
+        update(Payment)
+        .where(
+            Payment.tenant == tenant,
+            Payment.id == payment.id,
+            Payment.status == SUCCESS,
+            Payment.refunded_amount + msg.amount <= Payment.amount,
+        )
+        .values(refunded_amount=Payment.refunded_amount + msg.amount)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(payment)
+    if added.rowcount != 1:  # type: ignore[attr-defined]
+        remaining = payment.amount - payment.refunded_amount
+        raise errors.RefundAmountExceeded(
+            details=[{"field": "SoTien", "rule": "le_remaining", "message": f"{msg.amount} > {remaining}"}]
+        )
     _notify(
         session,
         tenant,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pypdf
@@ -14,6 +15,7 @@ from tests.payment.conftest import (
     PAYER,
     REFUND_NOTIFY_ORDER,
     PartnerSetup,
+    init_body,
     mac,
     ref,
     refund_body,
@@ -204,3 +206,22 @@ def test_receipt_read_is_written_to_the_audit_trail(payment: TenantClient, provi
     assert record["action"] == "receipt.json"
     assert record["fields"] == ["DiaChiNguoiNop", "HoTenNguoiNop", "SoCMNDNguoiNop"]
     assert record["purpose"] == "reconciliation"
+
+
+def test_concurrent_refunds_never_exceed_the_payment(payment: TenantClient, province: PartnerSetup) -> None:
+    reply = _paid(province)
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        replies = list(pool.map(lambda _i: _refund(payment, reply["MaThamChieu"], 40_000), range(5)))
+    codes = sorted(r.json()["error_code"] for r in replies)
+    assert all(r.status_code < 500 for r in replies), [r.text for r in replies]
+    assert codes == ["0", "0", "0", "REFUND_AMOUNT_EXCEEDED", "REFUND_AMOUNT_EXCEEDED"]
+    assert province.query(reply["MaThamChieu"])["SoTienDaHoan"] == 120_000
+
+
+def test_concurrent_identical_inits_open_one_payment(payment: TenantClient, province: PartnerSetup) -> None:
+    body = init_body(ref())
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        replies = list(pool.map(lambda _i: payment.post("/payments", json=body), range(5)))
+    assert all(r.status_code == 200 for r in replies), [r.text for r in replies]
+    assert len({r.json()["MaGiaoDich"] for r in replies}) == 1
+    assert payment.get("/_sandbox/payments").json()["count"] == 1
