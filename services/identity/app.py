@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from services.identity import clients, keys, people, population
+from services.identity import clients, keys, oidc, people, population
 from services.identity.control import router as control_router
 from services.identity.models import BASE_TENANT, Base, PopulationInfo
 from services.identity.oidc import SWITCHES
 from services.identity.router import router
 from services.identity.settings import IdentitySettings
 from vnsandbox.db import Database
-from vnsandbox.service import ServiceSpec, create_service_app
+from vnsandbox.service import PeriodicWorker, ServiceSpec, create_service_app
 
 
 def bootstrap(db: Database, settings: IdentitySettings) -> None:
@@ -53,6 +53,18 @@ def seed_base_population(
         db.dispose()
 
 
+def _purge_worker(app: FastAPI) -> PeriodicWorker:
+    """Deletes long-expired codes, tokens and assertion ids, so a long-running sandbox stays small."""
+    settings: IdentitySettings = app.state.settings
+    db: Database = app.state.db
+
+    def run() -> None:
+        with db.session() as session:
+            oidc.purge_expired(session, datetime.now(UTC) - timedelta(seconds=settings.purge_after_seconds))
+
+    return PeriodicWorker("identity-purge", settings.purge_interval_seconds, run)
+
+
 def _on_startup(app: FastAPI) -> None:
     bootstrap(app.state.db, app.state.settings)
 
@@ -70,6 +82,7 @@ SPEC = ServiceSpec(
     routers=[router, control_router],
     switches={**SWITCHES, **people.SWITCHES},
     on_startup=[_on_startup],
+    workers=[_purge_worker],
 )
 
 

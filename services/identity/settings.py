@@ -46,6 +46,9 @@ class IdentitySettings(ServiceSettings):
     #: Delay of the SLOW_APPROVAL switch when its params give none, and the most it may be.
     slow_approval_default_seconds: float = 3.0
     slow_approval_max_seconds: float = 30.0
+    #: How often expired codes and tokens are deleted, and how long after expiry they are kept.
+    purge_interval_seconds: float = Field(3600.0, gt=0)
+    purge_after_seconds: int = Field(7 * 86_400, ge=0)
 
     def dev_client_enabled(self) -> bool:
         return self.mode == "embedded" if self.dev_client is None else self.dev_client

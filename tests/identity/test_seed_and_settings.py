@@ -52,3 +52,29 @@ def test_the_shared_mode_has_no_development_client(tmp_path):
     with app_client(tmp_path, seed_people=0, mode="shared", gateway_secret="a-real-secret") as client:
         idp = TenantClient(client, new_tenant())
         assert idp.get("/_sandbox/clients/default").status_code == 404
+
+
+def test_long_expired_codes_and_tokens_are_purged_and_live_ones_kept(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    from services.identity.models import Base, IssuedToken
+    from services.identity.oidc import purge_expired
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'p.db'}")
+    Base.metadata.create_all(engine)
+    now = datetime.now(UTC)
+
+    def token(jti: str, expires: datetime) -> IssuedToken:
+        return IssuedToken(
+            tenant="t", jti=jti, kind="access", client_id="c", subject="s", scope="", issued_at=now, expires_at=expires
+        )
+
+    with Session(engine) as session:
+        session.add_all([token("old", now - timedelta(days=30)), token("live", now + timedelta(hours=1))])
+        session.flush()
+        counts = purge_expired(session, now - timedelta(days=7))
+        assert counts["identity_token"] == 1
+        assert list(session.scalars(select(IssuedToken.jti))) == ["live"]
