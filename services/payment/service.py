@@ -44,6 +44,7 @@ from services.payment.protocol import (
     vn_day_bounds,
     wire_time,
 )
+from services.payment.receipts import amount_in_words
 from services.payment.schemas import (
     InitIn,
     PartnerIn,
@@ -658,6 +659,7 @@ def receipt_of(payment: Payment) -> dict[str, Any]:
         "MaDoiTac": payment.partner_code,
         "NgayThanhToan": wire_time(payment.completed_ts),
         "SoTien": payment.amount,
+        "SoTienBangChu": amount_in_words(payment.amount),
         "MaTienTe": payment.currency,
         "SoTienDaHoan": payment.refunded_amount,
         "MaNganHang": payment.bank_code,

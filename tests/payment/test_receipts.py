@@ -10,6 +10,7 @@ from typing import Any
 import pypdf
 import pytest
 
+from services.payment.receipts import amount_in_words
 from tests.payment.conftest import (
     PARTNER,
     PAYER,
@@ -225,3 +226,30 @@ def test_concurrent_identical_inits_open_one_payment(payment: TenantClient, prov
     assert all(r.status_code == 200 for r in replies), [r.text for r in replies]
     assert len({r.json()["MaGiaoDich"] for r in replies}) == 1
     assert payment.get("/_sandbox/payments").json()["count"] == 1
+
+
+@pytest.mark.parametrize(
+    ("amount", "words"),
+    [
+        (150_000, "Một trăm năm mươi nghìn đồng"),
+        (135_000, "Một trăm ba mươi lăm nghìn đồng"),
+        (21_000, "Hai mươi mốt nghìn đồng"),
+        (15_000, "Mười lăm nghìn đồng"),
+        (104_000, "Một trăm linh bốn nghìn đồng"),
+        (1_050_000, "Một triệu không trăm năm mươi nghìn đồng"),
+        (1_000_005, "Một triệu không trăm linh năm đồng"),
+        (2_000_000_000, "Hai tỷ đồng"),
+    ],
+)
+def test_amount_in_words_reads_like_a_vietnamese_receipt(amount: int, words: str) -> None:
+    assert amount_in_words(amount) == words
+
+
+def test_receipt_shows_the_amount_in_words(payment: TenantClient, province: PartnerSetup) -> None:
+    reply = _paid(province)
+    assert payment.get(f"/receipts/{reply['MaGiaoDich']}.json").json()["SoTienBangChu"] == (
+        "Một trăm năm mươi nghìn đồng"
+    )
+    assert "Bằng chữ: Một trăm năm mươi nghìn đồng" in _pdf_text(
+        payment.get(f"/receipts/{reply['MaGiaoDich']}.pdf").content
+    )
