@@ -432,3 +432,28 @@ def test_max_age_asks_for_a_new_login_when_the_session_is_older(identity, rp, ci
 def test_the_openapi_document_describes_the_oidc_and_population_endpoints(identity):
     paths = identity.get("/openapi.json").json()["paths"]
     assert {"/oauth2/token", "/oauth2/authorize", "/population/v1/verify", "/_sandbox/personas"} <= set(paths)
+
+
+def test_an_authorization_request_may_be_a_form_post(identity, rp, citizen):
+    form = {"client_id": rp.client_id, "redirect_uri": REDIRECT, "response_type": "code", "scope": "openid"}
+    r = identity.post(
+        "/oauth2/authorize",
+        data=form | {"state": "p1"},
+        headers={"X-Sandbox-Login": citizen["SoDinhDanh"]},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    q = query_of(r.headers["location"])
+    assert q["state"] == "p1" and rp.exchange(q["code"]).status_code == 200
+
+
+def test_the_login_page_escapes_persona_names(identity, rp):
+    persona(identity, HoVaTen="<script>alert(1)</script>")
+    page = rp.authorize().text
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_the_header_can_deny_headlessly(rp):
+    q = query_of(rp.authorize(login="deny", state="d").headers["location"])
+    assert (q["error"], q["state"]) == ("access_denied", "d")
