@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.dossier import control, service
+from services.dossier import control, portal, service
 from services.dossier.models import Base
 from services.dossier.router import router
 from services.dossier.settings import DossierSettings
@@ -45,5 +45,5 @@ SPEC = ServiceSpec(
 
 def create_app(settings: DossierSettings | None = None) -> FastAPI:
     s = settings or DossierSettings()
-    worker = outbox_worker(retry_policy, interval=s.outbox_interval_s, on_result=service.on_delivery_result)
+    worker = outbox_worker(retry_policy, interval=s.outbox_interval_s, on_result=portal.on_delivery_result)
     return create_service_app(replace(SPEC, workers=[worker]), s)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
-from services.dossier import payments, reports, scorecard, service
+from services.dossier import accounts, payments, portal, reports, scorecard, service
 from services.dossier.errors import Code, DvcqgError, envelope, http_status
 from services.dossier.models import InboxEvent, Unit
 from services.dossier.router import BodyDep, settings_of
@@ -30,40 +30,40 @@ def unit_create(request: Request, session: SessionDep, body: BodyDep) -> JSONRes
     """Code 21 if the unit code or username exists. The reply shows the API key and webhook
     secret (the only place besides `GET /_sandbox/units/{code}` that does)."""
     data = parse(UnitIn, body)
-    service.ensure_dev_unit(session, current_tenant(), settings_of(request))
-    unit = service.create_unit(session, current_tenant(), data.model_dump(exclude_unset=True))
-    return _reply(Code.OK, {"data": service.unit_to_wire(unit, with_secrets=True)})
+    accounts.ensure_dev_unit(session, current_tenant(), settings_of(request))
+    unit = accounts.create_unit(session, current_tenant(), data.model_dump(exclude_unset=True))
+    return _reply(Code.OK, {"data": accounts.unit_to_wire(unit, with_secrets=True)})
 
 
 @router.get("/units", summary="Registered units (secrets hidden)")
 def unit_list(request: Request, session: SessionDep) -> JSONResponse:
     tenant = current_tenant()
-    service.ensure_dev_unit(session, tenant, settings_of(request))
+    accounts.ensure_dev_unit(session, tenant, settings_of(request))
     rows = session.scalars(select(Unit).where(Unit.tenant == tenant).order_by(Unit.code))
-    return _reply(Code.OK, {"data": [service.unit_to_wire(u) for u in rows]})
+    return _reply(Code.OK, {"data": [accounts.unit_to_wire(u) for u in rows]})
 
 
 @router.get("/units/{code}", summary="One unit with its API key and webhook secret")
 def unit_read(code: str, request: Request, session: SessionDep) -> JSONResponse:
-    service.ensure_dev_unit(session, current_tenant(), settings_of(request))
-    unit = service.get_unit(session, current_tenant(), code)
+    accounts.ensure_dev_unit(session, current_tenant(), settings_of(request))
+    unit = accounts.get_unit(session, current_tenant(), code)
     if unit is None:
         raise DvcqgError(Code.NOT_FOUND, f"No unit {code}", f"Không có đơn vị {code}")
-    return _reply(Code.OK, {"data": service.unit_to_wire(unit, with_secrets=True)})
+    return _reply(Code.OK, {"data": accounts.unit_to_wire(unit, with_secrets=True)})
 
 
 @router.patch("/units/{code}", summary="Change a unit's webhook, secret, password or transition mode")
 def unit_patch(code: str, request: Request, session: SessionDep, body: BodyDep) -> JSONResponse:
     data = parse(UnitPatch, body)
-    service.ensure_dev_unit(session, current_tenant(), settings_of(request))
-    unit = service.get_unit(session, current_tenant(), code)
+    accounts.ensure_dev_unit(session, current_tenant(), settings_of(request))
+    unit = accounts.get_unit(session, current_tenant(), code)
     if unit is None:
         raise DvcqgError(Code.NOT_FOUND, f"No unit {code}", f"Không có đơn vị {code}")
     changes = data.model_dump(exclude_unset=True)
     if "TenDonVi" in changes:
         unit.name = changes.pop("TenDonVi") or ""
-    service.apply_unit_changes(unit, changes)
-    return _reply(Code.OK, {"data": service.unit_to_wire(unit, with_secrets=True)})
+    accounts.apply_unit_changes(unit, changes)
+    return _reply(Code.OK, {"data": accounts.unit_to_wire(unit, with_secrets=True)})
 
 
 @router.post("/citizen-dossiers", summary="A citizen files a dossier on the portal")
@@ -73,7 +73,7 @@ def citizen_file(request: Request, session: SessionDep, body: BodyDep, backgroun
     (webhook if registered, and the polling inbox)."""
     if not isinstance(body, dict):
         raise DvcqgError(Code.MALFORMED, "The body must be a JSON object", "Nội dung phải là đối tượng JSON")
-    d = service.file_citizen_dossier(session, current_tenant(), settings_of(request), body)
+    d = portal.file_citizen_dossier(session, current_tenant(), settings_of(request), body)
     background.add_task(wake, request.app)
     return _reply(Code.OK, {"data": service.dossier_to_wire(d)})
 
@@ -84,7 +84,7 @@ def citizen_withdraw(
 ) -> JSONResponse:
     """Allowed from any non-final status; the unit receives `dossier.withdrawn`."""
     data = parse(CitizenAction, body)
-    d = service.citizen_withdraw(session, current_tenant(), settings_of(request), code, data.LyDo)
+    d = portal.citizen_withdraw(session, current_tenant(), settings_of(request), code, data.LyDo)
     background.add_task(wake, request.app)
     return _reply(Code.OK, {"data": service.dossier_to_wire(d)})
 
@@ -96,7 +96,7 @@ def citizen_supplement(
     """Only while the dossier waits for a supplement (status 5); the unit receives
     `dossier.supplemented`. The status stays 5 until the province resumes (5 → 4)."""
     data = parse(CitizenAction, body)
-    d = service.citizen_supplement(session, current_tenant(), settings_of(request), code, data.TaiLieuBoSung)
+    d = portal.citizen_supplement(session, current_tenant(), settings_of(request), code, data.TaiLieuBoSung)
     background.add_task(wake, request.app)
     return _reply(Code.OK, {"data": service.dossier_to_wire(d)})
 
@@ -120,7 +120,7 @@ def payment_event(request: Request, session: SessionDep, body: BodyDep, backgrou
     unchanged. Idempotent by `MaGiaoDich` (a repeat answers code 24 with HTTP 200). Code 22
     / HTTP 404 when the tenant has no such dossier, so the payment side retries."""
     data = parse(PaymentEventIn, body)
-    code, d = service.record_payment(session, current_tenant(), settings_of(request), data.model_dump())
+    code, d = portal.record_payment(session, current_tenant(), settings_of(request), data.model_dump())
     if d is not None:
         background.add_task(wake, request.app)
     return _reply(code, {"MaHoSo": data.MaHoSo, "MaGiaoDich": data.MaGiaoDich})

@@ -17,8 +17,9 @@ import httpx
 from sqlalchemy.orm import Session
 
 from services.dossier import rules
+from services.dossier.accounts import now_naive
 from services.dossier.errors import Code, DvcqgError, detail
-from services.dossier.service import _portal_dossier, now_naive
+from services.dossier.portal import get_dossier
 from services.dossier.settings import DossierSettings
 from vnsandbox.context import current_request_id
 from vnsandbox.signing import TENANT_SIGNATURE_HEADER, tenant_assertion
@@ -34,7 +35,7 @@ def open_payment(
     session: Session, tenant: str, settings: DossierSettings, code: str, bank: str | None, ip: str
 ) -> dict[str, Any]:
     """INIT a payment of the dossier's fees (status 6 only); returns the payment service's reply."""
-    d = _portal_dossier(session, tenant, code)
+    d = get_dossier(session, tenant, code)
     if d.status != 6:
         raise DvcqgError(
             Code.ILLEGAL_TRANSITION,

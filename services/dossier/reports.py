@@ -21,9 +21,9 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from services.dossier import rules
+from services.dossier.accounts import now_naive
 from services.dossier.errors import Code, DvcqgError, detail
 from services.dossier.models import Dossier, DossierEvent, RejectedUpdate
-from services.dossier.service import now_naive
 
 LAG_BUCKETS: tuple[tuple[str, float], ...] = (
     ("<1h", 3600),

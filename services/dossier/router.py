@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from services.dossier import catalogue, reports, rules, scorecard, service
+from services.dossier import accounts, catalogue, portal, reports, rules, scorecard, service
 from services.dossier.errors import Code, DvcqgError, envelope, http_status
 from services.dossier.schemas import SERVICES, LoginIn, ServiceCall, parse
 from services.dossier.settings import DossierSettings
@@ -52,7 +52,7 @@ def reply(code: Code, body: dict[str, Any]) -> JSONResponse:
     return JSONResponse({**body, "request_id": current_request_id()}, status_code=http_status(code))
 
 
-def caller_of(request: Request, session: Session, body_session: str | None = None) -> service.Caller:
+def caller_of(request: Request, session: Session, body_session: str | None = None) -> accounts.Caller:
     h = request.headers
     auth = h.get("authorization", "")
     bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else None
@@ -67,7 +67,7 @@ def caller_of(request: Request, session: Session, body_session: str | None = Non
         consumer,
         h.get(TENANT_SIGNATURE_HEADER, ""),
     )
-    return service.authenticate(
+    return accounts.authenticate(
         session,
         current_tenant(),
         settings,
@@ -103,7 +103,7 @@ def login(request: Request, session: SessionDep, body: BodyDep) -> JSONResponse:
     data = parse(LoginIn, body)
     unit = request.headers.get("madonvi") or request.headers.get("x-unit-code") or str(body.get("MaDonVi") or "")
     settings = settings_of(request)
-    row, expires = service.login(session, current_tenant(), settings, unit, data.username, data.password)
+    row, expires = accounts.login(session, current_tenant(), settings, unit, data.username, data.password)
     return reply(
         Code.OK,
         {
@@ -159,10 +159,10 @@ def _dispatch(request: Request, session: Session, body: Any, name: str | None) -
         return reply(Code.OK, {**envelope(Code.OK), "total": total, "data": rows})
     if call.service == "LayHoSoTuCongDVCQG":
         limit = min(max(rules.as_int(extra.get("limit")) or 100, 1), 1000)
-        events = service.poll_inbox(session, tenant, caller, limit)
+        events = portal.poll_inbox(session, tenant, caller, limit)
         return reply(Code.OK, {**envelope(Code.OK), "total": len(events), "data": events})
     if call.service == "XacNhanHoSoTuCongDVCQG":
-        acks = service.acknowledge(session, tenant, caller, call.items)
+        acks = portal.acknowledge(session, tenant, caller, call.items)
         return reply(Code.OK, {**envelope(Code.OK), "data": acks})
     report = reports.reconciliation(session, tenant, caller.codes, extra)
     return reply(Code.OK, {**envelope(Code.OK), "data": report})

@@ -1,0 +1,256 @@
+"""Units (đơn vị), their sync accounts, sessions, and who is calling. No HTTP types here.
+
+Functions take the request's session and tenant and never commit (the router's unit of work
+does, once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.dossier.errors import Code, DvcqgError, detail
+from services.dossier.models import SyncSession, Unit
+from services.dossier.settings import (
+    DEV_UNIT_API_KEY,
+    DEV_UNIT_CODE,
+    DEV_UNIT_NAME,
+    DEV_UNIT_PASSWORD,
+    DEV_UNIT_USERNAME,
+    DossierSettings,
+)
+from vnsandbox import clock
+
+
+def now_naive(session: Session, tenant: str) -> datetime:
+    """The tenant's test-clock time as naive UTC (how the tables store times)."""
+    return clock.now(session, tenant).replace(tzinfo=None)
+
+
+@lru_cache(maxsize=1024)
+def hash_password(password: str, salt: str) -> str:
+    """PBKDF2 of a sync-account password (cached: the same test credentials are checked often)."""
+    return hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), 20_000).hex()
+
+
+def check_password(unit: Unit, password: str) -> bool:
+    return hmac.compare_digest(hash_password(password, unit.salt), unit.password_hash)
+
+
+def unit_to_wire(unit: Unit, with_secrets: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "MaDonVi": unit.code,
+        "TenDonVi": unit.name,
+        "MaDonViCha": unit.parent_code,
+        "username": unit.username,
+        "gateway_client_id": unit.gateway_client_id,
+        "webhook_url": unit.webhook_url,
+        "transition_mode": unit.transition_mode,
+    }
+    if with_secrets:
+        out["api_key"] = unit.api_key
+        out["webhook_secret"] = unit.webhook_secret
+    return out
+
+
+def get_unit(session: Session, tenant: str, code: str) -> Unit | None:
+    return session.scalar(select(Unit).where(Unit.tenant == tenant, Unit.code == code))
+
+
+def ensure_dev_unit(session: Session, tenant: str, settings: DossierSettings) -> None:
+    """In embedded mode every tenant has the development unit (documented credentials)."""
+    if not settings.dev_unit_enabled or get_unit(session, tenant, DEV_UNIT_CODE) is not None:
+        return
+    salt = "dev-unit"  # the same documented credentials everywhere; lets the hash be cached
+    try:
+        with session.begin_nested():
+            session.add(
+                Unit(
+                    tenant=tenant,
+                    code=DEV_UNIT_CODE,
+                    name=DEV_UNIT_NAME,
+                    username=DEV_UNIT_USERNAME,
+                    password_hash=hash_password(DEV_UNIT_PASSWORD, salt),
+                    salt=salt,
+                    api_key=DEV_UNIT_API_KEY,
+                    created_at=now_naive(session, tenant),
+                )
+            )
+    except IntegrityError:  # created by a concurrent request meanwhile
+        pass
+
+
+UNIT_CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9.]{2,40}$")
+
+
+def create_unit(session: Session, tenant: str, body: Mapping[str, Any]) -> Unit:
+    code = str(body.get("MaDonVi") or "")
+    problems = []
+    if not UNIT_CODE_RE.match(code):
+        problems.append(
+            detail("MaDonVi", "format", "Mã đơn vị gồm chữ in hoa, chữ số và dấu chấm", "Unit code: A-Z, 0-9 and dots")
+        )
+    for f in ("username", "password"):
+        if not isinstance(body.get(f), str) or not body[f]:
+            problems.append(detail(f, "required", f"Thiếu {f}", f"{f} is required"))
+    parent = body.get("MaDonViCha")
+    if parent and get_unit(session, tenant, str(parent)) is None:
+        problems.append(detail("MaDonViCha", "unknown_unit", "Đơn vị cha chưa đăng ký", "Parent unit not registered"))
+    if problems:
+        raise DvcqgError(Code.VALIDATION, details=problems)
+    if get_unit(session, tenant, code) is not None or session.scalar(
+        select(Unit).where(Unit.tenant == tenant, Unit.username == body["username"])
+    ):
+        raise DvcqgError(Code.ALREADY_EXISTS, "The unit or username already exists", "Đơn vị hoặc tài khoản đã tồn tại")
+    salt = secrets.token_hex(8)
+    unit = Unit(
+        tenant=tenant,
+        code=code,
+        name=str(body.get("TenDonVi") or ""),
+        parent_code=str(parent) if parent else None,
+        username=body["username"],
+        password_hash=hash_password(body["password"], salt),
+        salt=salt,
+        api_key=body.get("api_key") or "dvcqg-" + secrets.token_urlsafe(24),
+        gateway_client_id=body.get("gateway_client_id"),
+        created_at=now_naive(session, tenant),
+    )
+    apply_unit_changes(unit, body)
+    session.add(unit)
+    session.flush()
+    return unit
+
+
+def apply_unit_changes(unit: Unit, body: Mapping[str, Any]) -> None:
+    """Webhook endpoint and secret, transition mode, password, gateway client id."""
+    if "webhook_url" in body:
+        url = body["webhook_url"]
+        if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+            raise DvcqgError(
+                Code.VALIDATION,
+                details=[detail("webhook_url", "format", "URL phải bắt đầu bằng http(s)://", "Must be an http(s) URL")],
+            )
+        unit.webhook_url = url
+        if url and not unit.webhook_secret:
+            unit.webhook_secret = "whsec_" + secrets.token_urlsafe(24)
+    if body.get("webhook_secret"):
+        unit.webhook_secret = str(body["webhook_secret"])
+    if "transition_mode" in body:
+        mode = body["transition_mode"]
+        if mode not in ("strict", "lenient", None):
+            raise DvcqgError(
+                Code.VALIDATION,
+                details=[detail("transition_mode", "enum", "strict hoặc lenient", "strict or lenient")],
+            )
+        unit.transition_mode = mode
+    if body.get("password") and unit.id is not None:
+        unit.salt = secrets.token_hex(8)
+        unit.password_hash = hash_password(str(body["password"]), unit.salt)
+    if "gateway_client_id" in body:
+        unit.gateway_client_id = body["gateway_client_id"]
+
+
+def unit_family(session: Session, tenant: str, code: str) -> frozenset[str]:
+    """The unit and its sub-units (any depth): the codes it may sync for."""
+    rows = session.execute(select(Unit.code, Unit.parent_code).where(Unit.tenant == tenant)).all()
+    children: dict[str, list[str]] = {}
+    for c, p in rows:
+        if p:
+            children.setdefault(p, []).append(c)
+    out = {code}
+    todo = [code]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            if c not in out:
+                out.add(c)
+                todo.append(c)
+    return frozenset(out)
+
+
+# --------------------------------------------------------------------------- auth
+
+
+def login(
+    session: Session, tenant: str, settings: DossierSettings, unit_code: str, username: Any, password: Any
+) -> tuple[SyncSession, datetime]:
+    ensure_dev_unit(session, tenant, settings)
+    if not unit_code:
+        raise DvcqgError(Code.UNIT_MISSING, "Name the sending unit in the MaDonVi header", "Thiếu tiêu đề MaDonVi")
+    if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
+        raise DvcqgError(
+            Code.MALFORMED,
+            "username and password are required strings",
+            "Cần username và password",
+            details=[detail("username", "required", "Thiếu username/password", "username/password required")],
+        )
+    unit = get_unit(session, tenant, unit_code)
+    if unit is None:
+        raise DvcqgError(Code.UNIT_MISSING, f"Unit {unit_code} is not registered", f"Đơn vị {unit_code} chưa đăng ký")
+    account = session.scalar(select(Unit).where(Unit.tenant == tenant, Unit.username == username))
+    if account is None or not check_password(account, password):
+        raise DvcqgError(Code.WRONG_CREDENTIALS)
+    if account.code != unit.code:
+        raise DvcqgError(Code.UNIT_MISMATCH)
+    now = now_naive(session, tenant)
+    row = SyncSession(
+        tenant=tenant,
+        token=secrets.token_hex(24),
+        unit_code=unit.code,
+        expires_at=now + timedelta(seconds=settings.session_ttl_s),
+        revoked=0,
+    )
+    session.add(row)
+    return row, row.expires_at
+
+
+@dataclass
+class Caller:
+    """Who is calling: the unit, the codes it may sync for, and how it authenticated."""
+
+    unit: Unit
+    codes: frozenset[str]
+    sync_session: SyncSession | None = None
+
+
+def authenticate(
+    session: Session,
+    tenant: str,
+    settings: DossierSettings,
+    *,
+    session_token: str | None,
+    bearer: str | None,
+    consumer: str | None,
+) -> Caller:
+    """Resolve a session token, a bearer key (unit API key or session) or a gateway client
+    (``consumer``, passed only when the gateway's signature over it checked out)."""
+    ensure_dev_unit(session, tenant, settings)
+    unit: Unit | None = None
+    row: SyncSession | None = None
+    token = session_token
+    if not token and bearer:
+        unit = session.scalar(select(Unit).where(Unit.tenant == tenant, Unit.api_key == bearer))
+        if unit is None:
+            token = bearer
+    if unit is None and token:
+        row = session.scalar(select(SyncSession).where(SyncSession.tenant == tenant, SyncSession.token == token))
+        if row is None or row.revoked:
+            raise DvcqgError(Code.TOKEN_INVALID if bearer and not session_token else Code.SESSION_INVALID)
+        if row.expires_at <= now_naive(session, tenant):
+            raise DvcqgError(Code.SESSION_EXPIRED)
+        unit = get_unit(session, tenant, row.unit_code)
+    if unit is None and consumer:
+        unit = session.scalar(select(Unit).where(Unit.tenant == tenant, Unit.gateway_client_id == consumer))
+    if unit is None:
+        raise DvcqgError(Code.SESSION_MISSING)
+    return Caller(unit, unit_family(session, tenant, unit.code), row)
