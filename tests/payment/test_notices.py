@@ -15,6 +15,7 @@ from tests.payment.conftest import (
     ack_after,
     advance,
     deliveries,
+    refund_body,
     settled,
     verify,
     wait_for,
@@ -258,3 +259,18 @@ def test_notice_never_accepted_is_dead_lettered_and_can_be_revived(
     receiver.reply = lambda _n, _r: (200, ACK)
     assert payment.post(f"/_sandbox/deliveries/{dead['id']}/redeliver").status_code == 200
     assert settled(payment, 3, ref=reply["MaThamChieu"])["status"] == "delivered"
+
+
+def test_out_of_order_switch_lets_the_refund_notice_arrive_before_the_payment_notice(
+    payment: TenantClient, province: PartnerSetup
+) -> None:
+    _switch(payment, "notice_out_of_order", remaining=1, params={"delay_s": 30})
+    reply = _paid(province)
+    r = payment.post("/payments", json=refund_body(reply["MaThamChieu"], "HT-" + reply["MaGiaoDich"], 50_000))
+    assert r.status_code == 200, r.text
+    wait_for(lambda: len(province.notices()) == 1, what="the refund notice")
+    assert province.notices()[0].json()["LoaiBanTin"] == "REFUND_NOTIFY"
+    advance(payment, 30)
+    wait_for(lambda: len(province.notices()) == 2, what="the held payment notice")
+    later = province.notices()[1].json()
+    assert (later["LoaiBanTin"], later["MaGiaoDich"]) == ("NOTIFY", reply["MaGiaoDich"])
