@@ -119,7 +119,7 @@ class FaultIn(BaseModel):
     """A fault rule for the caller's tenant."""
 
     kind: FaultKind = Field(description="; ".join(f"{k}: {v}" for k, v in KINDS.items()))
-    api: str = Field("*", pattern=r"^(\*|[a-z0-9]{1,32})$", description="vneid, dvcqg, paygov or *")
+    api: str = Field("*", pattern=r"^(\*|vneid|dvcqg|paygov)$", description="vneid, dvcqg, paygov or *")
     path: str = Field("*", max_length=512, description="glob over the path after the API prefix, e.g. /dossiers/*")
     method: str = Field("*", pattern=r"^(\*|[A-Za-z]{1,10})$")
     consumer: str = Field("*", max_length=64, description="client id, or * for every consumer")

@@ -172,3 +172,7 @@ def test_invalid_fault_rule_is_refused_naming_the_problem(tenant_a: TenantCreds)
     body = expect_error(resp, 422, "VALIDATION_ERROR")
     assert "status" in json.dumps(body["details"])
     expect_error(tenant_a.post("/_sandbox/faults", json={"kind": "meteor"}), 422, "VALIDATION_ERROR")
+
+
+def test_fault_rule_for_an_unknown_api_is_refused(tenant_a: TenantCreds) -> None:
+    expect_error(tenant_a.post("/_sandbox/faults", json={"kind": "error", "api": "vnpost"}), 422, "VALIDATION_ERROR")
