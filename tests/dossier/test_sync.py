@@ -196,3 +196,20 @@ def test_catalogue_lists_procedures_with_fee_schedule(dossier):
 
 def test_dossier_without_fee_data_is_accepted_even_when_the_procedure_has_fees(province):
     assert province.sync(record(MaTTHC="3.000333", DanhSachLePhi=[])).json()["error_code"] == 0
+
+
+def test_reset_wipes_the_tenants_dossiers_and_the_dev_unit_comes_back(province):
+    province.sync(record())
+    assert province.client.post("/_sandbox/reset").status_code == 200
+    fresh = Province(province.client)
+    assert fresh.login().json()["error_code"] == 0
+    assert fresh.lookup(record()["MaHoSo"]).json()["error_code"] == 22
+
+
+def test_dossiers_of_one_tenant_are_invisible_to_another(province, service_clients):
+    from tests.support import TenantClient, new_tenant
+
+    province.sync(record())
+    other = Province(TenantClient(service_clients["dossier"], new_tenant()))
+    assert other.lookup(record()["MaHoSo"]).json()["error_code"] == 22
+    assert other.sync(record()).json()["error_code"] == 0
