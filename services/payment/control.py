@@ -16,7 +16,7 @@ from services.payment.router import clean_url, page_url, reconciliation_response
 from services.payment.settings import PaymentSettings
 from vnsandbox.context import current_tenant
 from vnsandbox.db import SessionDep
-from vnsandbox.outbox import wake
+from vnsandbox.outbox import list_deliveries, wake
 
 router = APIRouter(prefix="/_sandbox", tags=["sandbox control"], dependencies=[Depends(clean_url)])
 
@@ -91,9 +91,25 @@ def payments_list(
     return {"count": len(rows), "payments": [_view(request, p) for p in rows]}
 
 
-@router.get("/payments/{transaction_id}", summary="One payment by MaGiaoDich")
+@router.get("/payments/{transaction_id}", summary="One payment by MaGiaoDich, with its notices")
 def payment_get(transaction_id: str, request: Request, session: SessionDep) -> dict[str, Any]:
-    return _view(request, service.payment_by_transaction(session, current_tenant(), transaction_id))
+    """The payment, and every notice sent about it (result, refunds, dossier link) with its
+    delivery state: whether the partner acknowledged it, how many attempts it took."""
+    tenant = current_tenant()
+    payment = service.payment_by_transaction(session, tenant, transaction_id)
+    # Deliveries are filed by MaThamChieu (notices) and MaHoSo (dossier link); both can be
+    # shared with other payments, so keep those that carry this MaGiaoDich.
+    sent = {
+        d.id: d
+        for ref in {payment.reference, payment.dossier_code} - {""}
+        for d in list_deliveries(session, tenant, ref=ref)
+        if transaction_id in d.payload
+    }
+    notices = [
+        {"id": d.id, "kind": d.kind, "status": d.status, "attempts": d.attempts, "last_status": d.last_status}
+        for d in sorted(sent.values(), key=lambda d: (d.created_ts, d.seq))
+    ]
+    return _view(request, payment) | {"notices": notices}
 
 
 @router.post(

@@ -274,3 +274,14 @@ def test_out_of_order_switch_lets_the_refund_notice_arrive_before_the_payment_no
     wait_for(lambda: len(province.notices()) == 2, what="the held payment notice")
     later = province.notices()[1].json()
     assert (later["LoaiBanTin"], later["MaGiaoDich"]) == ("NOTIFY", reply["MaGiaoDich"])
+
+
+def test_payment_view_lists_its_notices_and_their_state(payment: TenantClient, province: PartnerSetup) -> None:
+    reply = _paid(province)
+    settled(payment, 1, kind="payment.notice", ref=reply["MaThamChieu"])
+    settled(payment, 1, kind="dossier.payment")
+    view = payment.get(f"/_sandbox/payments/{reply['MaGiaoDich']}").json()
+    assert [(n["kind"], n["status"]) for n in view["notices"]] == [
+        ("payment.notice", "delivered"),
+        ("dossier.payment", "delivered"),
+    ]
