@@ -82,6 +82,7 @@ SPEC = ServiceSpec(
     routers=[router, control_router],
     switches={**SWITCHES, **people.SWITCHES},
     on_startup=[_on_startup],
+    on_reset=[lambda _app, _session, tenant: keys.forget(tenant)],
     workers=[_purge_worker],
 )
 

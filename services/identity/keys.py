@@ -10,6 +10,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -70,8 +73,50 @@ def key_set(session: Session, tenant: str) -> list[SigningKey]:
     return list(session.scalars(select(SigningKey).where(SigningKey.tenant == BASE_TENANT).order_by(SigningKey.id)))
 
 
-def active_key(session: Session, tenant: str) -> SigningKey:
-    keys = [k for k in key_set(session, tenant) if k.retired_at is None]
+@dataclass(frozen=True)
+class KeyData:
+    """What signing and verifying need of a key, detached from the database session."""
+
+    kid: str
+    private_pem: str
+    public_jwk: dict[str, Any]
+    retired_at: datetime | None
+
+
+#: Per-process cache of each tenant's key set for the hot paths (token, userinfo): loading the
+#: keys was most of a token request's database time. Stale for at most CACHE_SECONDS on other
+#: replicas after a rotation, which is harmless: a retired key stays published and valid, and
+#: an unknown ``kid`` makes the verifier reload. The JWKS endpoint always reads the database.
+CACHE_SECONDS = 2.0
+_cache: dict[str, tuple[float, list[KeyData]]] = {}
+_cache_lock = threading.Lock()
+
+
+def cached_key_set(session: Session, tenant: str, *, reload: bool = False) -> list[KeyData]:
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(tenant)
+    if hit is not None and not reload and hit[0] > now:
+        return hit[1]
+    data = [
+        KeyData(k.kid, k.private_pem, k.public_jwk, aware(k.retired_at) if k.retired_at else None)
+        for k in key_set(session, tenant)
+    ]
+    with _cache_lock:
+        if len(_cache) > 10_000:
+            _cache.clear()
+        _cache[tenant] = (now + CACHE_SECONDS, data)
+    return data
+
+
+def forget(tenant: str) -> None:
+    """Drop the tenant's cached keys (after a rotation or a reset in this process)."""
+    with _cache_lock:
+        _cache.pop(tenant, None)
+
+
+def active_key(session: Session, tenant: str) -> KeyData:
+    keys = [k for k in cached_key_set(session, tenant) if k.retired_at is None]
     if not keys:
         raise RuntimeError("no active signing key (the service did not finish its start-up)")
     return keys[-1]
@@ -81,6 +126,16 @@ def published(session: Session, tenant: str, now: datetime, max_token_seconds: i
     """Keys to publish: the active one and retired ones whose tokens may still be valid."""
     horizon = now - timedelta(seconds=max_token_seconds)
     return [k for k in key_set(session, tenant) if k.retired_at is None or aware(k.retired_at) > horizon]
+
+
+def verification_key(session: Session, tenant: str, kid: str, now: datetime, max_token_seconds: int) -> KeyData | None:
+    """The published key ``kid`` (from the cache; reloaded once when the kid is not in it)."""
+    horizon = now - timedelta(seconds=max_token_seconds)
+    for reload in (False, True):
+        for k in cached_key_set(session, tenant, reload=reload):
+            if k.kid == kid and (k.retired_at is None or k.retired_at > horizon):
+                return k
+    return None
 
 
 def rotate(session: Session, tenant: str, now: datetime) -> SigningKey:
@@ -104,4 +159,5 @@ def rotate(session: Session, tenant: str, now: datetime) -> SigningKey:
     fresh = new_key(tenant, now)
     session.add(fresh)
     session.flush()
+    forget(tenant)
     return fresh

@@ -751,13 +751,8 @@ def verify_access_token(
         header = jwt.get_unverified_header(token_value)
     except jwt.PyJWTError:
         raise invalid_token("The access token is malformed", "Access token không đúng định dạng") from None
-    published = {
-        k.kid: k
-        for k in keys.published(
-            session, tenant, now, max(settings.access_token_ttl_seconds, settings.id_token_ttl_seconds)
-        )
-    }
-    key = published.get(str(header.get("kid")))
+    horizon = max(settings.access_token_ttl_seconds, settings.id_token_ttl_seconds)
+    key = keys.verification_key(session, tenant, str(header.get("kid")), now, horizon)
     if key is None:
         raise invalid_token("The access token's key id is unknown", "Khóa ký của access token không xác định")
     try:
