@@ -184,6 +184,24 @@ class Gateway:
                 "message_en": f"{upstream.service}: {exc.__class__.__name__}",
             }
 
+    async def fetch_text(self, upstream: Upstream, path: str, timeout_s: float = 3.0) -> str | None:
+        """A service's plain-text control reply (its metrics), or None when it cannot be read."""
+        session = self.proxy.session
+        assert session is not None, "gateway not started"
+        rid = current_request_id()
+        headers = {
+            TENANT_HEADER: "default",
+            TENANT_SIGNATURE_HEADER: tenant_assertion(self.settings.gateway_secret, "default", rid),
+            "x-request-id": rid,
+        }
+        try:
+            async with session.get(
+                upstream.base_url + path, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s)
+            ) as resp:
+                return await resp.text() if resp.status == 200 else None
+        except (aiohttp.ClientError, TimeoutError):
+            return None
+
     async def fan_out(
         self,
         method: str,

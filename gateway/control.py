@@ -739,7 +739,10 @@ def build_control_app(gw: Gateway) -> FastAPI:
 
     @app.get("/metrics", summary="Prometheus metrics", tags=["index"])
     @app.get("/_sandbox/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    async def metrics() -> Response:
+        """The gateway's metrics and every service's own (outbox deliveries), labelled by service."""
+        texts = await asyncio.gather(*(gw.fetch_text(u, "/_sandbox/metrics") for u in gw.upstreams))
+        gw.metrics.services.update({u.service: t for u, t in zip(gw.upstreams, texts, strict=True) if t})
         return Response(generate_latest(gw.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/_sandbox/health", summary="Gateway and upstream health", tags=[CONTROL])

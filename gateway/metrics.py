@@ -7,16 +7,53 @@ questions.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.parser import text_string_to_metric_families
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class ServiceMetrics:
+    """Re-exports the services' own counters (``/_sandbox/metrics``), labelled by service:
+    ``sandbox_delivery_attempts_total{service="payment",outcome="retry"}``."""
+
+    def __init__(self) -> None:
+        self._families: list[Metric] = []
+
+    def update(self, texts: Mapping[str, str]) -> None:
+        merged: dict[str, CounterMetricFamily] = {}
+        for service, text in texts.items():
+            for family in text_string_to_metric_families(text):
+                if family.type != "counter":
+                    continue
+                for sample in family.samples:
+                    if not sample.name.endswith("_total"):
+                        continue
+                    keys = sorted(sample.labels)
+                    out = merged.get(family.name)
+                    if out is None:
+                        out = merged[family.name] = CounterMetricFamily(
+                            family.name, family.documentation, labels=["service", *keys]
+                        )
+                    out.add_metric([service, *(sample.labels[k] for k in keys)], sample.value)
+        self._families = list(merged.values())
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        return list(self._families)
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self.services = ServiceMetrics()
+        self.registry.register(self.services)
         self.requests = Counter(
             "gateway_requests",
             "Calls relayed (or answered) by the gateway on the API paths",

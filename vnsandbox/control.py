@@ -22,10 +22,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from sqlalchemy import select, text
 
-from vnsandbox import __version__, audit, clock
+from vnsandbox import __version__, audit, clock, metrics
 from vnsandbox.context import current_tenant
 from vnsandbox.db import Database, SessionDep, Switch
 from vnsandbox.errors import SandboxError, ValidationFailed
@@ -228,6 +229,11 @@ def clock_reset(session: SessionDep) -> dict[str, Any]:
     tenant = current_tenant()
     clock.set_offset(session, tenant, 0.0)
     return {"tenant": tenant, "offset_seconds": 0.0, "now": clock.now(session, tenant).isoformat()}
+
+
+@router.get("/metrics", summary="Prometheus metrics of this process (outbox deliveries)")
+def metrics_read() -> Response:
+    return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/audit", summary="Audit trail of personal-data reads in this service")

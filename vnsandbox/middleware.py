@@ -36,7 +36,7 @@ REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 PREFIX_RE = re.compile(r"^(/[A-Za-z0-9._-]+)+/?$")
 TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 #: Paths whose traffic is not journalled (reading the journal would fill it).
-UNJOURNALLED_PREFIXES = ("/_sandbox/journal", "/_sandbox/health")
+UNJOURNALLED_PREFIXES = ("/_sandbox/journal", "/_sandbox/health", "/_sandbox/metrics")
 #: Paths that hold no tenant's data: answered without a tenant assertion even when one
 #: is required, so supervisors and orchestrators can probe liveness.
 UNSIGNED_PATHS = frozenset({"/_sandbox/health"})

@@ -32,6 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from vnsandbox.context import current_tenant
 from vnsandbox.db import NAMING, ClockOffset, Database, SessionDep
 from vnsandbox.errors import NotFound
+from vnsandbox.metrics import count_delivery
 from vnsandbox.service import PeriodicWorker
 from vnsandbox.signing import webhook_signature
 
@@ -343,6 +344,7 @@ class OutboxSender:
             else:
                 row.status = PENDING
                 row.next_attempt_ts = now + self.policy.backoff(row.attempts)
+            count_delivery("delivered" if ok else "dead" if row.status == DEAD else "retry")
             if self.on_result is not None:
                 self.on_result(session, row, ok)
         return ok

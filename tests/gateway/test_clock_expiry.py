@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 
 import httpx
 import pytest
@@ -121,13 +122,11 @@ def test_clock_expires_the_gateways_own_tokens(tenant: TenantCreds) -> None:
     assert tenant.get("/vneid/v1/").json()["error_code"] == "TOKEN_EXPIRED"
 
 
-def test_deliveries_of_every_service_are_merged_for_the_tenant(
-    tenant: TenantCreds, secured_client: httpx.Client
-) -> None:
+def _open_paid_payment_with_unreachable_notice(tenant: TenantCreds, reference: str) -> None:
     partner = {"secret": "bench-partner-secret", "notice_url": "http://127.0.0.1:9/notice"}
     assert tenant.client.put("/paygov/v1/_sandbox/partners/P1", json=partner, headers=_key(tenant)).status_code == 200
     fields = {
-        "LoaiBanTin": "INIT", "PhienBan": "1.0.6", "MaDoiTac": "P1", "MaThamChieu": "HS-NOTICE-1",
+        "LoaiBanTin": "INIT", "PhienBan": "1.0.6", "MaDoiTac": "P1", "MaThamChieu": reference,
         "SoTien": 150000, "MaTienTe": "VND", "LoaiHinhThanhToan": "PAY", "MaKenhThanhToan": "WEB",
         "MaThietBi": "DESKTOP", "NgonNgu": "vi-VN", "MaNganHang": "SANDBOX_OK", "ThoiGianGD": "20260915103000",
         "ThongTinGiaoDich": "Nop le phi", "Ip": "203.0.113.7",
@@ -135,6 +134,12 @@ def test_deliveries_of_every_service_are_merged_for_the_tenant(
     text = "|".join("" if fields.get(f) is None else str(fields[f]) for f in INIT_ORDER)
     signed = {**fields, "MaXacThuc": hmac.new(b"bench-partner-secret", text.encode(), hashlib.sha256).hexdigest()}
     assert tenant.client.post("/paygov/v1/payments", json=signed, headers=_key(tenant)).json()["error_code"] == "0"
+
+
+def test_deliveries_of_every_service_are_merged_for_the_tenant(
+    tenant: TenantCreds, secured_client: httpx.Client
+) -> None:
+    _open_paid_payment_with_unreachable_notice(tenant, "HS-NOTICE-1")
     merged = tenant.client.get("/_sandbox/deliveries", headers=_key(tenant)).json()
     assert merged["count"] == 1
     assert merged["deliveries"][0]["service"] == "payment"
@@ -142,3 +147,14 @@ def test_deliveries_of_every_service_are_merged_for_the_tenant(
     assert set(merged["counts"]) == {"dossier", "payment"}
     other = create_tenant(secured_client)
     assert other.client.get("/_sandbox/deliveries", headers={"x-api-key": other.api_key}).json()["count"] == 0
+
+
+def test_gateway_metrics_count_every_services_delivery_attempts(tenant: TenantCreds) -> None:
+    _open_paid_payment_with_unreachable_notice(tenant, "HS-NOTICE-2")
+    wanted = 'sandbox_delivery_attempts_total{outcome="retry",service="payment"}'
+    deadline = time.monotonic() + 20  # the outbox worker sends within about a second
+    text = ""
+    while time.monotonic() < deadline and wanted not in text:
+        text = tenant.client.get("/metrics").text
+        time.sleep(0.2)
+    assert wanted in text
