@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from services.dossier import rules
 from services.dossier.accounts import now_naive
@@ -106,7 +106,9 @@ def reconciliation(session: Session, tenant: str, codes: frozenset[str], filters
         conds.append(when >= start)
     if end:
         conds.append(when <= end)
-    dossiers = list(session.scalars(select(Dossier).where(*conds).order_by(Dossier.code)))
+    # The wire record (``data``) is not needed here: leave it in the database.
+    stmt = select(Dossier).options(defer(Dossier.data)).where(*conds).order_by(Dossier.code)
+    dossiers = list(session.scalars(stmt))
     counts = Counter(d.status for d in dossiers)
     mismatches = [
         {"MaHoSo": d.code, "TrangThaiTrenCong": d.status, "TrangThaiTinhGuiGanNhat": d.reported_status}
