@@ -42,12 +42,15 @@ def protocol() -> dict[str, Any]:
 
 @router.get("/partners", summary="Registered partners (and the built-in development partner)")
 def partners_list(request: Request, session: SessionDep) -> dict[str, Any]:
+    """Every partner of the tenant with its secret, algorithm, effective field orders and URLs;
+    the built-in ``SANDBOX`` partner is listed too in the embedded mode."""
     items = service.list_partners(session, current_tenant(), _settings(request))
     return {"count": len(items), "partners": [p.to_dict() for p in items]}
 
 
 @router.get("/partners/{code}", summary="One partner")
 def partner_get(code: str, request: Request, session: SessionDep) -> dict[str, Any]:
+    """One partner; ``PARTNER_UNKNOWN`` if the tenant has none with that code."""
     partner = service.find_partner(session, current_tenant(), _settings(request), code)
     if partner is None:
         raise errors.PartnerUnknown(details=[{"field": "MaDoiTac", "rule": "registered", "message": code}])
@@ -62,6 +65,7 @@ def partner_put(code: str, body: schemas.PartnerIn, session: SessionDep) -> dict
 
 @router.delete("/partners/{code}", summary="Remove a partner")
 def partner_delete(code: str, session: SessionDep) -> dict[str, Any]:
+    """Remove a partner: its messages are then refused with ``PARTNER_UNKNOWN``; its payments stay."""
     if not service.delete_partner(session, current_tenant(), code):
         raise errors.PartnerUnknown(details=[{"field": "MaDoiTac", "rule": "registered", "message": code}])
     return {"removed": code}
@@ -82,6 +86,7 @@ def payments_list(
     partner_code: Annotated[str | None, Query(alias="MaDoiTac")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
 ) -> dict[str, Any]:
+    """Payments with their wire state (as QUERY answers it), internal status and page URL."""
     stmt = select(Payment).where(Payment.tenant == current_tenant())
     if status:
         stmt = stmt.where(Payment.status == status)
@@ -159,13 +164,15 @@ def reconciliation(
     day: Annotated[str | None, Query(alias="Ngay", description="yyyyMMdd, Vietnam time; default today")] = None,
     format: Annotated[str, Query(pattern="^(csv|json)$")] = "json",
 ) -> Response:
+    """The same report as ``GET /reconciliation``, without the partner's checksum."""
     tenant = current_tenant()
     report = service.reconciliation(session, tenant, partner_code, day or service.today_vn(session, tenant))
     return reconciliation_response(report, format)
 
 
-@router.post("/expire", summary="Expire every overdue pending payment now (the sweep the worker runs)")
+@router.post("/expire", summary="Expire this tenant's overdue pending payments now")
 def expire_now(request: Request, background: BackgroundTasks) -> dict[str, Any]:
-    expired = service.sweep_expired(request.app.state.db, _settings(request))
+    """Run the expiry sweep now for this tenant's overdue payments (the worker does it every second)."""
+    expired = service.sweep_expired(request.app.state.db, _settings(request), tenant=current_tenant())
     background.add_task(wake, request.app)
     return {"expired": expired}

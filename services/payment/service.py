@@ -514,24 +514,26 @@ def expire_if_due(session: Session, tenant: str, settings: PaymentSettings, paym
     return True
 
 
-def sweep_expired(db: Database, settings: PaymentSettings, limit: int = 200) -> int:
-    """Expire every overdue pending payment of every tenant (the expiry worker's round)."""
+def sweep_expired(db: Database, settings: PaymentSettings, limit: int = 200, tenant: str | None = None) -> int:
+    """Expire overdue pending payments, of every tenant (the expiry worker's round) or of one."""
     real_now = time.time()
     with db.session() as session:
         offset = func.coalesce(ClockOffset.offset_seconds, 0.0)
-        due = session.execute(
+        stmt = (
             select(Payment.id, Payment.tenant)
             .outerjoin(ClockOffset, ClockOffset.tenant == Payment.tenant)
             .where(Payment.status == PENDING, Payment.expires_ts <= real_now + offset)
-            .limit(limit)
-        ).all()
+        )
+        if tenant is not None:
+            stmt = stmt.where(Payment.tenant == tenant)
+        due = session.execute(stmt.limit(limit)).all()
     expired = 0
-    for payment_id, tenant in due:
+    for payment_id, owner in due:
         with db.session() as session:
             payment = session.scalar(
-                select(Payment).where(Payment.tenant == tenant, Payment.id == payment_id).with_for_update()
+                select(Payment).where(Payment.tenant == owner, Payment.id == payment_id).with_for_update()
             )
-            if payment is not None and expire_if_due(session, tenant, settings, payment):
+            if payment is not None and expire_if_due(session, owner, settings, payment):
                 expired += 1
     return expired
 
