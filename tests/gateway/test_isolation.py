@@ -35,8 +35,9 @@ pytestmark = pytest.mark.multiprocess
 ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?")
 COMPACT_TIME = re.compile(r"^20\d{12}$")  # yyyyMMddHHmmss, as DVCQG and PayGov write times
 VOLATILE_KEYS = {"now", "time", "pid", "request_id", "duration_ms", "at", "generated_at", "server_time"}
-#: Routes whose replies describe calls rather than data (they change with every call).
-UNSNAPSHOTTED = ("/_sandbox/journal", "/_sandbox/health")
+#: Routes whose replies describe calls or the process rather than a tenant's data (they
+#: change with every call, or with other tenants' traffic by design, e.g. process metrics).
+UNSNAPSHOTTED = ("/_sandbox/journal", "/_sandbox/health", "/_sandbox/metrics")
 IDENT = re.compile(r"^[A-Za-z0-9._:@/+-]{6,80}$")
 
 
