@@ -55,19 +55,23 @@ class GatewayEntry:
     _rendered: dict[str, Any] | None = field(default=None, repr=False)
 
     def rendered(self) -> dict[str, Any]:
-        """The redacted, printable parts (computed once)."""
-        if self._rendered is None:
-            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.raw_headers or ()]
-            self._rendered = {
-                "time": datetime.fromtimestamp(self.ts, UTC).isoformat(timespec="milliseconds"),
-                "request_headers": redact_headers(headers),
-                "request_body": redact_body(self.raw_request_body or b"", self.request_content_type, self.body_limit),
-                "response_body": redact_body(
-                    self.raw_response_body or b"", self.response_content_type, self.body_limit
-                ),
-            }
-            self.raw_headers = self.raw_request_body = self.raw_response_body = None
-        return self._rendered
+        """The redacted, printable parts (computed once; safe when two readers race)."""
+        done = self._rendered
+        if done is not None:
+            return done
+        raw_headers, request_body, response_body = self.raw_headers, self.raw_request_body, self.raw_response_body
+        if self._rendered is not None:  # another reader finished (and dropped the raw copy) meanwhile
+            return self._rendered
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers or ()]
+        rendered = {
+            "time": datetime.fromtimestamp(self.ts, UTC).isoformat(timespec="milliseconds"),
+            "request_headers": redact_headers(headers),
+            "request_body": redact_body(request_body or b"", self.request_content_type, self.body_limit),
+            "response_body": redact_body(response_body or b"", self.response_content_type, self.body_limit),
+        }
+        self._rendered = rendered  # published before the raw copy is dropped
+        self.raw_headers = self.raw_request_body = self.raw_response_body = None
+        return rendered
 
     def to_dict(self) -> dict[str, Any]:
         r = self.rendered()
