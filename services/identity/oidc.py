@@ -322,11 +322,16 @@ def check_person(session: Session, tenant: str, auth: Authorization, number: str
     return level
 
 
-def current_session(session: Session, tenant: str, sid: str | None) -> LoginSession | None:
+def current_session(
+    session: Session, tenant: str, sid: str | None, now: datetime, lifetime_seconds: int
+) -> LoginSession | None:
+    """The browser's live login session: not logged out, and younger than ``lifetime_seconds``."""
     if not sid:
         return None
     row = session.scalar(select(LoginSession).where(LoginSession.tenant == tenant, LoginSession.sid == sid))
-    return row if row is not None and row.ended_at is None else None
+    if row is None or row.ended_at is not None:
+        return None
+    return row if now - aware(row.auth_time) < timedelta(seconds=lifetime_seconds) else None
 
 
 def session_usable(login: LoginSession | None, req: AuthorizeRequest, now: datetime) -> bool:

@@ -212,7 +212,9 @@ def _authorize(
         choice = headless or req.login_hint
         if choice is not None and choice.strip().lower() in ("deny", "tu-choi"):
             return _redirect(oidc.denied_url(auth), post)
-        login = oidc.current_session(session, tenant, request.cookies.get(oidc.SESSION_COOKIE))
+        login = oidc.current_session(
+            session, tenant, request.cookies.get(oidc.SESSION_COOKIE), now, settings.session_ttl_seconds
+        )
         if choice:
             url, login = oidc.complete(session, tenant, auth, choice.strip(), now, settings)
             return _with_session_cookie(_redirect(url, post), request, login.sid)

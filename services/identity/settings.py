@@ -36,6 +36,8 @@ class IdentitySettings(ServiceSettings):
     dev_client: bool | None = None
 
     authorization_code_ttl_seconds: int = Field(60, ge=1)
+    #: A browser's login session at the provider lasts this long (then the login page again).
+    session_ttl_seconds: int = Field(8 * 3600, ge=1)
     access_token_ttl_seconds: int = Field(3600, ge=1)
     id_token_ttl_seconds: int = Field(3600, ge=1)
     refresh_token_ttl_seconds: int = Field(86_400, ge=1)

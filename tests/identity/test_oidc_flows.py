@@ -457,3 +457,9 @@ def test_the_login_page_escapes_persona_names(identity, rp):
 def test_the_header_can_deny_headlessly(rp):
     q = query_of(rp.authorize(login="deny", state="d").headers["location"])
     assert (q["error"], q["state"]) == ("access_denied", "d")
+
+
+def test_the_login_session_ends_after_eight_hours(identity, rp, citizen):
+    rp.login(citizen["SoDinhDanh"])
+    identity.post("/_sandbox/clock", json={"advance_seconds": 8 * 3600 + 1})
+    assert query_of(rp.authorize(prompt="none").headers["location"])["error"] == "login_required"
