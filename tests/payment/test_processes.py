@@ -25,11 +25,6 @@ pytestmark = [pytest.mark.multiprocess, pytest.mark.xdist_group("multiprocess")]
 DEV_SECRET = "sandbox-paygov-secret"
 
 
-@pytest.fixture(autouse=True)
-def _dossier_events_to_receiver() -> None:
-    """These tests run their own processes: nothing to redirect in the in-process app."""
-
-
 def test_init_and_payment_page_work_through_the_gateway(sandbox: SandboxProcesses) -> None:
     tenant = "t-gw-" + uuid.uuid4().hex[:10]
     headers = {"x-sandbox-tenant": tenant}
