@@ -512,7 +512,7 @@ def update_progress(run: SyncRun, items: list[Any]) -> list[dict[str, Any]]:
         d.last_progress_at = at
         d.updated_at = run.now
         data = {**d.data, "TrangThaiHoSo": new_status}
-        if new_status in (9, 10) and not data.get("NgayKetThucXuLy") and new_status == 9:
+        if new_status == 9 and not data.get("NgayKetThucXuLy"):
             data["NgayKetThucXuLy"] = rec["ThoiDiemXuLy"]
             d.finished_at = at
         if new_status == 10 and not data.get("NgayTra"):
