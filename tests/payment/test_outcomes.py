@@ -223,3 +223,10 @@ def test_payment_url_follows_the_gateway_prefix(payment: TenantClient, province:
     }
     r = payment.post("/payments", json=signed(init_fields(), INIT_ORDER), headers=headers)
     assert r.json()["UrlThanhToan"].startswith(f"https://lgsp.example.gov.vn/paygov/v1/pay/{payment.tenant}/")
+
+
+def test_payment_page_escapes_what_the_partner_sent(payment: TenantClient, province: PartnerSetup) -> None:
+    reply = province.init(ThongTinGiaoDich='<script>alert("x")</script>')
+    html = payment.client.get(_page_path(reply)).text
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert" in html
