@@ -70,3 +70,12 @@ def test_ctrl_c_stops_every_process(tmp_path) -> None:
     procs.stop()
     assert not any(pid_alive(p) for p in pids)
     assert "vnsandbox: stopped" in "".join(procs.output)
+
+
+@pytest.mark.multiprocess
+@pytest.mark.xdist_group("multiprocess")
+def test_up_prints_the_development_accounts(sandbox: SandboxProcesses) -> None:
+    banner = "".join(sandbox.output)
+    assert "client_id=vnsandbox-dev" in banner and "client_secret=vnsandbox-dev-secret" in banner
+    assert "MaDonVi=000.00.01.H22" in banner
+    assert "MaDoiTac=SANDBOX" in banner

@@ -66,8 +66,12 @@ def _set_parent_death_signal() -> None:
 
 
 def _health(url: str) -> dict[str, Any] | None:
+    return _get_json(url + "/_sandbox/health")
+
+
+def _get_json(url: str) -> dict[str, Any] | None:
     try:
-        with urllib.request.urlopen(url + "/_sandbox/health", timeout=2) as resp:  # noqa: S310 (loopback)
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (loopback)
             data: dict[str, Any] = json.loads(resp.read())
             return data
     except (OSError, ValueError, urllib.error.URLError):
@@ -138,8 +142,37 @@ class Supervisor:
         for proc in SERVICES:
             prefix = GATEWAY_PREFIX[proc.name]
             lines.append(f"  {proc.name:<12} {gw}{prefix:<12} direct: {self.url(proc.name)}  docs: {gw}{prefix}/docs")
-        lines += ["", f"  control plane: {gw}/_sandbox (health, journal, reset)", "", "Press Ctrl-C to stop."]
+        lines += ["", f"  control plane: {gw}/_sandbox (health, journal, reset)"]
+        lines += self.dev_credentials()
+        lines += ["", "Press Ctrl-C to stop."]
         return "\n".join(lines)
+
+    def dev_credentials(self) -> list[str]:
+        """The built-in development accounts of the embedded mode (none exist in shared mode)."""
+        from services.dossier import settings as dossier_settings
+        from services.payment.settings import PaymentSettings
+
+        gw = self.url("gateway")
+        lines = ["", "Development accounts (embedded mode; documented in docs/*.md):"]
+        client = _get_json(self.url("identity") + "/_sandbox/clients/default")
+        if client and "client_id" in client:
+            lines.append(f"  VNeID client   client_id={client['client_id']}  client_secret={client['client_secret']}")
+            lines.append(
+                f"                 issuer {gw}/vneid/v1  redirect URIs: {', '.join(client['redirect_uris'][:2])}, ..."
+            )
+        if dossier_settings.DossierSettings().dev_unit_enabled:
+            ds = dossier_settings
+            lines.append(
+                f"  DVCQG unit     MaDonVi={ds.DEV_UNIT_CODE}  username={ds.DEV_UNIT_USERNAME}  "
+                f"password={ds.DEV_UNIT_PASSWORD}  api key={ds.DEV_UNIT_API_KEY}"
+            )
+        payment = PaymentSettings()
+        if payment.mode == "embedded":
+            lines.append(f"  PayGov partner MaDoiTac={payment.dev_partner_code}  secret={payment.dev_partner_secret}")
+        gateway = _get_json(gw + "/_sandbox/version") or {}
+        if gateway.get("mode") == "embedded":
+            lines.append("  gateway        open in embedded mode: calls without credentials use tenant 'default'")
+        return lines
 
     def stop(self) -> None:
         self.stopping = True
