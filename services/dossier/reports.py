@@ -213,3 +213,41 @@ def reconciliation_csv(report: Mapping[str, Any]) -> str:
             else:
                 w.writerow([f"sync_lag_{kind}", "", k, v, ""])
     return buf.getvalue()
+
+
+def compare(session: Session, tenant: str, codes: frozenset[str], items: list[Any]) -> dict[str, Any]:
+    """The province's own list (``[{"MaHoSo", "TrangThaiHoSo"}]``) against what the portal holds:
+    dossiers missing on the portal (a dropped create) and those whose status differs."""
+    wanted: dict[str, int | None] = {}
+    problems = []
+    for i, item in enumerate(items):
+        code = item.get("MaHoSo") if isinstance(item, dict) else None
+        if not isinstance(code, str) or not code:
+            problems.append(detail(f"data[{i}].MaHoSo", "required", "Thiếu MaHoSo", "MaHoSo is required"))
+            continue
+        wanted[code] = rules.as_int(item.get("TrangThaiHoSo"))
+    if problems:
+        raise DvcqgError(Code.VALIDATION, details=problems)
+    held: dict[str, tuple[int, str]] = {}
+    names = list(wanted)
+    for i in range(0, len(names), 500):
+        rows = session.execute(
+            select(Dossier.code, Dossier.status, Dossier.unit_code).where(
+                Dossier.tenant == tenant, Dossier.code.in_(names[i : i + 500])
+            )
+        )
+        held.update({code: (status, unit) for code, status, unit in rows})
+    missing = [c for c in names if c not in held]
+    forbidden = [c for c in names if c in held and held[c][1] not in codes]
+    differ = [
+        {"MaHoSo": c, "TrangThaiTrenCong": held[c][0], "TrangThaiTinh": wanted[c]}
+        for c in names
+        if c in held and held[c][1] in codes and wanted[c] is not None and wanted[c] != held[c][0]
+    ]
+    return {
+        "total": len(names),
+        "matched": len(names) - len(missing) - len(forbidden) - len(differ),
+        "missing_on_portal": missing,
+        "status_differs": differ,
+        "not_yours": forbidden,
+    }

@@ -164,6 +164,10 @@ def _dispatch(request: Request, session: Session, body: Any, name: str | None) -
     if call.service == "XacNhanHoSoTuCongDVCQG":
         acks = portal.acknowledge(session, tenant, caller, call.items)
         return reply(Code.OK, {**envelope(Code.OK), "data": acks})
+    if call.data is not None:  # the province's own list, compared with the portal
+        if len(call.items) > settings.batch_max * 20:
+            raise DvcqgError(Code.BATCH_TOO_LARGE)
+        return reply(Code.OK, {**envelope(Code.OK), "data": reports.compare(session, tenant, caller.codes, call.items)})
     report = reports.reconciliation(session, tenant, caller.codes, extra)
     return reply(Code.OK, {**envelope(Code.OK), "data": report})
 

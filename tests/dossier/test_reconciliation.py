@@ -114,3 +114,23 @@ def test_malformed_period_names_the_field(scenario):
     r = scenario.client.get("/api/doisoat", params={"TuNgay": "nov"}, headers={"session": scenario.token})
     assert r.json()["error_code"] == 20
     assert r.json()["details"][0]["field"] == "TuNgay"
+
+
+def test_province_list_is_compared_with_the_portal(province):
+    province.sync([record(1), record(2, TrangThaiHoSo=4)])
+    province.client.put("/_sandbox/switches/sync_drop", json={"remaining": 1})
+    assert province.sync(record(3)).json()["error_code"] == 0  # answered success, dropped
+    mine = [
+        {"MaHoSo": code(1), "TrangThaiHoSo": 2},
+        {"MaHoSo": code(2), "TrangThaiHoSo": 9},
+        {"MaHoSo": code(3), "TrangThaiHoSo": 2},
+    ]
+    body = province.call({"service": "DoiSoatHoSo", "data": mine}).json()
+    assert body["error_code"] == 0
+    assert body["data"] == {
+        "total": 3,
+        "matched": 1,
+        "missing_on_portal": [code(3)],
+        "status_differs": [{"MaHoSo": code(2), "TrangThaiTrenCong": 4, "TrangThaiTinh": 9}],
+        "not_yours": [],
+    }
