@@ -13,7 +13,7 @@ from services.dossier import accounts, payments, portal, reports, scorecard, ser
 from services.dossier.errors import Code, DvcqgError, envelope, http_status
 from services.dossier.models import InboxEvent, Unit
 from services.dossier.router import BodyDep, settings_of
-from services.dossier.schemas import CitizenAction, CitizenPay, PaymentEventIn, UnitIn, UnitPatch, parse
+from services.dossier.schemas import CitizenAction, CitizenPay, PaymentEventIn, UnitIn, UnitPatch, body_doc, parse
 from vnsandbox.context import current_request_id, current_tenant
 from vnsandbox.db import SessionDep
 from vnsandbox.outbox import wake
@@ -25,7 +25,7 @@ def _reply(code: Code, body: dict[str, Any]) -> JSONResponse:
     return JSONResponse({**envelope(code), **body, "request_id": current_request_id()}, status_code=http_status(code))
 
 
-@router.post("/units", summary="Register a unit and its sync account")
+@router.post("/units", summary="Register a unit and its sync account", openapi_extra=body_doc(UnitIn))
 def unit_create(request: Request, session: SessionDep, body: BodyDep) -> JSONResponse:
     """Code 21 if the unit code or username exists. The reply shows the API key and webhook
     secret (the only place besides `GET /_sandbox/units/{code}` that does)."""
@@ -52,7 +52,11 @@ def unit_read(code: str, request: Request, session: SessionDep) -> JSONResponse:
     return _reply(Code.OK, {"data": accounts.unit_to_wire(unit, with_secrets=True)})
 
 
-@router.patch("/units/{code}", summary="Change a unit's webhook, secret, password or transition mode")
+@router.patch(
+    "/units/{code}",
+    summary="Change a unit's webhook, secret, password or transition mode",
+    openapi_extra=body_doc(UnitPatch),
+)
 def unit_patch(code: str, request: Request, session: SessionDep, body: BodyDep) -> JSONResponse:
     data = parse(UnitPatch, body)
     accounts.ensure_dev_unit(session, current_tenant(), settings_of(request))
@@ -78,7 +82,11 @@ def citizen_file(request: Request, session: SessionDep, body: BodyDep, backgroun
     return _reply(Code.OK, {"data": service.dossier_to_wire(d)})
 
 
-@router.post("/citizen-dossiers/{code}/withdraw", summary="The citizen withdraws a dossier (status 7)")
+@router.post(
+    "/citizen-dossiers/{code}/withdraw",
+    summary="The citizen withdraws a dossier (status 7)",
+    openapi_extra=body_doc(CitizenAction),
+)
 def citizen_withdraw(
     code: str, request: Request, session: SessionDep, body: BodyDep, background: BackgroundTasks
 ) -> JSONResponse:
@@ -89,7 +97,11 @@ def citizen_withdraw(
     return _reply(Code.OK, {"data": service.dossier_to_wire(d)})
 
 
-@router.post("/citizen-dossiers/{code}/supplement", summary="The citizen supplies requested documents (status 5)")
+@router.post(
+    "/citizen-dossiers/{code}/supplement",
+    summary="The citizen supplies requested documents (status 5)",
+    openapi_extra=body_doc(CitizenAction),
+)
 def citizen_supplement(
     code: str, request: Request, session: SessionDep, body: BodyDep, background: BackgroundTasks
 ) -> JSONResponse:
@@ -101,7 +113,11 @@ def citizen_supplement(
     return _reply(Code.OK, {"data": service.dossier_to_wire(d)})
 
 
-@router.post("/citizen-dossiers/{code}/pay", summary="The citizen pays the dossier's fees (status 6)")
+@router.post(
+    "/citizen-dossiers/{code}/pay",
+    summary="The citizen pays the dossier's fees (status 6)",
+    openapi_extra=body_doc(CitizenPay),
+)
 def citizen_pay(code: str, request: Request, session: SessionDep, body: BodyDep) -> JSONResponse:
     """Opens a payment of the dossier's `DanhSachLePhi` total on the payment service (as
     partner `DOSSIER_PAYMENT_PARTNER`) and answers its `UrlThanhToan` and `MaGiaoDich`.
@@ -114,7 +130,11 @@ def citizen_pay(code: str, request: Request, session: SessionDep, body: BodyDep)
     return _reply(Code.OK, {"data": {k: reply.get(k) for k in keep}})
 
 
-@router.post("/payment-events", summary="Payment → dossier: a dossier's fees were paid online")
+@router.post(
+    "/payment-events",
+    summary="Payment → dossier: a dossier's fees were paid online",
+    openapi_extra=body_doc(PaymentEventIn),
+)
 def payment_event(request: Request, session: SessionDep, body: BodyDep, background: BackgroundTasks) -> JSONResponse:
     """Marks the dossier `DuocThanhToanTrucTuyen = 1` and records the payment; the status is
     unchanged. Idempotent by `MaGiaoDich` (a repeat answers code 24 with HTTP 200). Code 22

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from services.dossier import accounts, catalogue, portal, reports, rules, scorecard, service
 from services.dossier.errors import Code, DvcqgError, envelope, http_status
-from services.dossier.schemas import SERVICES, LoginIn, ServiceCall, parse
+from services.dossier.schemas import SERVICES, LoginIn, ServiceCall, body_doc, parse
 from services.dossier.settings import DossierSettings
 from vnsandbox.context import current_request_id, current_tenant
 from vnsandbox.db import SessionDep
@@ -93,7 +93,12 @@ def index(request: Request) -> dict[str, Any]:
     }
 
 
-@router.post("/api/login", summary="Session login of a unit's sync account", tags=["DVCQG sync"])
+@router.post(
+    "/api/login",
+    summary="Session login of a unit's sync account",
+    tags=["DVCQG sync"],
+    openapi_extra=body_doc(LoginIn),
+)
 def login(request: Request, session: SessionDep, body: BodyDep) -> JSONResponse:
     """`{"username", "password"}` with header `MaDonVi: <unit code>` →
     `{"error_code": 0, "session": "...", "expiry": "yyyyMMddHHmmss", "expires_in": seconds}`.
@@ -172,7 +177,12 @@ def _dispatch(request: Request, session: Session, body: Any, name: str | None) -
     return reply(Code.OK, {**envelope(Code.OK), "data": report})
 
 
-@router.post("/api/service", summary="The sync API: one endpoint dispatching on `service`", tags=["DVCQG sync"])
+@router.post(
+    "/api/service",
+    summary="The sync API: one endpoint dispatching on `service`",
+    tags=["DVCQG sync"],
+    openapi_extra=body_doc(ServiceCall),
+)
 def call_service(request: Request, session: SessionDep, body: BodyDep) -> JSONResponse:
     """`{"service": "DongBoHoSoMC", "isUpdating": "False", "data": [...]}` and the other services
     (see the index). Authenticate with the `session` header (from `/api/login`) or
@@ -182,7 +192,12 @@ def call_service(request: Request, session: SessionDep, body: BodyDep) -> JSONRe
     return _dispatch(request, session, body, None)
 
 
-@router.post("/api/{service_name}", summary="The sync API, service named in the path", tags=["DVCQG sync"])
+@router.post(
+    "/api/{service_name}",
+    summary="The sync API, service named in the path",
+    tags=["DVCQG sync"],
+    openapi_extra=body_doc(ServiceCall),
+)
 def call_named_service(service_name: str, request: Request, session: SessionDep, body: BodyDep) -> JSONResponse:
     """Same as `/api/service`, with the service taken from the path (`/api/DongBoHoSoMC`)."""
     return _dispatch(request, session, body, service_name)

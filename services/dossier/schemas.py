@@ -127,3 +127,14 @@ def parse(model: type[BaseModel], body: Any) -> Any:
             detail(".".join(str(p) for p in e["loc"]) or "body", e["type"], e["msg"], e["msg"]) for e in exc.errors()
         ]
         raise DvcqgError(Code.VALIDATION, details=details) from None
+
+
+def body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` documenting a JSON body the endpoint parses itself (so that a bad
+    body is answered in the DVCQG envelope rather than by the framework)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema(ref_template="#/$defs/{model}")}},
+        }
+    }
