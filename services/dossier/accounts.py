@@ -12,10 +12,11 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import jwt
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -31,6 +32,7 @@ from services.dossier.settings import (
     DossierSettings,
 )
 from vnsandbox import clock
+from vnsandbox.signing import hmac_hex
 
 
 def now_naive(session: Session, tenant: str) -> datetime:
@@ -223,6 +225,33 @@ class Caller:
     sync_session: SyncSession | None = None
 
 
+#: How the gateway derives its access-token key from the shared gateway secret (gateway/auth.py).
+GATEWAY_TOKEN_KEY_LABEL = "vnsandbox-gateway-access-token"
+GATEWAY_ISSUER = "vnsandbox-gateway"
+
+
+def gateway_token_client(token: str, gateway_secret: str, tenant: str, now: datetime) -> str:
+    """The client id of a gateway access token (HS256 JWT) presented directly to this service.
+
+    Checked: signature, issuer, that it was issued for this tenant, and expiry on the
+    tenant's test clock. Invalid → code 16, expired → code 18."""
+    try:
+        claims = jwt.decode(
+            token,
+            hmac_hex(gateway_secret, GATEWAY_TOKEN_KEY_LABEL),
+            algorithms=["HS256"],
+            issuer=GATEWAY_ISSUER,
+            options={"verify_exp": False, "verify_iat": False, "require": ["exp", "sub", "tenant", "iss"]},
+        )
+    except jwt.PyJWTError:
+        raise DvcqgError(Code.TOKEN_INVALID) from None
+    if claims["tenant"] != tenant:
+        raise DvcqgError(Code.TOKEN_INVALID, "The token was issued for another tenant", "Mã truy cập của tenant khác")
+    if float(claims["exp"]) <= now.replace(tzinfo=UTC).timestamp():
+        raise DvcqgError(Code.TOKEN_EXPIRED)
+    return str(claims["sub"])
+
+
 def authenticate(
     session: Session,
     tenant: str,
@@ -232,13 +261,23 @@ def authenticate(
     bearer: str | None,
     consumer: str | None,
 ) -> Caller:
-    """Resolve a session token, a bearer key (unit API key or session) or a gateway client
-    (``consumer``, passed only when the gateway's signature over it checked out)."""
+    """Resolve a session token, a bearer (gateway access token, unit API key or session) or
+    a gateway client (``consumer``, passed only when the gateway's signature over it checked
+    out). A gateway client acts for the unit whose ``gateway_client_id`` names it."""
     ensure_dev_unit(session, tenant, settings)
     unit: Unit | None = None
     row: SyncSession | None = None
     token = session_token
-    if not token and bearer:
+    if not token and bearer and bearer.count(".") == 2:
+        client_id = gateway_token_client(bearer, settings.gateway_secret, tenant, now_naive(session, tenant))
+        unit = session.scalar(select(Unit).where(Unit.tenant == tenant, Unit.gateway_client_id == client_id))
+        if unit is None:
+            raise DvcqgError(
+                Code.TOKEN_INVALID,
+                f"Gateway client {client_id} acts for no unit (set the unit's gateway_client_id)",
+                f"Ứng dụng {client_id} chưa gắn với đơn vị nào",
+            )
+    elif not token and bearer:
         unit = session.scalar(select(Unit).where(Unit.tenant == tenant, Unit.api_key == bearer))
         if unit is None:
             token = bearer

@@ -29,6 +29,7 @@ class Code(IntEnum):
     UNIT_MISMATCH = 15
     TOKEN_INVALID = 16
     FORBIDDEN_UNIT = 17
+    TOKEN_EXPIRED = 18
     VALIDATION = 20
     ALREADY_EXISTS = 21
     NOT_FOUND = 22
@@ -54,6 +55,7 @@ MESSAGES: dict[Code, tuple[int, str, str]] = {
     Code.UNIT_MISSING: (400, "Thiếu hoặc sai mã đơn vị gửi", "Missing or unknown sending unit"),
     Code.UNIT_MISMATCH: (401, "Tài khoản không thuộc đơn vị gửi", "The account does not belong to the sending unit"),
     Code.TOKEN_INVALID: (401, "Mã truy cập không hợp lệ", "Invalid bearer token"),
+    Code.TOKEN_EXPIRED: (401, "Mã truy cập đã hết hạn", "The access token has expired"),
     Code.FORBIDDEN_UNIT: (403, "Đơn vị không có quyền với hồ sơ này", "The unit may not act on this dossier"),
     Code.VALIDATION: (422, "Dữ liệu không hợp lệ", "The record did not pass validation"),
     Code.ALREADY_EXISTS: (409, "Hồ sơ đã tồn tại", "Already exists"),

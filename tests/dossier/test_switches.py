@@ -85,3 +85,47 @@ def test_unsigned_gateway_client_header_is_not_trusted(dossier):
 def test_unknown_switch_name_is_refused(dossier):
     assert dossier.put("/_sandbox/switches/sync_explode", json={}).status_code == 422
     assert DEV_UNIT in dossier.get("/_sandbox/units").text
+
+
+def gateway_token(tenant: str, client_id: str, exp_in: float = 3600, secret: str = DEV_GATEWAY_SECRET) -> str:
+    """A gateway access token minted independently: HS256 with the key the gateway derives."""
+    import hashlib
+    import hmac
+    import time
+
+    import jwt
+
+    key = hmac.new(secret.encode(), b"vnsandbox-gateway-access-token", hashlib.sha256).hexdigest()
+    now = int(time.time())
+    claims = {"iss": "vnsandbox-gateway", "sub": client_id, "tenant": tenant, "iat": now, "exp": now + int(exp_in)}
+    return jwt.encode(claims, key, algorithm="HS256")
+
+
+def test_gateway_access_token_presented_directly_acts_for_its_unit(dossier):
+    register_unit(dossier, "000.00.02.H22", gateway_client_id="province-h22")
+    body = {"service": "DongBoHoSoMC", "data": [record(MaHoSo="000.00.02.H22-241115-00001")]}
+    auth = {"Authorization": "Bearer " + gateway_token(dossier.tenant, "province-h22")}
+    assert dossier.post("/api/service", json=body, headers=auth).json()["error_code"] == 0
+
+
+def test_gateway_access_token_expires_on_the_test_clock(dossier):
+    from tests.dossier.conftest import advance
+
+    register_unit(dossier, "000.00.02.H22", gateway_client_id="province-h22")
+    auth = {"Authorization": "Bearer " + gateway_token(dossier.tenant, "province-h22", exp_in=60)}
+    advance(dossier, 120)
+    r = dossier.post("/api/service", json={"service": "TraCuuHoSo", "MaHoSo": "x"}, headers=auth)
+    assert r.status_code == 401
+    assert r.json()["error_code"] == 18
+
+
+def test_gateway_access_token_with_a_wrong_signature_or_tenant_is_refused(dossier):
+    register_unit(dossier, "000.00.02.H22", gateway_client_id="province-h22")
+    for token in (
+        gateway_token(dossier.tenant, "province-h22", secret="another-secret"),
+        gateway_token("t-someone-else", "province-h22"),
+    ):
+        r = dossier.post(
+            "/api/service", json={"service": "TraCuuHoSo", "MaHoSo": "x"}, headers={"Authorization": "Bearer " + token}
+        )
+        assert r.json()["error_code"] == 16
