@@ -188,7 +188,8 @@ def pay_page(tenant: str, token: str, request: Request, session: SessionDep, bac
         background.add_task(wake, request.app)
     if payment.status != "pending":
         return _render_result(request, payment, partner)
-    info = payment.request.get("ThongTinBienLai") or {}
+    info = dict(payment.request.get("ThongTinBienLai") or {})
+    info["TenTTHC"] = service.procedure_name(info)
     service.audit_payer_read(
         session, tenant, payment, client="payment-page", purpose="payer views the payment page", action="page"
     )

@@ -670,7 +670,7 @@ def receipt_of(payment: Payment) -> dict[str, Any]:
         "MaDichVu": info.get("MaDichVu"),
         "MaDVC": info.get("MaDVC"),
         "MaTTHC": info.get("MaTTHC"),
-        "TenTTHC": info.get("TenTTHC"),
+        "TenTTHC": procedure_name(info) or None,
         "MaDonVi": info.get("MaDonVi"),
         "MaHoSo": info.get("MaHoSo"),
         "HoTenNguoiNop": info.get("HoTenNguoiNop") or payment.payer_name,
@@ -817,6 +817,22 @@ def banks(path: Path) -> tuple[Bank, ...]:
 
 
 _DEFAULT_BANKS = Path(__file__).parent / "data" / "bank-codes.csv"
+_CATALOGUE = Path(__file__).parent / "data" / "tthc-catalogue.csv"
+
+
+@functools.cache
+def _procedure_names(path: Path = _CATALOGUE) -> dict[str, str]:
+    with path.open(encoding="utf-8") as f:
+        return {row["ma_tthc"].strip(): row["ten_tthc"].strip() for row in csv.DictReader(f) if row.get("ma_tthc")}
+
+
+def procedure_name(info: Mapping[str, Any]) -> str:
+    """``TenTTHC`` as the partner sent it, else the catalogue's name of ``MaTTHC`` (else empty)."""
+    given = info.get("TenTTHC")
+    if isinstance(given, str) and given:
+        return given
+    code = info.get("MaTTHC")
+    return _procedure_names().get(code, "") if isinstance(code, str) else ""
 
 
 def bank_name(code: str, path: Path = _DEFAULT_BANKS) -> str:

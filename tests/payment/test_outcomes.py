@@ -230,3 +230,12 @@ def test_payment_page_escapes_what_the_partner_sent(payment: TenantClient, provi
     html = payment.client.get(_page_path(reply)).text
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert" in html
+
+
+def test_payment_page_names_the_procedure_from_the_catalogue(payment: TenantClient, province: PartnerSetup) -> None:
+    fields = init_fields()
+    fields["ThongTinBienLai"]["MaTTHC"] = "1.000942"
+    del fields["ThongTinBienLai"]["TenTTHC"]
+    r = payment.post("/payments", json=signed(fields, INIT_ORDER))
+    html = payment.client.get(_page_path(r.json())).text
+    assert "1.000942 - Trả lại giấy phép nhận chìm (cấp tỉnh)" in html
