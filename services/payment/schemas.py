@@ -109,7 +109,8 @@ class ReceiptIn(_Wire):
     dossier_code: StrictStr | None = Field(None, alias="MaHoSo", max_length=64)
     fees: list[FeeIn] = Field(default_factory=list, alias="PhiLePhi")
     payer_name: StrictStr = Field(alias="HoTenNguoiNop", min_length=1, max_length=255)
-    payer_id_number: StrictStr | None = Field(None, alias="SoCMNDNguoiNop", pattern=r"^(\d{9}|\d{12})$")
+    #: CMND (9 digits), CCCD (12), or a passport / tax code when the payer is not a citizen.
+    payer_id_number: StrictStr | None = Field(None, alias="SoCMNDNguoiNop", pattern=r"^[A-Za-z0-9\-]{1,20}$")
     payer_address: StrictStr | None = Field(None, alias="DiaChiNguoiNop", max_length=500)
 
 

@@ -268,3 +268,19 @@ def test_non_finite_numbers_anywhere_are_refused(payment: TenantClient, province
     assert (r.status_code, r.json()["error_code"]) == (422, "FIELD_INVALID")
     assert r.json()["details"][0] == {"field": "GhiChu", "rule": "finite_number", "message": "finite number only"}
     assert _payments(payment) == []
+
+
+@pytest.mark.parametrize("number", ["079301000123", "123456789", "0101234567-001", "B1234567"])
+def test_payer_may_be_identified_by_cccd_cmnd_tax_code_or_passport(
+    payment: TenantClient, province: PartnerSetup, number: str
+) -> None:
+    fields = init_fields()
+    fields["ThongTinBienLai"]["SoCMNDNguoiNop"] = number
+    assert _post(payment, signed(fields, INIT_ORDER))[0] == 200
+
+
+def test_payer_number_with_spaces_is_malformed(payment: TenantClient, province: PartnerSetup) -> None:
+    fields = init_fields()
+    fields["ThongTinBienLai"]["SoCMNDNguoiNop"] = "079 301 000 123"
+    status, reply = _post(payment, signed(fields, INIT_ORDER))
+    assert (status, reply["error_code"]) == (422, "FIELD_INVALID")
