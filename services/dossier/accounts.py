@@ -75,20 +75,21 @@ def ensure_dev_unit(session: Session, tenant: str, settings: DossierSettings) ->
     if not settings.dev_unit_enabled or get_unit(session, tenant, DEV_UNIT_CODE) is not None:
         return
     salt = "dev-unit"  # the same documented credentials everywhere; lets the hash be cached
+    unit = Unit(
+        tenant=tenant,
+        code=DEV_UNIT_CODE,
+        name=DEV_UNIT_NAME,
+        username=DEV_UNIT_USERNAME,
+        password_hash=hash_password(DEV_UNIT_PASSWORD, salt),
+        salt=salt,
+        api_key=DEV_UNIT_API_KEY,
+        created_at=now_naive(session, tenant),
+    )
+    # Nothing is read inside the savepoint: on SQLite a read there would pin a snapshot that
+    # a concurrent first request's commit makes stale ("database is locked" on the insert).
     try:
         with session.begin_nested():
-            session.add(
-                Unit(
-                    tenant=tenant,
-                    code=DEV_UNIT_CODE,
-                    name=DEV_UNIT_NAME,
-                    username=DEV_UNIT_USERNAME,
-                    password_hash=hash_password(DEV_UNIT_PASSWORD, salt),
-                    salt=salt,
-                    api_key=DEV_UNIT_API_KEY,
-                    created_at=now_naive(session, tenant),
-                )
-            )
+            session.add(unit)
     except IntegrityError:  # created by a concurrent request meanwhile
         pass
 
