@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.dossier.conftest import DEV_UNIT, Province, advance, record, register_unit
 
 
@@ -116,3 +118,12 @@ def test_registering_an_existing_unit_is_code_21(dossier):
     r = dossier.post("/_sandbox/units", json={"MaDonVi": "000.00.02.H22", "username": "x", "password": "y"})
     assert r.status_code == 409
     assert r.json()["error_code"] == 21
+
+
+def test_journal_keeps_no_password_or_session_token(dossier):
+    p = Province(dossier)
+    p.login()
+    entry = dossier.get("/_sandbox/journal", params={"path": "/api/login"}).json()["entries"][0]
+    assert json.loads(entry["request_body"])["password"] == "***"
+    assert json.loads(entry["response_body"])["session"] == "***"
+    assert p.token not in entry["response_body"]
