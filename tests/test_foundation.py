@@ -235,3 +235,19 @@ def test_service_requiring_signature_accepts_the_gateways_assertion(signed_only:
     )
     assert resp.status_code == 200
     assert resp.json()["tenant"] == "t-a"
+
+
+def test_nul_character_in_a_json_body_is_refused_not_stored(any_service: TenantClient) -> None:
+    resp = any_service.put(
+        "/_sandbox/switches/ANY", content=b'{"scope": "a\\u0000b"}', headers={"content-type": "application/json"}
+    )
+    body = _error(resp, 400, "NUL_CHARACTER")
+    assert body["details"][0]["field"] == "body"
+
+
+def test_nul_character_in_the_query_is_refused(any_service: TenantClient) -> None:
+    _error(any_service.get("/_sandbox/journal", params={"path": "/a\x00b"}), 400, "NUL_CHARACTER")
+
+
+def test_nul_character_in_the_path_is_refused(any_service: TenantClient) -> None:
+    _error(any_service.delete("/_sandbox/switches/A%00B"), 400, "NUL_CHARACTER")

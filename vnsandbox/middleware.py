@@ -42,6 +42,32 @@ UNJOURNALLED_PREFIXES = ("/_sandbox/journal", "/_sandbox/health", "/_sandbox/met
 UNSIGNED_PATHS = frozenset({"/_sandbox/health"})
 
 
+def refuse_nul(scope: Scope, body: bytes, content_type: str = "") -> None:
+    """Refuse NUL characters anywhere in the request: no platform field may hold one, and
+    PostgreSQL text cannot store one (it would otherwise surface as a 500)."""
+    where = None
+    if "\x00" in scope["path"]:
+        where = "path"
+    elif b"%00" in scope.get("query_string", b"") or b"\x00" in scope.get("query_string", b""):
+        where = "query"
+    elif body:
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media == "application/x-www-form-urlencoded":
+            bad = b"%00" in body or b"\x00" in body
+        elif media.endswith("json") or media.startswith("text/"):
+            bad = b"\x00" in body or b"\\u0000" in body
+        else:
+            bad = False  # binary uploads may hold NUL bytes legitimately
+        where = "body" if bad else None
+    if where is not None:
+        raise SandboxError(
+            f"The request contains a NUL character ({where})",
+            f"Yêu cầu chứa ký tự NUL không hợp lệ ({where})",
+            code="NUL_CHARACTER",
+            details=[{"field": where, "rule": "no_nul", "message": "NUL (U+0000) is not allowed"}],
+        )
+
+
 def valid_tenant(value: str) -> bool:
     return bool(TENANT_RE.match(value))
 
@@ -61,8 +87,11 @@ class RequestContextMiddleware:
         gateway_secret: str,
         require_tenant_signature: bool,
         log_requests: bool = True,
+        own_input_checks: tuple[str, ...] = (),
     ) -> None:
         self.app = app
+        #: Path prefixes whose endpoints refuse bad characters in their own wire format.
+        self.own_input_checks = own_input_checks
         self.journal = journal
         self.max_body_bytes = max_body_bytes
         self.journal_body_bytes = journal_body_bytes
@@ -114,6 +143,8 @@ class RequestContextMiddleware:
             state["tenant"] = tenant
             state["consumer"] = hmap.get(CONSUMER_HEADER, "")
             body = await self._read_body(hmap, receive)
+            if not (self.own_input_checks and scope["path"].startswith(self.own_input_checks)):
+                refuse_nul(scope, body, hmap.get("content-type", ""))
         except SandboxError as exc:
             await exc.response()(scope, receive, send_wrapper)
         else:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import MetaData
@@ -85,6 +86,9 @@ class ServiceSpec:
     on_startup: list[Callable[[FastAPI], None]] = field(default_factory=list)
     #: Factories of background workers started with the app and stopped with it.
     workers: list[Callable[[FastAPI], PeriodicWorker]] = field(default_factory=list)
+    #: Path prefixes whose endpoints refuse NUL and control characters themselves, in the
+    #: platform's own error envelope; everywhere else the middleware refuses NUL (400).
+    own_input_checks: tuple[str, ...] = ()
 
 
 def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
@@ -129,6 +133,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         gateway_secret=settings.gateway_secret,
         require_tenant_signature=settings.require_tenant_signature,
         log_requests=settings.log_requests,
+        own_input_checks=spec.own_input_checks,
     )
     for hook in spec.on_startup:
         hook(app)
@@ -150,3 +155,23 @@ def public_base_url(request: Request) -> str:
         proto = h.get("x-forwarded-proto", "http")
         return f"{proto}://{host}{h.get('x-forwarded-prefix', '').rstrip('/')}"
     return str(request.base_url).rstrip("/")
+
+
+def service_index(request: Request, **links: str) -> dict[str, Any]:
+    """The body of a service's ``GET /``: what it imitates and where its documentation and
+    control plane are, as URLs that work from where the caller is.
+
+    ``links`` are the service's own entry points (built on ``public_base_url``); they stand
+    after ``protocol``, before the documentation links every service has.
+    """
+    spec = request.app.state.spec
+    base = public_base_url(request)
+    return {
+        "service": spec.name,
+        "title": spec.title,
+        "protocol": spec.protocol,
+        **links,
+        "docs": f"{base}/docs",
+        "openapi": f"{base}/openapi.json",
+        "control": f"{base}/_sandbox",
+    }

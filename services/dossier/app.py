@@ -40,6 +40,8 @@ SPEC = ServiceSpec(
     extra_metadata=[OutboxBase.metadata],
     routers=[control.router, outbox_router, router],
     switches=service.SWITCHES,
+    # The sync API answers every input, NUL included, in the DVCQG {"error_code", "message"} envelope.
+    own_input_checks=("/api",),
 )
 
 

@@ -88,6 +88,16 @@ SPEC = ServiceSpec(
     extra_metadata=[OutboxBase.metadata],
     switches=service.SWITCHES,
     workers=[_outbox_worker, _expiry_worker],
+    # PayGov messages and pages answer bad characters with FIELD_INVALID in their own envelope.
+    own_input_checks=(
+        "/payments",
+        "/pay/",
+        "/receipts/",
+        "/reconciliation",
+        "/_sandbox/partners",
+        "/_sandbox/payments",
+        "/_sandbox/deliveries",
+    ),
 )
 
 
