@@ -244,7 +244,12 @@ def _slow_approval(request: Request, session: Session, settings: IdentitySetting
 
 
 def _login_page(
-    request: Request, session: Session, auth: oidc.Authorization, query: str, message: str | None
+    request: Request,
+    session: Session,
+    auth: oidc.Authorization,
+    query: str,
+    message: str | None,
+    number: str = "",
 ) -> HTMLResponse:
     tenant = current_tenant()
     today = clock.now(session, tenant).date()
@@ -260,6 +265,7 @@ def _login_page(
             "personas": personas,
             "query": query,
             "message": message,
+            "number": number,
         },
     )
 
@@ -319,14 +325,15 @@ def login_decision(
     number = form.SoDinhDanh.strip()
     problems = cccd.problems(number)
     if problems:
-        return _login_page(request, session, auth, form.q or "", "; ".join(p.message_vi for p in problems))
+        message = "; ".join(p.message_vi for p in problems)
+        return _login_page(request, session, auth, form.q or "", message, number[:12])
     try:
         now = clock.now(session, tenant)
         url, login = oidc.complete(session, tenant, auth, number, now, settings)
     except oidc.AuthorizeErrorAt as exc:
         if exc.error.error == "access_denied":
             # An unknown or inactive account: the citizen may try another number.
-            return _login_page(request, session, auth, form.q or "", exc.error.message_vi)
+            return _login_page(request, session, auth, form.q or "", exc.error.message_vi, number)
         return _redirect(exc.url, True)
     return _with_session_cookie(_redirect(url, True), request, login.sid)
 
