@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import unquote_plus
@@ -19,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from services.payment import errors, schemas, service
-from services.payment.protocol import INIT, QUERY, REFUND, wire_time
+from services.payment.protocol import INIT, QUERY, REFUND, VN_TZ
 from services.payment.receipts import receipt_pdf
 from services.payment.settings import PaymentSettings
 from vnsandbox.context import current_tenant
@@ -71,6 +72,13 @@ def _settings(request: Request) -> PaymentSettings:
 
 def page_url(request: Request, tenant: str, token: str) -> str:
     return f"{public_base_url(request)}/pay/{tenant}/{token}"
+
+
+def vn_time(ts: float | None) -> str:
+    """Epoch seconds → ``14:05 ngày 15/09/2026`` in Vietnam time, for the pages (empty for ``None``)."""
+    if ts is None:
+        return ""
+    return datetime.fromtimestamp(ts, UTC).astimezone(VN_TZ).strftime("%H:%M ngày %d/%m/%Y")
 
 
 def money(amount: Any) -> str:
@@ -159,6 +167,17 @@ def _page_tenant(tenant: str) -> str:
     return tenant
 
 
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _not_found_page(request: Request, exc: errors.PaymentNotFound) -> Response:
+    """A browser opening a wrong or stale payment link gets a page; API clients keep the JSON error."""
+    if not _wants_html(request):
+        raise exc
+    return templates.TemplateResponse(request, "error.html", {"code": exc.code}, status_code=exc.status_code)
+
+
 def _render_result(
     request: Request, payment: Any, partner: service.PartnerConfig | None, status: int = 200
 ) -> Response:
@@ -170,6 +189,11 @@ def _render_result(
             "money": money,
             "status_text": schemas.STATUS_VI[payment.status],
             "description": schemas.result_description(payment),
+            "bank_name": service.bank_name(payment.bank_code, _settings(request).bank_codes_file)
+            if payment.bank_code
+            else "",
+            "completed": vn_time(payment.completed_ts),
+            "repeated": status == 409,
             "receipt_url": f"{page_url(request, payment.tenant, payment.page_token)}/receipt.pdf",
             "return_url": service.return_url(partner, payment),
         },
@@ -180,9 +204,12 @@ def _render_result(
 @router.get("/pay/{tenant}/{token}", summary="Hosted payment page (HTML, Vietnamese)", tags=["payment page"])
 def pay_page(tenant: str, token: str, request: Request, session: SessionDep, background: BackgroundTasks) -> Response:
     """The page ``UrlThanhToan`` points to: order summary, banks and wallets, outcome buttons."""
-    tenant = _page_tenant(tenant)
+    try:
+        tenant = _page_tenant(tenant)
+        payment = service.payment_by_token(session, tenant, token)
+    except errors.PaymentNotFound as exc:
+        return _not_found_page(request, exc)
     settings = _settings(request)
-    payment = service.payment_by_token(session, tenant, token)
     partner = service.find_partner(session, tenant, settings, payment.partner_code)
     if service.expire_if_due(session, tenant, settings, payment):
         background.add_task(wake, request.app)
@@ -206,7 +233,7 @@ def pay_page(tenant: str, token: str, request: Request, session: SessionDep, bac
             "fees": fees,
             "banks": bank_list,
             "selected": selected,
-            "expires": wire_time(payment.expires_ts),
+            "expires": vn_time(payment.expires_ts),
             "money": money,
         },
     )
