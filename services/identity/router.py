@@ -158,11 +158,11 @@ class AuthorizeForm(BaseModel):
     response_mode: str | None = None
 
 
-def _error_page(request: Request, exc: OAuthError) -> HTMLResponse:
+def _error_page(request: Request, exc: OAuthError, logout: bool = False) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
         "error.html",
-        {"error": exc.error, "message_vi": exc.message_vi, "message_en": exc.message_en},
+        {"error": exc.error, "message_vi": exc.message_vi, "message_en": exc.message_en, "logout": logout},
         status_code=exc.status_code,
     )
 
@@ -529,7 +529,7 @@ def _logout(request: Request, session: Session, form: LogoutForm, post: bool) ->
             clock.now(session, tenant),
         )
     except OAuthError as exc:
-        return _error_page(request, exc)
+        return _error_page(request, exc, logout=True)
     response: Response
     if target is not None:
         response = _redirect(target, post)
