@@ -25,26 +25,22 @@ import asyncio
 import contextlib
 import itertools
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
+from _harness import ROOT, free_port, postgres_database, rate, receiver, start_factory, stop, wait_http
 from sqlalchemy import insert
 
-ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from services.dossier.models import Dossier, DossierEvent  # noqa: E402
-from vnsandbox.db import make_engine  # noqa: E402
+from services.dossier.models import Dossier, DossierEvent
+from vnsandbox.db import make_engine
 
 TENANT = "bench"
 UNIT = "000.00.01.H22"
@@ -52,30 +48,8 @@ API_KEY = "dvcqg-dev-unit-key"
 BATCH = 100
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except Exception:
-            time.sleep(0.2)
-    raise TimeoutError(url)
-
-
-def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    base = [sys.executable, "-m", "uvicorn", "--no-access-log", "--log-level", "warning"]
-    quiet = {"SANDBOX_LOG_LEVEL": "WARNING", "DOSSIER_LOG_REQUESTS": "false", "GATEWAY_LOG_REQUESTS": "false"}
-    return subprocess.Popen(
-        base + args, cwd=ROOT, env={**os.environ, **quiet, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+# Per-request logging off in both processes: it is not what is measured here.
+QUIET = {"DOSSIER_LOG_REQUESTS": "false", "GATEWAY_LOG_REQUESTS": "false"}
 
 
 class Codes:
@@ -109,31 +83,21 @@ def record(code: str) -> dict[str, Any]:
 
 
 async def api_rate(gateway: str, seconds: float, concurrency: int, codes: Codes) -> tuple[float, int]:
-    done = 0
-    errors = 0
     headers = {"X-Sandbox-Tenant": TENANT, "Authorization": f"Bearer {API_KEY}"}
     url = f"{gateway}/dvcqg/v1/api/service"
     async with aiohttp.ClientSession(headers=headers) as session:
-        deadline = time.perf_counter() + seconds
 
-        async def worker() -> None:
-            nonlocal done, errors
-            while time.perf_counter() < deadline:
-                body = {
-                    "service": "DongBoHoSoMC",
-                    "isUpdating": "False",
-                    "data": [record(codes.next()) for _ in range(BATCH)],
-                }
-                async with session.post(url, json=body) as resp:
-                    reply = await resp.json()
-                    if resp.status == 200 and reply.get("error_code") == 0:
-                        done += BATCH
-                    else:
-                        errors += 1
+        async def once() -> int:
+            body = {
+                "service": "DongBoHoSoMC",
+                "isUpdating": "False",
+                "data": [record(codes.next()) for _ in range(BATCH)],
+            }
+            async with session.post(url, json=body) as resp:
+                reply = await resp.json()
+                return BATCH if resp.status == 200 and reply.get("error_code") == 0 else 0
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return done / (time.perf_counter() - started), errors
+        return await rate(seconds, concurrency, once)
 
 
 def raw_rate(database_url: str, seconds: float) -> float:
@@ -177,28 +141,10 @@ def raw_rate(database_url: str, seconds: float) -> float:
 
 
 async def webhook_rate(dossier: str, count: int) -> tuple[int, float, float]:
-    received: list[float] = []
-    everything = asyncio.Event()
-
-    async def hook(request: web.Request) -> web.Response:
-        await request.read()
-        received.append(time.perf_counter())
-        if len(received) >= count:
-            everything.set()
-        return web.json_response({"ok": True})
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with receiver("/hook", count, {"ok": True}) as hooks:
         headers = {"X-Sandbox-Tenant": TENANT + "-hooks"}
         async with aiohttp.ClientSession(headers=headers) as session:
-            async with session.patch(
-                f"{dossier}/_sandbox/units/{UNIT}", json={"webhook_url": f"http://127.0.0.1:{port}/hook"}
-            ) as r:
+            async with session.patch(f"{dossier}/_sandbox/units/{UNIT}", json={"webhook_url": hooks.url}) as r:
                 r.raise_for_status()
             sem = asyncio.Semaphore(8)
             filing = {
@@ -214,27 +160,10 @@ async def webhook_rate(dossier: str, count: int) -> tuple[int, float, float]:
             await asyncio.gather(*(file() for _ in range(count)))
             filed = time.perf_counter() - started
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(everything.wait(), 20)
+                await asyncio.wait_for(hooks.everything.wait(), 20)
+            received = hooks.received
             span = (max(received) - min(received)) if len(received) > 1 else float("nan")
             return len(received), (len(received) - 1) / span, count / filed
-    finally:
-        await runner.cleanup()
-
-
-def postgres_database(admin_url: str) -> tuple[str, str]:
-    import psycopg
-
-    name = f"vnsb_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name, admin_url.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_postgres(admin_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def run_one(label: str, database_url: str, tmp: Path, seconds: float, concurrency: int, webhooks: int) -> None:
@@ -242,13 +171,15 @@ async def run_one(label: str, database_url: str, tmp: Path, seconds: float, conc
     dossier = f"http://127.0.0.1:{ports['dossier']}"
     gateway = f"http://127.0.0.1:{ports['gateway']}"
     procs = [
-        start(
-            ["--factory", "services.dossier.app:create_app", "--port", str(ports["dossier"])],
-            {"DOSSIER_DATABASE_URL": database_url, "SANDBOX_DATA_DIR": str(tmp), "DOSSIER_BATCH_MAX": "500"},
+        start_factory(
+            "services.dossier.app:create_app",
+            ports["dossier"],
+            {**QUIET, "DOSSIER_DATABASE_URL": database_url, "SANDBOX_DATA_DIR": str(tmp), "DOSSIER_BATCH_MAX": "500"},
         ),
-        start(
-            ["--factory", "gateway.app:create_app", "--port", str(ports["gateway"])],
-            {"GATEWAY_DOSSIER_URL": dossier, "SANDBOX_DATA_DIR": str(tmp / label)},
+        start_factory(
+            "gateway.app:create_app",
+            ports["gateway"],
+            {**QUIET, "GATEWAY_DOSSIER_URL": dossier, "SANDBOX_DATA_DIR": str(tmp / label)},
         ),
     ]
     try:
@@ -269,10 +200,7 @@ async def run_one(label: str, database_url: str, tmp: Path, seconds: float, conc
                 f"last delivery (citizen filings feeding them: {filing:.0f}/s)"
             )
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(10)
+        stop(procs)
 
 
 async def main(seconds: float, concurrency: int, webhooks: int, postgres: str | None) -> None:
@@ -280,11 +208,8 @@ async def main(seconds: float, concurrency: int, webhooks: int, postgres: str | 
     print(f"concurrency {concurrency}, {seconds:.0f} s per measurement, loopback, one uvicorn worker per process")
     await run_one("sqlite", f"sqlite:///{tmp}/dossier.db", tmp, seconds, concurrency, webhooks)
     if postgres:
-        name, url = postgres_database(postgres)
-        try:
+        with postgres_database(postgres, "vnsb_bench") as url:
             await run_one("postgresql", url, tmp, seconds, concurrency, 0)
-        finally:
-            drop_postgres(postgres, name)
     else:
         print("postgresql skipped: give --postgres or VNSB_TEST_POSTGRES_URL")
 

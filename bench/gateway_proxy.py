@@ -19,48 +19,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-import aiohttp
+from _harness import free_port, load, print_latency_table, start_app, start_factory, stop, wait_http
 
-ROOT = Path(__file__).resolve().parent.parent
 ADMIN_KEY = "bench-admin-key-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except Exception:
-            time.sleep(0.2)
-    raise TimeoutError(url)
-
-
-def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    base = [sys.executable, "-m", "uvicorn", "--no-access-log", "--log-level", "warning"]
-    quiet = {"SANDBOX_LOG_LEVEL": "WARNING"}
-    return subprocess.Popen(
-        base + args, cwd=ROOT, env={**os.environ, **quiet, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
 
 
 def post_json(url: str, body: object, headers: dict[str, str]) -> dict[str, object]:
@@ -86,40 +56,6 @@ def token_for(gateway: str) -> str:
     with urllib.request.urlopen(urllib.request.Request(gateway + "/oauth2/token", data=form), timeout=10) as resp:
         token: str = json.loads(resp.read())["access_token"]
         return token
-
-
-async def load_aiohttp(url: str, headers: dict[str, str], seconds: float, concurrency: int) -> dict[str, float]:
-    latencies: list[float] = []
-    errors = 0
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
-
-        async def worker(deadline: float, record: bool) -> None:
-            nonlocal errors
-            while time.perf_counter() < deadline:
-                t0 = time.perf_counter()
-                async with session.get(url) as resp:
-                    await resp.read()
-                    ok = resp.status == 200
-                if record:
-                    if ok:
-                        latencies.append(time.perf_counter() - t0)
-                    else:
-                        errors += 1
-
-        warm = time.perf_counter() + 1.0
-        await asyncio.gather(*(worker(warm, False) for _ in range(concurrency)))
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(started + seconds, True) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    latencies.sort()
-    n = len(latencies)
-    return {
-        "rps": n / elapsed,
-        "p50_ms": latencies[n // 2] * 1000 if n else float("nan"),
-        "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else float("nan"),
-        "errors": errors,
-    }
 
 
 def load_wrk(url: str, headers: dict[str, str], seconds: float, concurrency: int) -> dict[str, float]:
@@ -162,13 +98,15 @@ def main() -> int:
     dossier = f"http://127.0.0.1:{ports['dossier']}"
     gateway = f"http://127.0.0.1:{ports['gateway']}"
     procs = [
-        start(["bench.gateway_hello:app", "--port", str(ports["hello"])], {}),
-        start(
-            ["--factory", "services.dossier.app:create_app", "--port", str(ports["dossier"])],
+        start_app("bench.gateway_hello:app", ports["hello"]),
+        start_factory(
+            "services.dossier.app:create_app",
+            ports["dossier"],
             {"DOSSIER_DATABASE_URL": f"sqlite:///{tmp}/dossier.db", "SANDBOX_DATA_DIR": str(tmp)},
         ),
-        start(
-            ["--factory", "gateway.app:create_app", "--port", str(ports["gateway"])],
+        start_factory(
+            "gateway.app:create_app",
+            ports["gateway"],
             {
                 "GATEWAY_DOSSIER_URL": dossier,
                 "GATEWAY_DATABASE_URL": f"sqlite:///{tmp}/gateway.db",
@@ -193,19 +131,14 @@ def main() -> int:
             if use_wrk:
                 results[name] = load_wrk(url, headers, args.seconds, args.concurrency)
             else:
-                results[name] = asyncio.run(load_aiohttp(url, headers, args.seconds, args.concurrency))
+                results[name] = asyncio.run(load(url, headers, args.seconds, args.concurrency))
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(10)
+        stop(procs)
         shutil.rmtree(tmp, ignore_errors=True)
 
     tool = "wrk -t1" if use_wrk else "aiohttp client"
     print(f"GET, {args.concurrency} connections, {args.seconds:.0f} s each, load from {tool} on the same machine\n")
-    print(f"{'case':<20} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
-    for name, r in results.items():
-        print(f"{name:<20} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['errors']:>7.0f}")
+    print_latency_table(results, 20)
     hello, direct, proxied = (results[n]["rps"] for n in cases)
     ratio = proxied / direct
     print()

@@ -20,53 +20,34 @@ import argparse
 import asyncio
 import base64
 import json
-import os
 import shutil
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
+from _harness import (
+    ROOT,
+    free_port,
+    load,
+    postgres_database,
+    print_latency_table,
+    start_app,
+    start_factory,
+    stop,
+    wait_http,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 TENANT = "bench"
 CLIENT = ("vnsandbox-dev", "vnsandbox-dev-secret")
 REDIRECT = "http://localhost:3000/callback"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except Exception:
-            time.sleep(0.2)
-    raise TimeoutError(url)
-
-
-def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    base = [sys.executable, "-m", "uvicorn", "--no-access-log", "--log-level", "warning"]
-    quiet = {"SANDBOX_LOG_LEVEL": "WARNING"}
-    return subprocess.Popen(
-        base + args, cwd=ROOT, env={**os.environ, **quiet, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -100,51 +81,16 @@ def user_access_token(base: str, basic: str) -> str:
         return token
 
 
-async def load(
-    method: str, url: str, headers: dict[str, str], data: bytes | None, seconds: float, concurrency: int
-) -> dict[str, float]:
-    latencies: list[float] = []
-    errors = 0
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
-
-        async def worker(deadline: float, record: bool) -> None:
-            nonlocal errors
-            while time.perf_counter() < deadline:
-                t0 = time.perf_counter()
-                async with session.request(method, url, data=data) as resp:
-                    await resp.read()
-                    ok = resp.status == 200
-                if record:
-                    if ok:
-                        latencies.append(time.perf_counter() - t0)
-                    else:
-                        errors += 1
-
-        warm = time.perf_counter() + 1.0
-        await asyncio.gather(*(worker(warm, False) for _ in range(concurrency)))
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(started + seconds, True) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    latencies.sort()
-    n = len(latencies)
-    return {
-        "rps": n / elapsed,
-        "p50_ms": latencies[n // 2] * 1000 if n else float("nan"),
-        "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else float("nan"),
-        "errors": errors,
-    }
-
-
 def http_bench(seconds: float, concurrency: int) -> dict[str, dict[str, float]]:
     tmp = Path(tempfile.mkdtemp(prefix="identity-bench-"))
     ports = {n: free_port() for n in ("hello", "identity", "gateway")}
     identity = f"http://127.0.0.1:{ports['identity']}"
     gateway = f"http://127.0.0.1:{ports['gateway']}"
     procs = [
-        start(["bench.gateway_hello:app", "--port", str(ports["hello"])], {}),
-        start(
-            ["--factory", "services.identity.app:create_app", "--port", str(ports["identity"])],
+        start_app("bench.gateway_hello:app", ports["hello"]),
+        start_factory(
+            "services.identity.app:create_app",
+            ports["identity"],
             {
                 "IDENTITY_DATABASE_URL": f"sqlite:///{tmp}/identity.db",
                 "IDENTITY_SEED_PEOPLE": "500",
@@ -152,8 +98,9 @@ def http_bench(seconds: float, concurrency: int) -> dict[str, dict[str, float]]:
                 "SANDBOX_DATA_DIR": str(tmp),
             },
         ),
-        start(
-            ["--factory", "gateway.app:create_app", "--port", str(ports["gateway"])],
+        start_factory(
+            "gateway.app:create_app",
+            ports["gateway"],
             {
                 "GATEWAY_IDENTITY_URL": identity,
                 "GATEWAY_DATABASE_URL": f"sqlite:///{tmp}/gateway.db",
@@ -187,19 +134,28 @@ def http_bench(seconds: float, concurrency: int) -> dict[str, dict[str, float]]:
         }
         results: dict[str, dict[str, float]] = {}
         for name, (method, url, headers, data) in cases.items():
-            results[name] = asyncio.run(load(method, url, headers, data, seconds, concurrency))
+            results[name] = asyncio.run(load(url, headers, seconds, concurrency, method, data))
         return results
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(10)
+        stop(procs)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def timed_insert(engine: Any, people: Iterator[dict[str, Any]]) -> float:
+    """Seconds ``population.insert_people`` takes to write ``people`` and commit."""
+    from sqlalchemy.orm import Session
+
+    from services.identity import population
+
+    t0 = time.perf_counter()
+    with Session(engine) as session:
+        population.insert_people(session, people)
+        session.commit()
+    return time.perf_counter() - t0
 
 
 def seeding_bench(people: int) -> dict[str, float]:
     from sqlalchemy import create_engine
-    from sqlalchemy.orm import Session
 
     from services.identity import population
     from services.identity.models import Base, Person
@@ -211,11 +167,7 @@ def seeding_bench(people: int) -> dict[str, float]:
         # 1. What ``vnsandbox seed`` does: generate and insert in chunks through SQLAlchemy Core.
         engine = create_engine(f"sqlite:///{tmp}/seed.db")
         Base.metadata.create_all(engine)
-        t0 = time.perf_counter()
-        with Session(engine) as session:
-            population.insert_people(session, population.Generator(1, "_base", "base").people(people))
-            session.commit()
-        full = time.perf_counter() - t0
+        full = timed_insert(engine, population.Generator(1, "_base", "base").people(people))
         engine.dispose()
 
         rows = list(population.Generator(1, "_base", "base").people(people))
@@ -224,11 +176,7 @@ def seeding_bench(people: int) -> dict[str, float]:
         # 2. The insert alone, same path.
         engine = create_engine(f"sqlite:///{tmp}/insert.db")
         Base.metadata.create_all(engine)
-        t0 = time.perf_counter()
-        with Session(engine) as session:
-            population.insert_people(session, iter(rows))
-            session.commit()
-        insert_only = time.perf_counter() - t0
+        insert_only = timed_insert(engine, iter(rows))
         engine.dispose()
 
         # 3. Raw sqlite3 executemany of the same rows (dates as SQLAlchemy stores them).
@@ -252,8 +200,6 @@ def seeding_bench(people: int) -> dict[str, float]:
 
 def seeding_bench_postgres(admin_url: str, people: int) -> dict[str, float]:
     """The same comparison on PostgreSQL: COPY (what the seeding uses there) vs raw executemany."""
-    import uuid
-
     import psycopg
     from sqlalchemy import create_engine, text
     from sqlalchemy.orm import Session
@@ -261,27 +207,15 @@ def seeding_bench_postgres(admin_url: str, people: int) -> dict[str, float]:
     from services.identity import population
     from services.identity.models import Base, Person
 
-    name = f"identity_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
-    try:
+    with postgres_database(admin_url, "identity_bench") as url:
         engine = create_engine("postgresql+psycopg://" + url.split("://", 1)[1])
         Base.metadata.create_all(engine)
-        t0 = time.perf_counter()
-        with Session(engine) as session:
-            population.insert_people(session, population.Generator(1, "_base", "base").people(people))
-            session.commit()
-        full = time.perf_counter() - t0
+        full = timed_insert(engine, population.Generator(1, "_base", "base").people(people))
         rows = list(population.Generator(1, "_base", "base").people(people))
         with Session(engine) as session:
             session.execute(text(f"TRUNCATE {Person.__tablename__}"))
             session.commit()
-        t0 = time.perf_counter()
-        with Session(engine) as session:
-            population.insert_people(session, iter(rows))
-            session.commit()
-        insert_only = time.perf_counter() - t0
+        insert_only = timed_insert(engine, iter(rows))
         engine.dispose()
         columns = list(rows[0])
         tuples = [tuple(r[c] for c in columns) for r in rows]
@@ -297,9 +231,6 @@ def seeding_bench_postgres(admin_url: str, people: int) -> dict[str, float]:
                 )
             conn.commit()
             raw = time.perf_counter() - t0
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return {"full": people / full, "insert": people / insert_only, "raw": people / raw}
 
 
@@ -328,9 +259,7 @@ def main() -> int:
     print(
         f"{args.concurrency} connections, {args.seconds:.0f} s each, load from an aiohttp client on the same machine\n"
     )
-    print(f"{'case':<22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
-    for name, r in results.items():
-        print(f"{name:<22} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['errors']:>7.0f}")
+    print_latency_table(results, 22)
     hello = results["hello (bare uvicorn)"]["rps"]
     print()
     print(f"token via gateway / bare hello    : {results['token via gateway']['rps'] / hello:.3f}×")
