@@ -23,7 +23,7 @@ from services.dossier.schemas import SERVICES, LoginIn, ServiceCall, body_doc, p
 from services.dossier.settings import DossierSettings
 from vnsandbox.context import current_request_id, current_tenant
 from vnsandbox.db import SessionDep
-from vnsandbox.service import public_base_url
+from vnsandbox.service import service_index
 from vnsandbox.signing import CONSUMER_HEADER, TENANT_SIGNATURE_HEADER, verify_tenant_assertion
 
 router = APIRouter()
@@ -80,17 +80,7 @@ def caller_of(request: Request, session: Session, body_session: str | None = Non
 @router.get("/", summary="Service index", tags=["index"])
 def index(request: Request) -> dict[str, Any]:
     """What this service imitates and where its documentation is."""
-    spec = request.app.state.spec
-    base = public_base_url(request)
-    return {
-        "service": spec.name,
-        "title": spec.title,
-        "protocol": spec.protocol,
-        "docs": f"{base}/docs",
-        "openapi": f"{base}/openapi.json",
-        "control": f"{base}/_sandbox",
-        "services": list(SERVICES),
-    }
+    return service_index(request) | {"services": list(SERVICES)}
 
 
 @router.post(

@@ -34,7 +34,7 @@ from vnsandbox import audit, clock, switches
 from vnsandbox.context import current_tenant
 from vnsandbox.db import SessionDep
 from vnsandbox.errors import PayloadTooLarge, SandboxError
-from vnsandbox.service import public_base_url
+from vnsandbox.service import public_base_url, service_index
 
 router = APIRouter()
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -54,18 +54,8 @@ SettingsDep = Annotated[IdentitySettings, Depends(settings_of)]
 @router.get("/", summary="Service index", tags=["index"])
 def index(request: Request) -> dict[str, Any]:
     """What this service imitates and where its documentation is."""
-    spec = request.app.state.spec
     base = public_base_url(request)
-    return {
-        "service": spec.name,
-        "title": spec.title,
-        "protocol": spec.protocol,
-        "issuer": base,
-        "openid_configuration": f"{base}/.well-known/openid-configuration",
-        "docs": f"{base}/docs",
-        "openapi": f"{base}/openapi.json",
-        "control": f"{base}/_sandbox",
-    }
+    return service_index(request, issuer=base, openid_configuration=f"{base}/.well-known/openid-configuration")
 
 
 # -- discovery -----------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from vnsandbox.db import SessionDep
 from vnsandbox.errors import MalformedJSON
 from vnsandbox.middleware import valid_tenant
 from vnsandbox.outbox import wake
-from vnsandbox.service import public_base_url
+from vnsandbox.service import public_base_url, service_index
 
 
 def clean_url(request: Request) -> None:
@@ -91,17 +91,7 @@ def money(amount: Any) -> str:
 @router.get("/", summary="Service index", tags=["index"])
 def index(request: Request) -> dict[str, Any]:
     """What this service imitates and where its documentation is."""
-    spec = request.app.state.spec
-    base = public_base_url(request)
-    return {
-        "service": spec.name,
-        "title": spec.title,
-        "protocol": spec.protocol,
-        "messages": f"{base}/payments",
-        "docs": f"{base}/docs",
-        "openapi": f"{base}/openapi.json",
-        "control": f"{base}/_sandbox",
-    }
+    return service_index(request, messages=f"{public_base_url(request)}/payments")
 
 
 @router.post(
