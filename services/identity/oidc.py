@@ -11,12 +11,13 @@ import base64
 import hashlib
 import secrets
 import uuid
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import jwt
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -85,9 +86,12 @@ def with_query(uri: str, params: dict[str, str | None]) -> str:
 # -- authorization requests ------------------------------------------------------------------
 
 
-@dataclass
-class AuthorizeRequest:
-    """The parameters of an authorization request (query or form)."""
+class AuthorizeRequest(BaseModel):
+    """The parameters of an authorization request (query or form). The router takes the form
+    post of ``/oauth2/authorize`` and ``/oauth2/login`` as this model, so the parameter list
+    stands once."""
+
+    model_config = ConfigDict(extra="ignore")
 
     client_id: str | None = None
     redirect_uri: str | None = None
@@ -105,11 +109,10 @@ class AuthorizeRequest:
 
     @classmethod
     def from_params(cls, params: dict[str, str]) -> AuthorizeRequest:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in params.items() if k in names})
+        return cls(**{k: v for k, v in params.items() if k in cls.model_fields})
 
     def as_params(self) -> dict[str, str]:
-        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
+        return {name: v for name in type(self).model_fields if (v := getattr(self, name)) is not None}
 
     @property
     def scopes(self) -> list[str]:
@@ -526,8 +529,11 @@ def _id_token(
     return token
 
 
-@dataclass
-class TokenForm:
+class TokenForm(BaseModel):
+    """The grant parameters of a token request (the router's form adds client authentication)."""
+
+    model_config = ConfigDict(extra="ignore")
+
     grant_type: str | None = None
     code: str | None = None
     redirect_uri: str | None = None

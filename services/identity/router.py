@@ -130,22 +130,9 @@ def jwks(session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
 # -- authorization --------------------------------------------------------------------------------
 
 
-class AuthorizeForm(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    client_id: str | None = None
-    redirect_uri: str | None = None
-    response_type: str | None = None
-    scope: str | None = None
-    state: str | None = None
-    nonce: str | None = None
-    code_challenge: str | None = None
-    code_challenge_method: str | None = None
-    acr_values: str | None = None
-    prompt: str | None = None
-    login_hint: str | None = None
-    max_age: str | None = None
-    response_mode: str | None = None
+# The authorization request as a form post (no docstring: it would become the schema's description).
+class AuthorizeForm(oidc.AuthorizeRequest):
+    pass
 
 
 def _error_page(request: Request, exc: OAuthError, logout: bool = False) -> HTMLResponse:
@@ -340,13 +327,9 @@ class ClientAuthForm(BaseModel):
     client_assertion: str | None = None
 
 
-class TokenForm(ClientAuthForm):
-    grant_type: str | None = None
-    code: str | None = None
-    redirect_uri: str | None = None
-    code_verifier: str | None = None
-    refresh_token: str | None = None
-    scope: str | None = None
+# Client authentication, then the grant's parameters (this base order keeps that field order).
+class TokenForm(oidc.TokenForm, ClientAuthForm):
+    pass
 
 
 class TokenValueForm(ClientAuthForm):
@@ -388,14 +371,7 @@ def token(
             settings,
             public_base_url(request),
             client,
-            oidc.TokenForm(
-                grant_type=form.grant_type,
-                code=form.code,
-                redirect_uri=form.redirect_uri,
-                code_verifier=form.code_verifier,
-                refresh_token=form.refresh_token,
-                scope=form.scope,
-            ),
+            form,
             clock.now(session, tenant),
         )
     except OAuthError as exc:
