@@ -134,6 +134,14 @@ class _Call:
         self.response_type = ""
 
 
+async def _send_whole(send: Send, call: _Call, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    """Answer with ``body`` in one piece: ``headers`` (without a length) plus its content-length."""
+    call.status = status
+    headers = [*headers, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 class Proxy:
     """Forwards one request to its upstream and streams the reply back."""
 
@@ -414,17 +422,9 @@ class Proxy:
             headers = [(b"content-type", b"application/json; charset=utf-8")]
             for name, value in (decision.rule.params.get("headers") or {}).items():
                 headers.append((str(name).lower().encode("latin-1"), str(value).encode("latin-1")))
-            payload = dumps(body).encode()
-            headers.append((b"content-length", str(len(payload)).encode()))
-            call.status = status
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": payload})
-        elif kind == "timeout":
-            await asyncio.sleep(decision.delay_s)
-            raise self._timeout(upstream)
-        else:  # reset, empty
-            if not kill_connection(receive, reset=kind == "reset"):
-                raise RuntimeError("connection faults need the uvicorn server")
+            await _send_whole(send, call, status, headers, dumps(body).encode())
+        else:  # timeout, reset, empty
+            await self._fail_connection(decision, receive, upstream)
 
     async def _inject_after(
         self,
@@ -438,18 +438,20 @@ class Proxy:
         call: _Call,
     ) -> None:
         """A fault applied to the service's reply: the call took effect, the reply is lost or garbled."""
-        kind = decision.kind
-        if kind == "malformed":
+        if decision.kind == "malformed":
             garbled = body[: len(body) // 2] + b"\xff<!-- truncated"
             out = [h for h in headers if h[0].lower() != b"content-length"]
-            out.append((b"content-length", str(len(garbled)).encode()))
-            call.status = status
-            await send({"type": "http.response.start", "status": status, "headers": out})
-            await send({"type": "http.response.body", "body": garbled})
-        elif kind == "timeout":
+            await _send_whole(send, call, status, out, garbled)
+        else:  # timeout, reset, empty
+            await self._fail_connection(decision, receive, upstream)
+
+    async def _fail_connection(self, decision: Decision, receive: Receive, upstream: Upstream) -> None:
+        """The connection-level faults, before or after the call: ``timeout`` waits, then answers
+        as a slow service would (504); ``reset`` and ``empty`` drop the connection."""
+        if decision.kind == "timeout":
             await asyncio.sleep(decision.delay_s)
             raise self._timeout(upstream)
-        elif not kill_connection(receive, reset=kind == "reset"):
+        if not kill_connection(receive, reset=decision.kind == "reset"):
             raise RuntimeError("connection faults need the uvicorn server")
 
     def _timeout(self, upstream: Upstream) -> UpstreamTimeout:
