@@ -129,6 +129,19 @@ def item_result(code: Code, ma_ho_so: Any, **extra: Any) -> dict[str, Any]:
     return out
 
 
+def _refuse_item(run: SyncRun, raw: Any, not_an_object_vi: str) -> dict[str, Any] | None:
+    """The answer for a batch item that is not processed at all: the sync session expired
+    during the batch, or the item is not a JSON object (counted and rejected). None: go on."""
+    if run.session_expired_now():
+        return item_result(Code.SESSION_EXPIRED, raw.get("MaHoSo") if isinstance(raw, dict) else None)
+    run.processed += 1
+    if not isinstance(raw, dict):
+        return _reject(
+            run, Code.VALIDATION, None, [detail("data", "type", not_an_object_vi, "Each item must be an object")]
+        )
+    return None
+
+
 def _reject(run: SyncRun, code: Code, ma_ho_so: Any, problems: list[dict[str, str]]) -> dict[str, Any]:
     run.session.add(
         RejectedUpdate(
@@ -200,19 +213,9 @@ def sync_dossiers(run: SyncRun, items: list[Any], updating: bool) -> list[dict[s
     new_rows: list[dict[str, Any]] = []
     new_events: list[dict[str, Any]] = []
     for raw in items:
-        if run.session_expired_now():
-            results.append(item_result(Code.SESSION_EXPIRED, raw.get("MaHoSo") if isinstance(raw, dict) else None))
-            continue
-        run.processed += 1
-        if not isinstance(raw, dict):
-            results.append(
-                _reject(
-                    run,
-                    Code.VALIDATION,
-                    None,
-                    [detail("data", "type", "Mỗi hồ sơ là một đối tượng", "Each item must be an object")],
-                )
-            )
+        refused = _refuse_item(run, raw, "Mỗi hồ sơ là một đối tượng")
+        if refused is not None:
+            results.append(refused)
             continue
         code = raw.get("MaHoSo")
         current = existing.get(code) if isinstance(code, str) else None
@@ -421,19 +424,9 @@ def update_progress(run: SyncRun, items: list[Any]) -> list[dict[str, Any]]:
     }
     results = []
     for raw in items:
-        if run.session_expired_now():
-            results.append(item_result(Code.SESSION_EXPIRED, raw.get("MaHoSo") if isinstance(raw, dict) else None))
-            continue
-        run.processed += 1
-        if not isinstance(raw, dict):
-            results.append(
-                _reject(
-                    run,
-                    Code.VALIDATION,
-                    None,
-                    [detail("data", "type", "Mỗi bản ghi là một đối tượng", "Each item must be an object")],
-                )
-            )
+        refused = _refuse_item(run, raw, "Mỗi bản ghi là một đối tượng")
+        if refused is not None:
+            results.append(refused)
             continue
         checked = rules.check_progress(raw)
         code = checked.record.get("MaHoSo")
