@@ -57,7 +57,7 @@ from vnsandbox.context import set_tenant
 from vnsandbox.errors import install_error_handlers
 from vnsandbox.journal import Journal
 from vnsandbox.middleware import RequestContextMiddleware
-from vnsandbox.service import public_base_url
+from vnsandbox.service import offline_docs_app, public_base_url
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -675,7 +675,7 @@ async def deliveries_read(
 
 def build_control_app(gw: Gateway) -> FastAPI:
     settings = gw.settings
-    app = FastAPI(
+    app = offline_docs_app(
         title="VN e-government sandbox gateway (LGSP/NGSP-style)",
         description="Routes `/{api}/{version}/...` to the mock national platforms. "
         "This page documents the gateway's own control plane; `/docs` lists every API's documentation.",

@@ -251,3 +251,10 @@ def test_nul_character_in_the_query_is_refused(any_service: TenantClient) -> Non
 
 def test_nul_character_in_the_path_is_refused(any_service: TenantClient) -> None:
     _error(any_service.delete("/_sandbox/switches/A%00B"), 400, "NUL_CHARACTER")
+
+
+def test_docs_pages_load_their_assets_from_the_service(any_service: TenantClient) -> None:
+    page = any_service.get("/docs").text
+    assert "/static/docs/swagger-ui-bundle.js" in page and "cdn.jsdelivr" not in page
+    assert any_service.get("/static/docs/swagger-ui.css").status_code == 200
+    assert "/static/docs/redoc.standalone.js" in any_service.get("/redoc").text

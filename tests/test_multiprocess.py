@@ -45,7 +45,12 @@ def test_gateway_index_links_each_services_docs(sandbox: SandboxProcesses) -> No
 def test_service_docs_work_behind_the_gateway_prefix(sandbox: SandboxProcesses) -> None:
     spec = httpx.get(sandbox.gateway + "/dvcqg/v1/openapi.json").json()
     assert spec["servers"] == [{"url": "/dvcqg/v1"}]
-    assert "/dvcqg/v1/openapi.json" in httpx.get(sandbox.gateway + "/dvcqg/v1/docs").text
+    page = httpx.get(sandbox.gateway + "/dvcqg/v1/docs").text
+    assert "/dvcqg/v1/openapi.json" in page
+    # Swagger UI comes from the service itself (offline rooms have no CDN), under the prefix.
+    assert "/dvcqg/v1/static/docs/swagger-ui-bundle.js" in page and "cdn." not in page
+    asset = httpx.get(sandbox.gateway + "/dvcqg/v1/static/docs/swagger-ui-bundle.js")
+    assert asset.status_code == 200 and len(asset.content) > 100_000
 
 
 def _service_journal(sandbox: SandboxProcesses, service: str, rid: str) -> dict:

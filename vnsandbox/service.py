@@ -10,14 +10,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
 from sqlalchemy import MetaData
 from sqlalchemy.orm import Session
 
 from vnsandbox import __version__
 from vnsandbox.control import router as control_router
 from vnsandbox.db import Database
-from vnsandbox.errors import install_error_handlers
+from vnsandbox.errors import NotFound, install_error_handlers
 from vnsandbox.journal import Journal
 from vnsandbox.logs import configure_logging
 from vnsandbox.middleware import RequestContextMiddleware
@@ -110,7 +113,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
                 w.stop()
             db.dispose()
 
-    app = FastAPI(
+    app = offline_docs_app(
         title=spec.title,
         description=spec.description,
         version=__version__,
@@ -137,6 +140,63 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     )
     for hook in spec.on_startup:
         hook(app)
+    return app
+
+
+#: Where the Swagger UI / ReDoc assets are served from (no CDN: training rooms may be offline).
+DOCS_ASSETS_URL = "/static/docs"
+_DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+_DOCS_ASSET_TYPES = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "redoc.standalone.js": "text/javascript",
+    "favicon.png": "image/png",
+}
+
+
+def offline_docs_app(docs_url: str = "/docs", redoc_url: str | None = "/redoc", **kwargs: Any) -> FastAPI:
+    """A FastAPI app whose documentation pages load their scripts from the app itself.
+
+    FastAPI's default pages load Swagger UI from a CDN, which an offline training room or a
+    closed CI network cannot reach; the ``fastapi-offline`` wheel ships the same assets. They
+    are served by a plain route (not a static mount) so the pages also work behind the
+    gateway, which strips its ``/{api}/{version}`` prefix and announces it as ``root_path``.
+    """
+    app = FastAPI(docs_url=None, redoc_url=None, **kwargs)
+    openapi_url = app.openapi_url or "/openapi.json"
+
+    @app.get(DOCS_ASSETS_URL + "/{name}", include_in_schema=False)
+    def docs_asset(name: str) -> FileResponse:
+        if name not in _DOCS_ASSET_TYPES:
+            raise NotFound()
+        return FileResponse(
+            _DOCS_ASSETS / name, media_type=_DOCS_ASSET_TYPES[name], headers={"cache-control": "public, max-age=86400"}
+        )
+
+    @app.get(docs_url, include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{openapi_url}",
+            title=f"{app.title} — Swagger UI",
+            swagger_js_url=f"{root}{DOCS_ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_ASSETS_URL}/favicon.png",
+        )
+
+    if redoc_url is not None:
+
+        @app.get(redoc_url, include_in_schema=False)
+        def redoc(request: Request) -> HTMLResponse:
+            root = request.scope.get("root_path", "")
+            return get_redoc_html(
+                openapi_url=f"{root}{openapi_url}",
+                title=f"{app.title} — ReDoc",
+                redoc_js_url=f"{root}{DOCS_ASSETS_URL}/redoc.standalone.js",
+                redoc_favicon_url=f"{root}{DOCS_ASSETS_URL}/favicon.png",
+                with_google_fonts=False,
+            )
+
     return app
 
 
