@@ -24,6 +24,7 @@ import csv
 import io
 import os
 from collections.abc import Callable
+from html import escape
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from urllib.parse import unquote
 
@@ -673,6 +674,33 @@ async def deliveries_read(
 # -- the app ---------------------------------------------------------------------------------
 
 
+#: Vietnamese names of the APIs for the documentation index.
+VI_TITLES = {
+    "identity": "Đăng nhập VNeID và Cơ sở dữ liệu quốc gia về dân cư",
+    "dossier": "Đồng bộ hồ sơ với Cổng Dịch vụ công quốc gia",
+    "payment": "Nền tảng thanh toán trực tuyến (PayGov)",
+}
+DOCS_PAGE = """<!doctype html><html lang="vi"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Tài liệu API — vnsandbox</title>
+<style>
+body{{margin:0;font-family:system-ui,"Segoe UI",Roboto,"Noto Sans",Arial,sans-serif;background:#f3f4f6;color:#1f2937}}
+header{{background:#a51c1c;color:#fff;padding:18px 24px}} header h1{{margin:0;font-size:20px}}
+header p{{margin:4px 0 0;font-size:14px;opacity:.9}}
+.banner{{background:#f6c90e;text-align:center;font-size:13px;padding:6px}}
+main{{max-width:820px;margin:24px auto;background:#fff;border-radius:8px;padding:8px 24px 24px;
+box-shadow:0 1px 3px rgba(0,0,0,.1)}} ul{{list-style:none;padding:0}}
+li{{padding:14px 0;border-bottom:1px solid #e5e7eb}} a{{color:#a51c1c}} .name{{font-weight:600;font-size:17px}}
+.en{{display:block;color:#6b7280;font-size:13px;margin:2px 0 6px}}
+code{{background:#f3f4f6;padding:1px 6px;border-radius:4px}}
+</style></head><body>
+<header><h1>Tài liệu API của môi trường thử nghiệm</h1>
+<p>Cổng kết nối, chia sẻ dữ liệu (LGSP/NGSP) — vnsandbox</p></header>
+<div class="banner">MÔI TRƯỜNG THỬ NGHIỆM — dữ liệu tổng hợp, không có dữ liệu công dân thật (sandbox)</div>
+<main><ul>{rows}</ul>
+<p><a href="/_sandbox/docs">Điều khiển cổng kết nối</a> (gateway control plane: tenants, consumers, faults, journal)</p>
+</main></body></html>"""
+
+
 def build_control_app(gw: Gateway) -> FastAPI:
     settings = gw.settings
     app = offline_docs_app(
@@ -725,17 +753,14 @@ def build_control_app(gw: Gateway) -> FastAPI:
 
     @app.get("/docs", response_class=HTMLResponse, summary="Aggregated documentation index", tags=["index"])
     def docs(request: Request) -> str:
+        """A page listing every API behind the gateway with its Swagger UI and OpenAPI document."""
         rows = "".join(
-            f'<li><a href="{a["docs"]}">{a["title"]}</a> — <code>{a["prefix"]}</code> '
-            f'(<a href="{a["openapi"]}">OpenAPI</a>)</li>'
+            f'<li><a class="name" href="{escape(a["docs"])}">{escape(VI_TITLES.get(a["service"], a["title"]))}</a>'
+            f'<span class="en">{escape(a["title"])}</span>'
+            f'<code>{escape(a["prefix"])}</code> · <a href="{escape(a["openapi"])}">OpenAPI</a></li>'
             for a in api_index(request)
         )
-        return (
-            '<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>Tài liệu API — vnsandbox</title>'
-            "</head><body><h1>Tài liệu API của môi trường thử nghiệm</h1>"
-            f'<ul>{rows}</ul><p><a href="/_sandbox/docs">Điều khiển cổng kết nối (gateway control)</a></p>'
-            "</body></html>"
-        )
+        return DOCS_PAGE.format(rows=rows)
 
     @app.get("/metrics", summary="Prometheus metrics", tags=["index"])
     @app.get("/_sandbox/metrics", include_in_schema=False)
