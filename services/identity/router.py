@@ -165,6 +165,20 @@ def _with_session_cookie(response: Response, request: Request, sid: str) -> Resp
     return response
 
 
+def _validated(
+    request: Request, session: Session, tenant: str, settings: IdentitySettings, params: dict[str, str], post: bool
+) -> oidc.Authorization | Response:
+    """The validated authorization request, or the reply to an invalid one: an error page when
+    the client or redirect URI cannot be trusted, else a redirect carrying the error."""
+    req = oidc.AuthorizeRequest.from_params(params)
+    try:
+        return oidc.validate(session, tenant, req, settings)
+    except OAuthError as exc:
+        return _error_page(request, exc)
+    except oidc.AuthorizeErrorAt as exc:
+        return _redirect(exc.url, post)
+
+
 def _authorize(
     request: Request,
     session: Session,
@@ -174,13 +188,10 @@ def _authorize(
     post: bool,
 ) -> Response:
     tenant = current_tenant()
-    req = oidc.AuthorizeRequest.from_params(params)
-    try:
-        auth = oidc.validate(session, tenant, req, settings)
-    except OAuthError as exc:
-        return _error_page(request, exc)
-    except oidc.AuthorizeErrorAt as exc:
-        return _redirect(exc.url, post)
+    auth = _validated(request, session, tenant, settings, params, post)
+    if isinstance(auth, Response):
+        return auth
+    req = auth.request
     try:
         delay = oidc.apply_authorize_switches(session, tenant, auth)
         if delay > 0:
@@ -288,13 +299,9 @@ def login_decision(
     ``action=search`` filters the persona list by ``q``."""
     tenant = current_tenant()
     params = form.model_dump(exclude_none=True, exclude={"SoDinhDanh", "action", "q"})
-    req = oidc.AuthorizeRequest.from_params(params)
-    try:
-        auth = oidc.validate(session, tenant, req, settings)
-    except OAuthError as exc:
-        return _error_page(request, exc)
-    except oidc.AuthorizeErrorAt as exc:
-        return _redirect(exc.url, True)
+    auth = _validated(request, session, tenant, settings, params, True)
+    if isinstance(auth, Response):
+        return auth
     if form.action == "deny":
         return _redirect(oidc.denied_url(auth), True)
     if form.action == "search" or not form.SoDinhDanh:
