@@ -14,6 +14,7 @@ from vnsandbox.outbox import (
     DEAD,
     DELIVERED,
     PENDING,
+    Delivery,
     OutboxBase,
     OutboxSender,
     RetryPolicy,
@@ -127,10 +128,12 @@ def test_unreachable_receiver_is_retried_with_the_error_logged(db: Database) -> 
 def test_claimed_row_of_a_dead_worker_is_claimed_again_after_its_lease(db: Database, receiver: Receiver) -> None:
     with db.session() as s:
         enqueue(s, TENANT, kind="k", target_url=receiver.url, payload="{}")
-    crashed = _sender(db, lease_s=0.2)
-    assert len(crashed.claim()) == 1  # claimed, then the "process" dies before sending
-    other = _sender(db, lease_s=0.2)
+    crashed = _sender(db, lease_s=60)
+    (claimed,) = crashed.claim()  # claimed, then the "process" dies before sending
+    other = _sender(db, lease_s=60)
     assert other.claim() == []  # leased: nobody else sends it meanwhile
-    time.sleep(0.3)
+    with db.session() as s:  # the lease runs out (moved back rather than waited for)
+        s.get(Delivery, claimed.id).lease_until = time.time() - 1
     assert other.run_once() == 1
     assert len(receiver.received) == 1
+    assert receiver.received[0].headers["x-sandbox-delivery-id"] == claimed.id
