@@ -27,9 +27,9 @@ from gateway.config import ConfigCache, ConsumerConf
 from gateway.errors import AccessDenied, AuthError
 from vnsandbox.context import DEFAULT_TENANT
 from vnsandbox.middleware import valid_tenant
-from vnsandbox.signing import constant_time_equal, hmac_hex
+from vnsandbox.signing import GATEWAY_TOKEN_ISSUER, constant_time_equal, gateway_token_key, hmac_hex
 
-ISSUER = "vnsandbox-gateway"
+ISSUER = GATEWAY_TOKEN_ISSUER
 #: Scope of the tenant's own control plane (reset, faults, journal, clock, consumers).
 CONTROL_SCOPE = "sandbox"
 APIS = ("vneid", "dvcqg", "paygov")
@@ -76,7 +76,7 @@ class Authenticator:
     """Turns the credential headers of a request into a :class:`Principal`."""
 
     def __init__(self, gateway_secret: str, admin_key: str, cache: ConfigCache, *, require_auth: bool) -> None:
-        self._key = hmac_hex(gateway_secret, "vnsandbox-gateway-access-token")
+        self._key = gateway_token_key(gateway_secret)
         self._link_key = hmac_hex(gateway_secret, "vnsandbox-gateway-tenant-link")
         self._links: dict[str, str] = {}
         self._admin_key = admin_key

@@ -46,6 +46,16 @@ def verify_tenant_assertion(secret: str, tenant: str, request_id: str, consumer:
     return constant_time_equal(tenant_assertion(secret, tenant, request_id, consumer), signature)
 
 
+#: Issuer of the gateway's self-issued access tokens (HS256 JWTs).
+GATEWAY_TOKEN_ISSUER = "vnsandbox-gateway"
+
+
+def gateway_token_key(gateway_secret: str) -> str:
+    """The HS256 key of the gateway's access tokens, derived from the shared gateway secret,
+    so services can check a gateway token presented to them directly."""
+    return hmac_hex(gateway_secret, "vnsandbox-gateway-access-token")
+
+
 def webhook_signature(secret: str, timestamp: int, body: bytes) -> str:
     """``t=<unix>,v1=<hex hmac-sha256 of "<t>.<body>">`` (the Stripe-style scheme)."""
     mac = hmac_hex(secret, str(timestamp).encode() + b"." + body)

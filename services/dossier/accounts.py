@@ -32,7 +32,7 @@ from services.dossier.settings import (
     DossierSettings,
 )
 from vnsandbox import clock
-from vnsandbox.signing import hmac_hex
+from vnsandbox.signing import GATEWAY_TOKEN_ISSUER, gateway_token_key
 
 
 def now_naive(session: Session, tenant: str) -> datetime:
@@ -226,11 +226,6 @@ class Caller:
     sync_session: SyncSession | None = None
 
 
-#: How the gateway derives its access-token key from the shared gateway secret (gateway/auth.py).
-GATEWAY_TOKEN_KEY_LABEL = "vnsandbox-gateway-access-token"
-GATEWAY_ISSUER = "vnsandbox-gateway"
-
-
 def gateway_token_client(token: str, gateway_secret: str, tenant: str, now: datetime) -> str:
     """The client id of a gateway access token (HS256 JWT) presented directly to this service.
 
@@ -239,9 +234,9 @@ def gateway_token_client(token: str, gateway_secret: str, tenant: str, now: date
     try:
         claims = jwt.decode(
             token,
-            hmac_hex(gateway_secret, GATEWAY_TOKEN_KEY_LABEL),
+            gateway_token_key(gateway_secret),
             algorithms=["HS256"],
-            issuer=GATEWAY_ISSUER,
+            issuer=GATEWAY_TOKEN_ISSUER,
             options={"verify_exp": False, "verify_iat": False, "require": ["exp", "sub", "tenant", "iss"]},
         )
     except jwt.PyJWTError:
