@@ -13,21 +13,27 @@ from sqlalchemy.orm import Session
 from vnsandbox.db import Switch
 
 
+def _active(session: Session, tenant: str, names: list[str], scope: str, *, lock: bool) -> Switch | None:
+    """The switch among ``names`` that applies to ``scope``: a scoped one wins over ``*``."""
+    stmt = (
+        select(Switch)
+        .where(Switch.tenant == tenant, Switch.name.in_(names), or_(Switch.scope == scope, Switch.scope == "*"))
+        .order_by(Switch.id)
+    )
+    rows = session.scalars(stmt.with_for_update() if lock else stmt).all()
+    if not rows:
+        return None
+    return next((r for r in rows if r.scope == scope and scope != "*"), rows[0])
+
+
 def take(session: Session, tenant: str, names: str | list[str], scope: str = "*") -> Switch | None:
     """The active switch among ``names`` for ``scope`` (a scoped one wins over ``*``).
 
     Counts one use: a switch with ``remaining`` is removed when it reaches zero.
     """
-    wanted = [names] if isinstance(names, str) else names
-    rows = session.scalars(
-        select(Switch)
-        .where(Switch.tenant == tenant, Switch.name.in_(wanted), or_(Switch.scope == scope, Switch.scope == "*"))
-        .order_by(Switch.id)
-        .with_for_update()
-    ).all()
-    if not rows:
+    row = _active(session, tenant, [names] if isinstance(names, str) else names, scope, lock=True)
+    if row is None:
         return None
-    row = next((r for r in rows if r.scope == scope and scope != "*"), rows[0])
     if row.remaining is not None:
         row.remaining -= 1
         if row.remaining <= 0:
@@ -38,11 +44,4 @@ def take(session: Session, tenant: str, names: str | list[str], scope: str = "*"
 
 def peek(session: Session, tenant: str, name: str, scope: str = "*") -> Switch | None:
     """Like :func:`take` without counting a use (for settings-like switches)."""
-    rows = session.scalars(
-        select(Switch)
-        .where(Switch.tenant == tenant, Switch.name == name, or_(Switch.scope == scope, Switch.scope == "*"))
-        .order_by(Switch.id)
-    ).all()
-    if not rows:
-        return None
-    return next((r for r in rows if r.scope == scope and scope != "*"), rows[0])
+    return _active(session, tenant, [name], scope, lock=False)
