@@ -29,6 +29,7 @@ from fastapi import APIRouter, BackgroundTasks, FastAPI, Query, Request
 from sqlalchemy import JSON, Float, Integer, MetaData, String, Text, and_, func, or_, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from vnsandbox import clock
 from vnsandbox.context import current_tenant
 from vnsandbox.db import NAMING, ClockOffset, Database, SessionDep
 from vnsandbox.errors import NotFound
@@ -141,8 +142,8 @@ class RetryPolicy:
 
 
 def _tenant_now(session: Session, tenant: str) -> float:
-    row = session.get(ClockOffset, tenant)
-    return time.time() + (row.offset_seconds if row else 0.0)
+    """The tenant's test-clock time as epoch seconds (the outbox schedules in floats)."""
+    return time.time() + clock.offset_seconds(session, tenant)
 
 
 def enqueue(
