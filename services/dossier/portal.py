@@ -14,13 +14,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.dossier import catalogue, rules
+from services.dossier import rules
 from services.dossier.accounts import Caller, ensure_dev_unit, get_unit, now_naive
 from services.dossier.errors import Code, DvcqgError, detail, envelope
 from services.dossier.models import Dossier, DossierEvent, InboxEvent, PaymentRecord
 from services.dossier.service import dossier_to_wire, fields_of
 from services.dossier.settings import DossierSettings
 from vnsandbox.outbox import Delivery, enqueue
+from vnsandbox.vn import catalogue
 
 
 def notify_unit(

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from services.dossier import accounts, catalogue, portal, reports, rules, scorecard, service
+from services.dossier import accounts, portal, reports, rules, scorecard, service
 from services.dossier.errors import Code, DvcqgError, envelope, http_status
 from services.dossier.schemas import SERVICES, LoginIn, ServiceCall, body_doc, parse
 from services.dossier.settings import DossierSettings
@@ -25,6 +25,7 @@ from vnsandbox.context import current_request_id, current_tenant
 from vnsandbox.db import SessionDep
 from vnsandbox.service import service_index
 from vnsandbox.signing import CONSUMER_HEADER, TENANT_SIGNATURE_HEADER, verify_tenant_assertion
+from vnsandbox.vn import catalogue
 
 router = APIRouter()
 

@@ -10,17 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
-from services.dossier import catalogue
 from services.dossier.errors import detail
-from services.identity import cccd
+from vnsandbox.vn import catalogue, cccd
+from vnsandbox.vn.wiretime import VN_TZ, format_wire_time
+from vnsandbox.vn.wiretime import parse_wire_time as parse_vn_time
 
-VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
-_VN_OFFSET = timedelta(hours=7)  # Vietnam has no daylight saving time
-WIRE_TIME = "%Y%m%d%H%M%S"
-_WIRE_TIME_RE = re.compile(r"^\d{14}$")
+_VN_OFFSET = VN_TZ.utcoffset(None)
 
 STATUS_NAMES: dict[int, str] = {
     1: "Mới đăng ký",
@@ -50,20 +48,13 @@ TRANSITIONS: dict[int, frozenset[int]] = {
 
 
 def to_wire_time(value: datetime | None) -> str | None:
-    """Naive-UTC (or aware) datetime → ``yyyyMMddHHmmss`` in Vietnam time."""
-    if value is None:
-        return None
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(VN_TZ).strftime(WIRE_TIME)
+    """Naive-UTC (as stored) or aware datetime → ``yyyyMMddHHmmss`` in Vietnam time."""
+    return None if value is None else format_wire_time(value)
 
 
 def parse_wire_time(value: str) -> datetime:
-    """``yyyyMMddHHmmss`` in Vietnam time → naive UTC datetime (``ValueError`` if malformed)."""
-    if not _WIRE_TIME_RE.match(value):
-        raise ValueError(value)
-    v = value  # fixed positions: faster than strptime, which dominated batch validation
-    local = datetime(int(v[:4]), int(v[4:6]), int(v[6:8]), int(v[8:10]), int(v[10:12]), int(v[12:14]))
-    return (local - _VN_OFFSET).replace(tzinfo=None)
+    """``yyyyMMddHHmmss`` in Vietnam time → naive UTC, as dossiers are stored (``ValueError`` if malformed)."""
+    return (parse_vn_time(value) - _VN_OFFSET).replace(tzinfo=None)
 
 
 def parse_period_bound(value: str, end: bool) -> datetime:

@@ -39,10 +39,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.dossier import catalogue, rules
+from services.dossier import rules
 from services.dossier.accounts import now_naive
 from services.dossier.models import Dossier, DossierEvent
 from services.dossier.reports import period, units_of
+from vnsandbox.vn import catalogue
 
 MAX_MARKS: dict[str, float] = {
     "1.4": 1.0,

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from services.identity import cccd
 from services.identity.models import BASE_TENANT, Person
 from services.identity.population import SerialAllocator, tech_id
 from vnsandbox.errors import Conflict, NotFound, ValidationFailed
+from vnsandbox.vn import cccd
 
 #: Columns of a person a tenant may set on a persona.
 EDITABLE = (

@@ -3,7 +3,7 @@
 Everything here is synthetic. Names come from Faker's ``vi_VN`` person lists (composed in
 Vietnamese order: family name, middle name, given name), addresses from the wards and
 provinces of the ``vietnam-provinces`` package (today's 34 provinces), identification
-numbers from :mod:`services.identity.cccd`, so the generator can only make numbers the
+numbers from :mod:`vnsandbox.vn.cccd`, so the generator can only make numbers the
 validator accepts.
 
 Shares (of the people generated; tested):
@@ -32,8 +32,8 @@ from typing import Any
 from sqlalchemy import Connection, Table, delete, select
 from sqlalchemy.orm import Session
 
-from services.identity import cccd
 from services.identity.models import Base, Person, PopulationInfo
+from vnsandbox.vn import cccd
 
 REFERENCE_DATE = date(2026, 1, 1)
 #: Namespace of the stable ``sub``/``TechID`` derived from a person's number.

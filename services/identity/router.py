@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
-from services.identity import cccd, clients, keys, oidc, people
+from services.identity import clients, keys, oidc, people
 from services.identity.errors import AuthorizeError, OAuthError, PopulationError, invalid_request, invalid_token
 from services.identity.models import Client, IssuedToken
 from services.identity.schemas import (
@@ -35,6 +35,7 @@ from vnsandbox.context import current_tenant
 from vnsandbox.db import SessionDep
 from vnsandbox.errors import PayloadTooLarge, SandboxError
 from vnsandbox.service import public_base_url, service_index
+from vnsandbox.vn import cccd
 
 router = APIRouter()
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))

@@ -12,14 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 from vnsandbox.signing import constant_time_equal, hmac_hex, joined
-
-#: Asia/Ho_Chi_Minh (no daylight saving): wire times ``yyyyMMddHHmmss`` are in it.
-VN_TZ = timezone(timedelta(hours=7), "ICT")
-WIRE_TIME = "%Y%m%d%H%M%S"
+from vnsandbox.vn.wiretime import parse_wire_day, wire_time_of_epoch
 
 ALGORITHMS = ("sha256", "sha512")
 
@@ -177,18 +174,12 @@ class PartnerKey:
 
 def wire_time(ts: float | None) -> str:
     """Epoch seconds → ``yyyyMMddHHmmss`` in Vietnam time (empty for ``None``)."""
-    if ts is None:
-        return ""
-    return datetime.fromtimestamp(ts, UTC).astimezone(VN_TZ).strftime(WIRE_TIME)
-
-
-def parse_wire_time(value: str) -> datetime:
-    return datetime.strptime(value, WIRE_TIME).replace(tzinfo=VN_TZ)
+    return "" if ts is None else wire_time_of_epoch(ts)
 
 
 def vn_day_bounds(day: str) -> tuple[float, float]:
     """``yyyyMMdd`` → [start, end) epoch seconds of that day in Vietnam time."""
-    start = datetime.strptime(day, "%Y%m%d").replace(tzinfo=VN_TZ)
+    start = parse_wire_day(day)
     return start.timestamp(), (start + timedelta(days=1)).timestamp()
 
 

@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from services.payment import errors, schemas, service
-from services.payment.protocol import INIT, QUERY, REFUND, VN_TZ
+from services.payment.protocol import INIT, QUERY, REFUND
 from services.payment.receipts import receipt_pdf
 from services.payment.settings import PaymentSettings
 from vnsandbox.context import current_tenant
@@ -29,6 +29,8 @@ from vnsandbox.errors import MalformedJSON
 from vnsandbox.middleware import valid_tenant
 from vnsandbox.outbox import wake
 from vnsandbox.service import public_base_url, service_index
+from vnsandbox.vn.banks import banks
+from vnsandbox.vn.wiretime import VN_TZ
 
 
 def clean_url(request: Request) -> None:
@@ -211,7 +213,7 @@ def pay_page(tenant: str, token: str, request: Request, session: SessionDep, bac
         session, tenant, payment, client="payment-page", purpose="payer views the payment page", action="page"
     )
     fees = info.get("PhiLePhi") or [{"TenPhiLePhi": payment.description, "SoTien": payment.amount}]
-    bank_list = service.banks(settings.bank_codes_file)
+    bank_list = banks(settings.bank_codes_file)
     selected = payment.bank_code or bank_list[0].code
     return templates.TemplateResponse(
         request,

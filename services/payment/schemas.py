@@ -25,9 +25,9 @@ from services.payment.protocol import (
     STATE_FAILED,
     STATE_PENDING,
     STATE_SUCCESS,
-    parse_wire_time,
     wire_time,
 )
+from vnsandbox.vn.wiretime import parse_wire_time
 
 REFERENCE = r"^[A-Za-z0-9._:\-]{1,50}$"
 VERSION = r"^\d+\.\d+(\.\d+)?$"

@@ -9,7 +9,6 @@ as the outcome they announce: an outcome without its notice cannot be committed.
 from __future__ import annotations
 
 import csv
-import functools
 import hashlib
 import json
 import logging
@@ -38,13 +37,11 @@ from services.payment.protocol import (
     REFUND_NOTIFY,
     REQUEST_TYPES,
     RESULT_CODES,
-    VN_TZ,
     PartnerKey,
     outcome_for,
     vn_day_bounds,
     wire_time,
 )
-from services.payment.receipts import amount_in_words
 from services.payment.schemas import (
     InitIn,
     PartnerIn,
@@ -60,6 +57,10 @@ from vnsandbox import audit, clock, switches
 from vnsandbox.db import ClockOffset, Database, Switch
 from vnsandbox.outbox import enqueue
 from vnsandbox.signing import hmac_hex, tenant_assertion
+from vnsandbox.vn import catalogue
+from vnsandbox.vn.banks import BANK_CODES_CSV, banks
+from vnsandbox.vn.money import amount_in_words
+from vnsandbox.vn.wiretime import VN_TZ
 
 log = logging.getLogger("services.payment")
 
@@ -777,53 +778,7 @@ def today_vn(session: Session, tenant: str) -> str:
     return clock.now(session, tenant).astimezone(VN_TZ).strftime("%Y%m%d")
 
 
-# --- Banks ------------------------------------------------------------------------------
-
-#: E-wallets offered on the page besides the banks of bank-codes.csv (codes chosen by the sandbox).
-WALLETS = (
-    ("MOMO", "Ví MoMo"),
-    ("ZALOPAY", "Ví ZaloPay"),
-    ("VIETTELMONEY", "Viettel Money"),
-    ("VNPTMONEY", "VNPT Money"),
-)
-
-
-@dataclass(frozen=True)
-class Bank:
-    code: str
-    name: str
-    group: str
-
-
-@functools.cache
-def banks(path: Path) -> tuple[Bank, ...]:
-    """Banks and channels for the payment page: channels, wallets, then NAPAS banks."""
-    channels: list[Bank] = []
-    napas: list[Bank] = []
-    seen: set[str] = set()
-    with path.open(encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            code = row["code"].strip()
-            key = f"{row['gateway']}:{code}"
-            if not code or key in seen:
-                continue
-            seen.add(key)
-            if row["gateway"] == "napas":
-                napas.append(Bank(code, row["ten_ngan_hang"].strip(), "bank"))
-            elif code in ("VNPAYQR", "VNBANK", "INTCARD"):
-                channels.append(Bank(code, row["ten_ngan_hang"].strip(), "channel"))
-    wallets = [Bank(c, n, "wallet") for c, n in WALLETS]
-    return (*channels, *wallets, *sorted(napas, key=lambda b: b.code))
-
-
-_DEFAULT_BANKS = Path(__file__).parent / "data" / "bank-codes.csv"
-_CATALOGUE = Path(__file__).parent / "data" / "tthc-catalogue.csv"
-
-
-@functools.cache
-def _procedure_names(path: Path = _CATALOGUE) -> dict[str, str]:
-    with path.open(encoding="utf-8") as f:
-        return {row["ma_tthc"].strip(): row["ten_tthc"].strip() for row in csv.DictReader(f) if row.get("ma_tthc")}
+# --- Banks and procedures ----------------------------------------------------------------
 
 
 def procedure_name(info: Mapping[str, Any]) -> str:
@@ -832,10 +787,11 @@ def procedure_name(info: Mapping[str, Any]) -> str:
     if isinstance(given, str) and given:
         return given
     code = info.get("MaTTHC")
-    return _procedure_names().get(code, "") if isinstance(code, str) else ""
+    procedure = catalogue.get(code) if isinstance(code, str) else None
+    return procedure.name if procedure is not None else ""
 
 
-def bank_name(code: str, path: Path = _DEFAULT_BANKS) -> str:
+def bank_name(code: str, path: Path = BANK_CODES_CSV) -> str:
     for bank in banks(path):
         if bank.code == code:
             return bank.name

@@ -8,6 +8,7 @@ from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
 from vnsandbox.settings import ServiceSettings
+from vnsandbox.vn.banks import BANK_CODES_CSV
 
 HERE = Path(__file__).parent
 
@@ -44,7 +45,7 @@ class PaymentSettings(ServiceSettings):
     expiry_interval_s: float = 1.0
     #: Longest delay the ``init_slow`` switch may impose (seconds).
     max_slow_s: float = 30.0
-    bank_codes_file: Path = HERE / "data" / "bank-codes.csv"
+    bank_codes_file: Path = BANK_CODES_CSV
     font_file: Path = HERE / "assets" / "DejaVuSans.ttf"
 
     @model_validator(mode="after")

@@ -6,8 +6,9 @@ from datetime import datetime
 
 import pytest
 
-from services.dossier import catalogue, rules
+from services.dossier import rules
 from tests.dossier.conftest import DEV_UNIT, record
+from vnsandbox.vn import catalogue
 
 UNITS = frozenset({DEV_UNIT})
 

@@ -7,8 +7,8 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.identity import cccd
 from services.identity.population import Generator
+from vnsandbox.vn import cccd
 
 codes = st.sampled_from(sorted(cccd.province_codes()))
 sexes = st.sampled_from(["M", "F"])

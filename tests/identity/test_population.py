@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from services.identity import cccd
 from services.identity.models import Base, Person
 from services.identity.population import REFERENCE_DATE, Generator, generate, insert_people
 from tests.identity.conftest import persona, query_of, register
 from tests.support import TenantClient, new_tenant
+from vnsandbox.vn import cccd
 
 # -- the generator ------------------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ from typing import Any
 import pypdf
 import pytest
 
-from services.payment.receipts import amount_in_words
 from tests.payment.conftest import (
     PARTNER,
     PAYER,
@@ -24,6 +23,7 @@ from tests.payment.conftest import (
     wait_for,
 )
 from tests.support import TenantClient
+from vnsandbox.vn.money import amount_in_words
 
 
 def _paid(province: PartnerSetup, amount: int = 150_000, bank: str = "VCB") -> dict[str, Any]:

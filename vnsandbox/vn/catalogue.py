@@ -1,7 +1,7 @@
 """The procedure catalogue (danh mục TTHC) with a documented fee schedule.
 
 Seeded from ``data/tthc-catalogue.csv`` (399 real procedures of the national portal,
-copied from the shared data set so the service needs nothing outside itself at run time).
+copied from the shared data set so the sandbox needs nothing outside itself at run time).
 The catalogue is reference data, read-only and the same for every tenant, so it lives in
 memory, not in a table.
 
