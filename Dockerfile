@@ -13,6 +13,7 @@ RUN uv sync --frozen --no-dev --no-install-project
 COPY vnsandbox ./vnsandbox
 COPY services ./services
 COPY gateway ./gateway
+COPY launcher ./launcher
 RUN uv sync --frozen --no-dev
 
 RUN useradd --system --uid 10001 sandbox && mkdir -p /data && chown sandbox /data

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from vnsandbox.cli import Supervisor, _settings_classes
+from launcher.cli import Supervisor, _settings_classes
+from launcher.topology import ALL, SERVICES, uvicorn_args
 from vnsandbox.settings import SANDBOX_ENV_VARS, env_var_names
-from vnsandbox.topology import ALL, SERVICES, uvicorn_args
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

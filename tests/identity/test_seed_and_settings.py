@@ -6,11 +6,11 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from launcher.cli import main
 from services.identity.app import create_app
 from services.identity.settings import IdentitySettings
 from tests.identity.conftest import RelyingParty, query_of
 from tests.support import TenantClient, new_tenant
-from vnsandbox.cli import main
 
 
 def app_client(tmp_path: Path, **settings: object) -> TestClient:

@@ -23,9 +23,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from launcher.topology import ALL, GATEWAY, GATEWAY_PREFIX, SERVICES, uvicorn_args
 from vnsandbox import __version__
 from vnsandbox.settings import ServiceSettings
-from vnsandbox.topology import ALL, GATEWAY, GATEWAY_PREFIX, SERVICES, uvicorn_args
 
 STARTUP_TIMEOUT_S = 60.0
 
