@@ -14,6 +14,7 @@ at start. Every table holds a ``tenant`` column: one tenant's reset wipes its ro
 from __future__ import annotations
 
 import json
+import os
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -38,6 +39,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import StaticPool
+
+#: The first Alembic revision of every service (control-plane tables).
+CONTROL_VERSIONS = Path(__file__).parent / "migration_versions"
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -162,6 +166,11 @@ class Database:
         """Apply the service's Alembic migrations up to head (serialised on PostgreSQL)."""
         cfg = Config()
         cfg.set_main_option("script_location", str(migrations_dir))
+        # The control-plane revision every service starts from, then the service's own.
+        cfg.set_main_option("path_separator", "os")
+        cfg.set_main_option(
+            "version_locations", os.pathsep.join([str(CONTROL_VERSIONS), str(migrations_dir / "versions")])
+        )
         cfg.attributes["version_table"] = f"alembic_version_{service}"
         with self.engine.begin() as conn:
             if self.dialect == "postgresql":

@@ -1,14 +1,14 @@
 """Tenants, consumers and fault rules of the gateway.
 
 Revision ID: gateway_0002
-Revises: gateway_0001
+Revises: control_0001
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "gateway_0002"
-down_revision = "gateway_0001"
+down_revision = "control_0001"
 branch_labels = None
 depends_on = None
 

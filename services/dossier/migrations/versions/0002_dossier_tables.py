@@ -1,7 +1,7 @@
 """Dossier tables (units, sessions, dossiers, events, rejections, inbox, payments) and the outbox.
 
 Revision ID: dossier_0002
-Revises: dossier_0001
+Revises: control_0001
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from vnsandbox.outbox import create_outbox_tables, drop_outbox_tables
 
 revision = "dossier_0002"
-down_revision = "dossier_0001"
+down_revision = "control_0001"
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """Identity tables: population, clients, signing keys, codes, tokens, login sessions.
 
 Revision ID: identity_0002
-Revises: identity_0001
+Revises: control_0001
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "identity_0002"
-down_revision = "identity_0001"
+down_revision = "control_0001"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Partners, payments, refunds and the outbox of result notices.
 
 Revision ID: payment_0002
-Revises: payment_0001
+Revises: control_0001
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from vnsandbox.outbox import create_outbox_tables, drop_outbox_tables
 
 revision = "payment_0002"
-down_revision = "payment_0001"
+down_revision = "control_0001"
 branch_labels = None
 depends_on = None
 
