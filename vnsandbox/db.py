@@ -37,8 +37,18 @@ from sqlalchemy import (
     event,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    mapped_column,
+    sessionmaker,
+    with_loader_criteria,
+)
 from sqlalchemy.pool import StaticPool
+
+from vnsandbox.context import current_tenant
 
 #: The first Alembic revision of every service (control-plane tables).
 CONTROL_VERSIONS = Path(__file__).parent / "migration_versions"
@@ -196,11 +206,61 @@ class Database:
         self.engine.dispose()
 
 
+#: ``Session.info`` key naming the tenant a session is scoped to (see :func:`scope_to_tenant`).
+TENANT_SCOPE = "tenant_scope"
+#: Rows every tenant reads and none writes (no tenant name can start with ``_``).
+SHARED_TENANT = "_base"
+#: Execution option that lets one statement of a tenant-scoped session read across tenants.
+ALL_TENANTS = "all_tenants"
+
+
+def scope_to_tenant(session: Session, tenant: str) -> Session:
+    """Make every ORM query of ``session`` see ``tenant``'s rows only.
+
+    Each ORM ``SELECT``, ``UPDATE`` and ``DELETE`` the session runs gets the criterion
+    ``<entity>.tenant == tenant`` for every entity with a ``tenant`` column it touches
+    (joins, relationship loads and ``Session.get`` included), so a query written without
+    its own tenant filter still cannot read or change another tenant's rows. Request
+    sessions (:data:`SessionDep`) are scoped; reads also see the shared read-only rows of
+    :data:`SHARED_TENANT`; background workers, which serve every tenant,
+    use unscoped sessions. A statement that must see every tenant says so with
+    ``.execution_options(all_tenants=True)``.
+    """
+    session.info[TENANT_SCOPE] = tenant
+    return session
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _apply_tenant_scope(state: ORMExecuteState) -> None:
+    tenant = state.session.info.get(TENANT_SCOPE)
+    if tenant is None or state.execution_options.get(ALL_TENANTS):
+        return
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_select:
+        # Reads also see the shared read-only layer (identity's base population and keys).
+        visible = (tenant, SHARED_TENANT)
+        options = [
+            with_loader_criteria(mapper.class_, lambda cls: cls.tenant.in_(visible), include_aliases=True)
+            for mapper in state.all_mappers
+            if "tenant" in mapper.columns
+        ]
+    else:
+        options = [
+            with_loader_criteria(mapper.class_, lambda cls: cls.tenant == tenant, include_aliases=True)
+            for mapper in state.all_mappers
+            if "tenant" in mapper.columns
+        ]
+    if options:
+        state.statement = state.statement.options(*options)
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    """FastAPI dependency: the request's unit of work, committed after the endpoint returns."""
+    """FastAPI dependency: the request's unit of work, scoped to the request's tenant and
+    committed after the endpoint returns."""
     db: Database = request.app.state.db
     with db.session() as session:
-        yield session
+        yield scope_to_tenant(session, current_tenant())
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

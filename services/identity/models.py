@@ -16,10 +16,10 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, Boolean, Date, DateTime, Index, Integer, MetaData, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from vnsandbox.db import NAMING, utcnow
+from vnsandbox.db import NAMING, SHARED_TENANT, utcnow
 
 #: Tenant name of the shared base layer (the middleware refuses names starting with ``_``).
-BASE_TENANT = "_base"
+BASE_TENANT = SHARED_TENANT
 
 
 def aware(value: datetime) -> datetime:

@@ -24,7 +24,7 @@ from services.payment.protocol import INIT, QUERY, REFUND
 from services.payment.receipts import receipt_pdf
 from services.payment.settings import PaymentSettings
 from vnsandbox.context import current_tenant
-from vnsandbox.db import SessionDep
+from vnsandbox.db import SessionDep, scope_to_tenant
 from vnsandbox.errors import MalformedJSON
 from vnsandbox.middleware import valid_tenant
 from vnsandbox.outbox import wake
@@ -153,9 +153,13 @@ def payments(
 # --- Hosted payment page ------------------------------------------------------------------
 
 
-def _page_tenant(tenant: str) -> str:
+def _page_tenant(tenant: str, session: Session) -> str:
+    """The tenant named by the page's link. A citizen's browser comes without the gateway's
+    tenant assertion: the link (tenant + unguessable token) is the capability, so the
+    request's unit of work is scoped to the tenant it names."""
     if not valid_tenant(tenant):
         raise errors.PaymentNotFound()
+    scope_to_tenant(session, tenant)
     return tenant
 
 
@@ -197,7 +201,7 @@ def _render_result(
 def pay_page(tenant: str, token: str, request: Request, session: SessionDep, background: BackgroundTasks) -> Response:
     """The page ``UrlThanhToan`` points to: order summary, banks and wallets, outcome buttons."""
     try:
-        tenant = _page_tenant(tenant)
+        tenant = _page_tenant(tenant, session)
         payment = service.payment_by_token(session, tenant, token)
     except errors.PaymentNotFound as exc:
         return _not_found_page(request, exc)
@@ -243,7 +247,7 @@ def pay_submit(
 ) -> Response:
     """The citizen's choice: the outcome is recorded, the notice queued, and the browser sent
     to the partner's return URL with the signed result fields (303), or shown the result."""
-    tenant = _page_tenant(tenant)
+    tenant = _page_tenant(tenant, session)
     schemas.ensure_clean({"action": action, "MaNganHang": bank_code})
     settings = _settings(request)
     payment = service.payment_by_token(session, tenant, token)
@@ -264,7 +268,7 @@ def pay_submit(
 @router.get("/pay/{tenant}/{token}/receipt.pdf", summary="Receipt PDF from the payment page", tags=["payment page"])
 def pay_receipt(tenant: str, token: str, request: Request, session: SessionDep) -> Response:
     """The receipt of the page's payment, for the citizen's browser."""
-    tenant = _page_tenant(tenant)
+    tenant = _page_tenant(tenant, session)
     payment = service.payment_by_token(session, tenant, token)
     data = service.receipt_of(payment)
     service.audit_payer_read(
