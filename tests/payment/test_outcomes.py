@@ -155,6 +155,33 @@ def test_magic_amount_ending_decides_a_successful_payment(
     assert dict(parse_qsl(urlsplit(r.headers["location"]).query))["MaLoi"] == code
 
 
+@pytest.mark.parametrize(
+    ("bank", "amount", "code"),
+    [
+        ("SANDBOX_OK", 150_051, "51"),
+        ("SANDBOX_OK", 150_012, "12"),
+        ("SANDBOX_LOCKED", 150_051, "12"),
+        ("SANDBOX_NOFUNDS", 150_012, "51"),
+        ("SANDBOX_CANCEL", 150_051, "24"),
+    ],
+)
+def test_magic_amount_fails_a_sandbox_ok_payment_but_not_a_magic_failure(
+    payment: TenantClient, province: PartnerSetup, bank: str, amount: int, code: str
+) -> None:
+    # docs/payment.md: the amount endings apply "when it is paid successfully"; SANDBOX_OK is a
+    # successful payment, the failing magic banks are not.
+    reply = province.init(amount=amount, MaNganHang=bank)
+    q = province.query(reply["MaThamChieu"])
+    assert (q["TrangThaiGD"], q["MaLoi"]) == (4, code)
+
+
+def test_magic_amount_applies_to_a_headless_success_with_sandbox_ok(
+    payment: TenantClient, province: PartnerSetup
+) -> None:
+    reply = province.init(amount=150_051)
+    assert province.complete(reply["MaGiaoDich"], "success", bank="SANDBOX_OK")["MaLoi"] == "51"
+
+
 def test_query_of_a_pending_payment_is_state_3(payment: TenantClient, province: PartnerSetup) -> None:
     reply = province.init()
     q = province.query(reply["MaThamChieu"])
