@@ -266,3 +266,49 @@ def test_payment_page_names_the_procedure_from_the_catalogue(payment: TenantClie
     r = payment.post("/payments", json=signed(fields, INIT_ORDER))
     html = payment.client.get(_page_path(r.json())).text
     assert "1.000942 - Trả lại giấy phép nhận chìm (cấp tỉnh)" in html
+
+
+# --- Bad form posts of the page --------------------------------------------------------------
+
+BROWSER = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+@pytest.mark.parametrize(
+    "form",
+    [{"MaNganHang": "VCB"}, {}, {"action": ""}],
+    ids=["no action", "empty form", "empty action"],
+)
+def test_page_form_without_an_outcome_shows_a_vietnamese_error_page_to_a_browser(
+    payment: TenantClient, province: PartnerSetup, form: dict[str, str]
+) -> None:
+    reply = province.init()
+    r = payment.client.post(_page_path(reply), data=form, headers=BROWSER, follow_redirects=False)
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("text/html")
+    assert "Thiếu trường bắt buộc" in r.text and "FIELD_MISSING" in r.text
+    assert _page_path(reply) in r.text  # a way back to the page
+    assert province.query(reply["MaThamChieu"])["TrangThaiGD"] == 3  # still pending
+
+
+def test_page_form_without_an_outcome_answers_the_documented_json_error_to_an_api_client(
+    payment: TenantClient, province: PartnerSetup
+) -> None:
+    reply = province.init()
+    r = payment.client.post(_page_path(reply), data={"MaNganHang": "VCB"}, headers={"accept": "application/json"})
+    body = r.json()
+    assert (r.status_code, body["error_code"]) == (422, "FIELD_MISSING")
+    assert body["message"] == "Thiếu trường bắt buộc"
+    assert body["details"][0]["field"] == "action"
+
+
+@pytest.mark.parametrize(
+    "form", [{"action": "steal"}, {"action": "success", "MaNganHang": "X" * 40}], ids=["unknown action", "long bank"]
+)
+def test_page_form_with_a_bad_field_is_field_invalid_on_a_page(
+    payment: TenantClient, province: PartnerSetup, form: dict[str, str]
+) -> None:
+    reply = province.init()
+    r = payment.client.post(_page_path(reply), data=form, headers=BROWSER, follow_redirects=False)
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
+    assert "FIELD_INVALID" in r.text and "Trường dữ liệu sai định dạng" in r.text
+    assert province.query(reply["MaThamChieu"])["TrangThaiGD"] == 3
