@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from tests.dossier.conftest import register_unit
-from tests.support import TenantClient
+from tests.support import TenantClient, shared_mode
 
 ALWAYS_REFUSED = [
     "http://169.254.169.254/latest/meta-data/",
@@ -22,10 +22,7 @@ _codes = (f"000.00.{n:02d}.H99" for n in itertools.count(10))
 
 @pytest.fixture
 def shared(dossier: TenantClient, monkeypatch: pytest.MonkeyPatch) -> TenantClient:
-    assert dossier.app is not None
-    monkeypatch.setattr(dossier.app.state.settings, "mode", "shared")
-    monkeypatch.setattr(dossier.app.state.settings, "callback_allow", "")
-    return dossier
+    return shared_mode(dossier, monkeypatch)
 
 
 def _create(client: TenantClient, url: str) -> tuple[int, dict]:
@@ -74,8 +71,7 @@ def test_local_webhooks_are_allowed_in_the_embedded_mode(dossier: TenantClient, 
 def test_shared_mode_allows_what_sandbox_callback_allow_names(
     shared: TenantClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert shared.app is not None
-    monkeypatch.setattr(shared.app.state.settings, "callback_allow", "10.0.0.0/8")
+    shared_mode(shared, monkeypatch, callback_allow="10.0.0.0/8")
     assert _create(shared, "http://10.1.2.3/hook")[0] == 200
     assert _refused(*_create(shared, "http://192.168.0.9/hook"))
 

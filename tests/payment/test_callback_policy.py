@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.payment.conftest import SECRET, PartnerSetup, TenantReceiver, deliveries, wait_for
-from tests.support import TenantClient
+from tests.support import TenantClient, shared_mode
 from vnsandbox.outbound import OutboundPolicy
 
 ALWAYS_REFUSED = [
@@ -30,11 +30,7 @@ FIELDS = ["notice_url", "return_url"]
 
 @pytest.fixture
 def shared(payment: TenantClient, monkeypatch: pytest.MonkeyPatch) -> TenantClient:
-    """The payment service as deployed in the shared mode (for the policy; the rest is unchanged)."""
-    assert payment.app is not None
-    monkeypatch.setattr(payment.app.state.settings, "mode", "shared")
-    monkeypatch.setattr(payment.app.state.settings, "callback_allow", "")
-    return payment
+    return shared_mode(payment, monkeypatch)
 
 
 def _put(payment: TenantClient, **urls: str) -> tuple[int, dict]:
@@ -84,8 +80,7 @@ def test_loopback_and_private_urls_are_allowed_in_the_embedded_mode(payment: Ten
 def test_shared_mode_allows_what_sandbox_callback_allow_names(
     shared: TenantClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert shared.app is not None
-    monkeypatch.setattr(shared.app.state.settings, "callback_allow", "10.0.0.0/8, receiver.internal")
+    shared_mode(shared, monkeypatch, callback_allow="10.0.0.0/8, receiver.internal")
     assert _put(shared, notice_url="http://10.0.0.5/notice", return_url="http://receiver.internal/ok")[0] == 200
     assert _refused(*_put(shared, notice_url="http://192.168.1.10/notice"), "notice_url")
 
