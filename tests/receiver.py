@@ -29,6 +29,8 @@ class Receiver:
 
     reply: Callable[[int, Received], Reply] = field(default=lambda n, r: (200, b'{"ok": true}'))
     received: list[Received] = field(default_factory=list)
+    #: Extra headers of every reply (``Location`` for a redirect, say).
+    headers: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         receiver = self
@@ -44,6 +46,8 @@ class Receiver:
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(payload)))
+                for name, value in receiver.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(payload)
 

@@ -54,6 +54,15 @@ class TenantClient:
         return self.request("DELETE", url, **kw)
 
 
+def shared_mode(client: TenantClient, monkeypatch: Any, callback_allow: str = "") -> TenantClient:
+    """``client``'s in-process service as configured in the shared mode, for the rules that read the
+    mode per request (the outbound-URL policy); restored by ``monkeypatch`` after the test."""
+    assert client.app is not None
+    monkeypatch.setattr(client.app.state.settings, "mode", "shared")
+    monkeypatch.setattr(client.app.state.settings, "callback_allow", callback_allow)
+    return client
+
+
 class PostgresDatabases:
     """Creates throwaway databases on the test PostgreSQL server and drops them after."""
 

@@ -10,10 +10,12 @@ import pytest
 from tests.receiver import Receiver, fail_first
 from vnsandbox import clock
 from vnsandbox.db import ControlBase, Database
+from vnsandbox.outbound import OutboundPolicy
 from vnsandbox.outbox import (
     DEAD,
     DELIVERED,
     PENDING,
+    RESPONSE_BODY_BYTES,
     Delivery,
     OutboxBase,
     OutboxSender,
@@ -48,8 +50,12 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
-def _sender(db: Database, **policy) -> OutboxSender:
-    return OutboxSender(db, RetryPolicy(**({"base_s": 10, "max_attempts": 3, "timeout_s": 2} | policy)))
+def _sender(db: Database, outbound: OutboundPolicy | None = None, **policy) -> OutboxSender:
+    return OutboxSender(
+        db,
+        RetryPolicy(**({"base_s": 10, "max_attempts": 3, "timeout_s": 2} | policy)),
+        outbound=outbound or OutboundPolicy("embedded"),
+    )
 
 
 def test_delivery_is_sent_signed_with_its_id(db: Database, receiver: Receiver) -> None:
@@ -137,3 +143,97 @@ def test_claimed_row_of_a_dead_worker_is_claimed_again_after_its_lease(db: Datab
     assert other.run_once() == 1
     assert len(receiver.received) == 1
     assert receiver.received[0].headers["x-sandbox-delivery-id"] == claimed.id
+
+
+# --- The outbound-URL policy at delivery time ----------------------------------------------
+
+
+def _resolving(answers: dict[str, str], calls: list[str] | None = None):
+    def resolve(host: str, _port: int) -> list[str]:
+        if calls is not None:
+            calls.append(host)
+        return [answers[host]]
+
+    return resolve
+
+
+def test_shared_mode_refuses_a_name_that_resolves_to_a_private_address(db: Database, receiver: Receiver) -> None:
+    port = receiver.server.server_address[1]
+    shared = OutboundPolicy.parse("shared", "", resolver=_resolving({"province.test": "127.0.0.1"}))
+    with db.session() as s:
+        enqueue(s, TENANT, kind="k", target_url=f"http://province.test:{port}/hook", payload="{}", max_attempts=5)
+    _sender(db, shared).run_once()
+    assert receiver.received == []
+    with db.session() as s:
+        row = list_deliveries(s, TENANT)[0]
+        (attempt,) = attempts_of(s, TENANT, row.id)
+        # Refused by policy: dead-lettered at once, not retried.
+        assert row.status == DEAD and row.attempts == 1
+        assert row.last_error == (
+            "OUTBOUND_URL_REFUSED: 127.0.0.1 is a loopback address "
+            "(refused in the shared mode unless SANDBOX_CALLBACK_ALLOW names it)"
+        )
+        assert attempt.error == row.last_error and attempt.status_code is None and attempt.response_body is None
+
+
+def test_refused_delivery_keeps_no_reply_of_the_internal_target(db: Database, receiver: Receiver) -> None:
+    receiver.reply = lambda n, r: (200, b'{"secret": "internal control data"}')
+    with db.session() as s:
+        enqueue(s, TENANT, kind="k", target_url=receiver.url + "/_sandbox/units", payload="{}")
+    _sender(db, OutboundPolicy.parse("shared", "")).run_once()
+    assert receiver.received == []
+    with db.session() as s:
+        row = list_deliveries(s, TENANT)[0]
+        dumped = repr(row.to_dict(attempts_of(s, TENANT, row.id)))
+    assert row.status == DEAD and "internal control data" not in dumped
+
+
+def test_delivery_connects_to_the_address_it_checked_without_resolving_again(db: Database, receiver: Receiver) -> None:
+    # "province.test" exists only in the policy's resolver: the delivery can only arrive if the
+    # connection goes to the checked address instead of asking DNS a second time.
+    calls: list[str] = []
+    port = receiver.server.server_address[1]
+    shared = OutboundPolicy.parse("shared", "127.0.0.1/32", resolver=_resolving({"province.test": "127.0.0.1"}, calls))
+    with db.session() as s:
+        enqueue(s, TENANT, kind="k", target_url=f"http://province.test:{port}/hook", payload="{}")
+    _sender(db, shared).run_once()
+    assert len(receiver.received) == 1 and receiver.received[0].headers["host"] == f"province.test:{port}"
+    assert calls == ["province.test"]
+    with db.session() as s:
+        assert list_deliveries(s, TENANT)[0].status == DELIVERED
+
+
+def test_trusted_kinds_skip_the_policy(db: Database, receiver: Receiver) -> None:
+    with db.session() as s:
+        enqueue(s, TENANT, kind="internal.event", target_url=receiver.url + "/events", payload="{}")
+    sender = OutboxSender(
+        db,
+        RetryPolicy(max_attempts=1),
+        outbound=OutboundPolicy.parse("shared", ""),
+        trusted_kinds=frozenset({"internal.event"}),
+    )
+    sender.run_once()
+    assert len(receiver.received) == 1
+
+
+def test_redirects_are_not_followed(db: Database, receiver: Receiver) -> None:
+    receiver.reply = lambda n, r: (302, b"{}")
+    receiver.headers["Location"] = "/elsewhere"
+    with db.session() as s:
+        enqueue(s, TENANT, kind="k", target_url=receiver.url + "/hook", payload="{}", max_attempts=1)
+    _sender(db).run_once()
+    assert [r.path for r in receiver.received] == ["/hook"]
+    with db.session() as s:
+        row = list_deliveries(s, TENANT)[0]
+        assert row.status == DEAD and row.last_status == 302
+
+
+def test_stored_reply_is_truncated(db: Database, receiver: Receiver) -> None:
+    receiver.reply = lambda n, r: (200, b"x" * 200_000)
+    with db.session() as s:
+        enqueue(s, TENANT, kind="k", target_url=receiver.url, payload="{}")
+    _sender(db).run_once()
+    with db.session() as s:
+        row = list_deliveries(s, TENANT)[0]
+        (attempt,) = attempts_of(s, TENANT, row.id)
+    assert row.status == DELIVERED and attempt.response_body == "x" * RESPONSE_BODY_BYTES

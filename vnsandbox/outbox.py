@@ -12,6 +12,16 @@ tenant's test-clock time, so advancing the clock fires retries at once. After
 
 Acceptance is per delivery: ``2xx`` (any 2xx status) or ``json:<Field>=<value>`` (a 2xx
 JSON reply whose field has that value, e.g. ``json:MaLoi=00`` for PayGov notices).
+
+Every delivery to a tenant-registered URL goes through the outbound-URL policy
+(:mod:`vnsandbox.outbound`): the address is resolved and checked before connecting, and a
+refused one is recorded as ``OUTBOUND_URL_REFUSED: <reason>`` and dead-lettered at once (a
+policy refusal does not go away by retrying; after changing ``SANDBOX_CALLBACK_ALLOW``, send
+it again with ``redeliver``). Kinds whose target comes from the operator's configuration
+(``trusted_kinds``, e.g. the payment service's event to the dossier service) skip the policy.
+Redirects are never followed. Of each reply at most :data:`REPLY_READ_BYTES` are read (enough
+for the acceptance rule) and :data:`RESPONSE_BODY_BYTES` kept with the attempt, which only
+the delivery's own tenant can list.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ from vnsandbox.context import current_tenant
 from vnsandbox.db import NAMING, ClockOffset, Database, SessionDep
 from vnsandbox.errors import NotFound
 from vnsandbox.metrics import count_delivery
+from vnsandbox.outbound import REFUSED_CODE, OutboundPolicy, OutboundRefused, policy_of
 from vnsandbox.service import PeriodicWorker
 from vnsandbox.signing import webhook_signature
 
@@ -41,6 +52,10 @@ log = logging.getLogger("vnsandbox.outbox")
 
 PENDING, DELIVERING, DELIVERED, DEAD = "pending", "delivering", "delivered", "dead"
 DELIVERY_ID_HEADER = "X-Sandbox-Delivery-Id"
+#: Bytes of a receiver's reply kept with an attempt (the rest is dropped).
+RESPONSE_BODY_BYTES = 1024
+#: Bytes of a receiver's reply read at all (the acceptance rule parses them).
+REPLY_READ_BYTES = 65_536
 
 
 class OutboxBase(DeclarativeBase):
@@ -258,15 +273,39 @@ ResultHook = Callable[[Session, Delivery, bool], None]
 class OutboxSender:
     """Claims due deliveries and sends them; one instance per worker thread."""
 
-    def __init__(self, db: Database, policy: RetryPolicy, on_result: ResultHook | None = None, batch: int = 20) -> None:
+    def __init__(
+        self,
+        db: Database,
+        policy: RetryPolicy,
+        on_result: ResultHook | None = None,
+        batch: int = 20,
+        *,
+        outbound: OutboundPolicy,
+        trusted_kinds: frozenset[str] = frozenset(),
+    ) -> None:
         self.db = db
         self.policy = policy
         self.on_result = on_result
         self.batch = batch
-        self.client = httpx.Client(timeout=policy.timeout_s, follow_redirects=False)
+        self.outbound = outbound
+        self.trusted_kinds = trusted_kinds
+        self.client = self._client(outbound)
+        #: For kinds whose target the operator configured (service-to-service events).
+        self.internal_client = httpx.Client(timeout=policy.timeout_s, follow_redirects=False, trust_env=False)
+
+    def _client(self, outbound: OutboundPolicy) -> httpx.Client:
+        return httpx.Client(
+            timeout=self.policy.timeout_s, follow_redirects=False, trust_env=False, transport=outbound.transport()
+        )
+
+    def use_outbound(self, outbound: OutboundPolicy) -> None:
+        """Replace the outbound-URL policy (and the client that enforces it; the old client is
+        left to the garbage collector, as a send in flight may still use it)."""
+        self.outbound, self.client = outbound, self._client(outbound)
 
     def close(self) -> None:
         self.client.close()
+        self.internal_client.close()
 
     def claim(self) -> list[Delivery]:
         real_now = time.time()
@@ -306,9 +345,19 @@ class OutboxSender:
         if row.sign_secret:
             headers[row.signature_header] = webhook_signature(row.sign_secret, int(time.time()), body)
         started = time.perf_counter()
+        client = self.internal_client if row.kind in self.trusted_kinds else self.client
         try:
-            resp = self.client.post(row.target_url, content=body, headers=headers)
-            return resp.status_code, resp.content, None, (time.perf_counter() - started) * 1000
+            if client is self.client:
+                self.outbound.check_url(row.target_url)
+            with client.stream("POST", row.target_url, content=body, headers=headers) as resp:
+                reply = b""
+                for chunk in resp.iter_bytes():
+                    reply += chunk
+                    if len(reply) >= REPLY_READ_BYTES:
+                        break
+                return resp.status_code, reply[:REPLY_READ_BYTES], None, (time.perf_counter() - started) * 1000
+        except OutboundRefused as exc:
+            return None, b"", str(exc), (time.perf_counter() - started) * 1000
         except httpx.HTTPError as exc:
             return None, b"", f"{exc.__class__.__name__}: {exc}", (time.perf_counter() - started) * 1000
 
@@ -330,7 +379,7 @@ class OutboxSender:
                     status_code=status_code,
                     error=error,
                     duration_ms=round(duration_ms, 3),
-                    response_body=body[:2000].decode("utf-8", "replace") or None,
+                    response_body=body[:RESPONSE_BODY_BYTES].decode("utf-8", "replace") or None,
                     accepted=int(ok),
                 )
             )
@@ -340,7 +389,7 @@ class OutboxSender:
             if ok:
                 row.status = DELIVERED
                 row.delivered_ts = now
-            elif row.attempts >= row.max_attempts:
+            elif row.attempts >= row.max_attempts or (error or "").startswith(REFUSED_CODE):
                 row.status = DEAD
             else:
                 row.status = PENDING
@@ -363,12 +412,22 @@ class OutboxSender:
 
 
 def outbox_worker(
-    policy_of: Callable[[FastAPI], RetryPolicy], interval: float = 0.5, on_result: ResultHook | None = None
+    retry_policy_of: Callable[[FastAPI], RetryPolicy],
+    interval: float = 0.5,
+    on_result: ResultHook | None = None,
+    trusted_kinds: frozenset[str] = frozenset(),
 ) -> Callable[[FastAPI], PeriodicWorker]:
-    """A ``ServiceSpec.workers`` factory running the outbox of the app's database."""
+    """A ``ServiceSpec.workers`` factory running the outbox of the app's database, under the
+    outbound-URL policy of the app's settings (``trusted_kinds`` skip it: operator-set targets)."""
 
     def make(app: FastAPI) -> PeriodicWorker:
-        sender = OutboxSender(app.state.db, policy_of(app), on_result)
+        sender = OutboxSender(
+            app.state.db,
+            retry_policy_of(app),
+            on_result,
+            outbound=policy_of(app.state.settings),
+            trusted_kinds=trusted_kinds,
+        )
         app.state.outbox = sender
         return PeriodicWorker("outbox", interval, sender.run_once)
 

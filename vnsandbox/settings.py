@@ -29,6 +29,7 @@ SANDBOX_ENV_VARS = (
     "SANDBOX_REQUIRE_TENANT_SIGNATURE",
     "SANDBOX_LOG_LEVEL",
     "SANDBOX_HOST",
+    "SANDBOX_CALLBACK_ALLOW",
 )
 
 
@@ -77,6 +78,10 @@ class ServiceSettings(BaseSettings):
     require_tenant_signature: bool = Field(
         default_factory=lambda: _env("SANDBOX_REQUIRE_TENANT_SIGNATURE", "false").lower() in ("1", "true", "yes")
     )
+    #: Loopback and private networks / host names callbacks may reach in the shared mode
+    #: (comma-separated CIDRs and host names; see vnsandbox/outbound.py). The embedded mode
+    #: reaches them anyway; link-local and cloud-metadata addresses are refused in every mode.
+    callback_allow: str = Field(default_factory=lambda: _env("SANDBOX_CALLBACK_ALLOW", ""))
     log_level: str = Field(default_factory=lambda: _env("SANDBOX_LOG_LEVEL", "INFO"))
     #: Log one structured line per request.
     log_requests: bool = True
@@ -87,6 +92,9 @@ class ServiceSettings(BaseSettings):
             raise ValueError(
                 "SANDBOX_GATEWAY_SECRET is the built-in development secret; set a real secret when SANDBOX_MODE=shared"
             )
+        from vnsandbox.outbound import OutboundPolicy  # imports this module
+
+        OutboundPolicy.parse(self.mode, self.callback_allow)  # a bad entry stops the process at start
         if self.max_body_bytes < 1024:
             raise ValueError("max_body_bytes must be at least 1024")
         return self

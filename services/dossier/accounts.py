@@ -32,6 +32,7 @@ from services.dossier.settings import (
     DossierSettings,
 )
 from vnsandbox import clock
+from vnsandbox.outbound import OutboundPolicy, OutboundRefused
 from vnsandbox.signing import GATEWAY_TOKEN_ISSUER, gateway_token_key
 
 
@@ -97,7 +98,7 @@ def ensure_dev_unit(session: Session, tenant: str, settings: DossierSettings) ->
 UNIT_CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9.]{2,40}$")
 
 
-def create_unit(session: Session, tenant: str, body: Mapping[str, Any]) -> Unit:
+def create_unit(session: Session, tenant: str, body: Mapping[str, Any], outbound: OutboundPolicy) -> Unit:
     code = str(body.get("MaDonVi") or "")
     problems = []
     if not UNIT_CODE_RE.match(code):
@@ -129,21 +130,37 @@ def create_unit(session: Session, tenant: str, body: Mapping[str, Any]) -> Unit:
         gateway_client_id=body.get("gateway_client_id"),
         created_at=now_naive(session, tenant),
     )
-    apply_unit_changes(unit, body)
+    apply_unit_changes(unit, body, outbound)
     session.add(unit)
     session.flush()
     return unit
 
 
-def apply_unit_changes(unit: Unit, body: Mapping[str, Any]) -> None:
+def check_webhook_url(url: Any, outbound: OutboundPolicy) -> None:
+    """Code 20 (422) naming ``webhook_url`` unless it is an http(s) URL the outbound policy allows."""
+    if url is None:
+        return
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise DvcqgError(
+            Code.VALIDATION,
+            details=[detail("webhook_url", "format", "URL phải bắt đầu bằng http(s)://", "Must be an http(s) URL")],
+        )
+    try:
+        outbound.check_url(url)
+    except OutboundRefused as exc:
+        raise DvcqgError(
+            Code.VALIDATION,
+            exc.message_en,
+            exc.message_vi,
+            details=[detail("webhook_url", "outbound_url", exc.message_vi, exc.message_en)],
+        ) from None
+
+
+def apply_unit_changes(unit: Unit, body: Mapping[str, Any], outbound: OutboundPolicy) -> None:
     """Webhook endpoint and secret, transition mode, password, gateway client id."""
     if "webhook_url" in body:
         url = body["webhook_url"]
-        if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
-            raise DvcqgError(
-                Code.VALIDATION,
-                details=[detail("webhook_url", "format", "URL phải bắt đầu bằng http(s)://", "Must be an http(s) URL")],
-            )
+        check_webhook_url(url, outbound)
         unit.webhook_url = url
         if url and not unit.webhook_secret:
             unit.webhook_secret = "whsec_" + secrets.token_urlsafe(24)

@@ -16,6 +16,7 @@ from services.dossier.router import BodyDep, settings_of
 from services.dossier.schemas import CitizenAction, CitizenPay, PaymentEventIn, UnitIn, UnitPatch, body_doc, parse
 from vnsandbox.context import current_request_id, current_tenant
 from vnsandbox.db import SessionDep
+from vnsandbox.outbound import policy_of
 from vnsandbox.outbox import wake
 
 router = APIRouter(prefix="/_sandbox", tags=["sandbox control"])
@@ -31,7 +32,8 @@ def unit_create(request: Request, session: SessionDep, body: BodyDep) -> JSONRes
     secret (the only place besides `GET /_sandbox/units/{code}` that does)."""
     data = parse(UnitIn, body)
     accounts.ensure_dev_unit(session, current_tenant(), settings_of(request))
-    unit = accounts.create_unit(session, current_tenant(), data.model_dump(exclude_unset=True))
+    outbound = policy_of(settings_of(request))
+    unit = accounts.create_unit(session, current_tenant(), data.model_dump(exclude_unset=True), outbound)
     return _reply(Code.OK, {"data": accounts.unit_to_wire(unit, with_secrets=True)})
 
 
@@ -66,7 +68,7 @@ def unit_patch(code: str, request: Request, session: SessionDep, body: BodyDep) 
     changes = data.model_dump(exclude_unset=True)
     if "TenDonVi" in changes:
         unit.name = changes.pop("TenDonVi") or ""
-    accounts.apply_unit_changes(unit, changes)
+    accounts.apply_unit_changes(unit, changes, policy_of(settings_of(request)))
     return _reply(Code.OK, {"data": accounts.unit_to_wire(unit, with_secrets=True)})
 
 

@@ -60,7 +60,10 @@ def _outbox_worker(app: FastAPI) -> PeriodicWorker:
             },
         )
 
-    return outbox_worker(_retry_policy, interval=0.5, on_result=on_result)(app)
+    # The dossier event goes to PAYMENT_DOSSIER_URL, set by the operator: no callback policy.
+    return outbox_worker(
+        _retry_policy, interval=0.5, on_result=on_result, trusted_kinds=frozenset({service.DOSSIER_KIND})
+    )(app)
 
 
 def _expiry_worker(app: FastAPI) -> PeriodicWorker:

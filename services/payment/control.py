@@ -16,6 +16,7 @@ from services.payment.router import clean_url, page_url, reconciliation_response
 from services.payment.settings import PaymentSettings
 from vnsandbox.context import current_tenant
 from vnsandbox.db import SessionDep
+from vnsandbox.outbound import OutboundRefused, policy_of
 from vnsandbox.outbox import list_deliveries, wake
 
 router = APIRouter(prefix="/_sandbox", tags=["sandbox control"], dependencies=[Depends(clean_url)])
@@ -57,9 +58,24 @@ def partner_get(code: str, request: Request, session: SessionDep) -> dict[str, A
     return partner.to_dict()
 
 
+def check_callback_urls(settings: PaymentSettings, urls: dict[str, str]) -> None:
+    """``OUTBOUND_URL_REFUSED`` (422, naming the field) for a URL the outbound policy refuses."""
+    policy = policy_of(settings)
+    for name, url in urls.items():
+        try:
+            if url:
+                policy.check_url(url)
+        except OutboundRefused as exc:
+            raise errors.CallbackUrlRefused(exc.message_en, exc.message_vi, details=[exc.detail(name)]) from None
+
+
 @router.put("/partners/{code}", summary="Register or replace a partner (MaDoiTac)")
-def partner_put(code: str, body: schemas.PartnerIn, session: SessionDep) -> dict[str, Any]:
-    """Secret, checksum algorithm (sha256/sha512), field orders per message type, notice and return URLs."""
+def partner_put(code: str, body: schemas.PartnerIn, request: Request, session: SessionDep) -> dict[str, Any]:
+    """Secret, checksum algorithm (sha256/sha512), field orders per message type, notice and return URLs.
+    The URLs must be http(s) and pass the outbound-URL policy (``OUTBOUND_URL_REFUSED``): never
+    link-local or cloud metadata, and in the shared mode not loopback or private either unless
+    ``SANDBOX_CALLBACK_ALLOW`` names them."""
+    check_callback_urls(_settings(request), {"notice_url": body.notice_url, "return_url": body.return_url})
     return service.upsert_partner(session, current_tenant(), code, body).to_dict()
 
 

@@ -119,6 +119,13 @@ class PartnerInvalid(PayGovError):
     message_en = "Invalid partner configuration"
 
 
+class CallbackUrlRefused(PayGovError):
+    status_code = 422
+    code = "OUTBOUND_URL_REFUSED"
+    message_vi = "URL gọi lại không được phép (địa chỉ nội bộ, link-local hoặc metadata)"
+    message_en = "Callback URL not allowed (internal, link-local or metadata address)"
+
+
 #: Every error code of the wire protocol, for the documentation and the tests.
 ERROR_CODES: dict[str, type[PayGovError]] = {
     cls.code: cls
@@ -138,6 +145,7 @@ ERROR_CODES: dict[str, type[PayGovError]] = {
         RefundAmountExceeded,
         PlatformUnavailable,
         PartnerInvalid,
+        CallbackUrlRefused,
     )
 }
 

@@ -184,10 +184,14 @@ def vn_day_bounds(day: str) -> tuple[float, float]:
 
 
 def outcome_for(requested: str, bank_code: str, amount: int) -> str:
-    """The outcome a payment gets: magic banks and amount endings turn success into failure."""
+    """The outcome a payment gets: magic banks and amount endings turn success into failure.
+
+    Precedence (docs/payment.md): a failing magic bank decides first; a payment that is still a
+    success after that (``SANDBOX_OK`` included) fails when its amount ends in 51 or 12.
+    """
     if requested != "success":
         return requested
-    magic = MAGIC_BANKS.get(bank_code)
-    if magic is not None:
-        return magic
+    by_bank = MAGIC_BANKS.get(bank_code, "success")
+    if by_bank != "success":
+        return by_bank
     return MAGIC_AMOUNT_ENDINGS.get(amount % 100, "success")

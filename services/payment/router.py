@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from services.payment import errors, schemas, service
-from services.payment.protocol import INIT, QUERY, REFUND
+from services.payment.protocol import INIT, OUTCOMES, QUERY, REFUND
 from services.payment.receipts import receipt_pdf
 from services.payment.settings import PaymentSettings
 from vnsandbox.context import current_tenant
@@ -167,11 +167,25 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-def _not_found_page(request: Request, exc: errors.PaymentNotFound) -> Response:
-    """A browser opening a wrong or stale payment link gets a page; API clients keep the JSON error."""
+def _error_page(request: Request, exc: errors.PayGovError, back: str = "") -> Response:
+    """A browser gets a Vietnamese error page (with the code, and a link ``back`` to the page when
+    there is one); API clients keep the documented JSON error."""
     if not _wants_html(request):
         raise exc
-    return templates.TemplateResponse(request, "error.html", {"code": exc.code}, status_code=exc.status_code)
+    context: dict[str, Any] = {"code": exc.code, "message_vi": exc.message_vi, "message_en": exc.message_en}
+    context |= {"back": back, "details": [str(d.get("field", "")) for d in exc.details]}
+    return templates.TemplateResponse(request, "error.html", context, status_code=exc.status_code)
+
+
+def _check_form(action: str, bank_code: str) -> None:
+    """The page's form fields, refused in PayGov's codes (never the JSON endpoints' 415)."""
+    schemas.ensure_clean({"action": action, "MaNganHang": bank_code})
+    if not action:
+        raise errors.FieldMissing(details=[{"field": "action", "rule": "missing", "message": "choose an outcome"}])
+    if action not in OUTCOMES:
+        raise errors.FieldInvalid(details=[{"field": "action", "rule": "one_of", "message": ", ".join(OUTCOMES)}])
+    if len(bank_code) > 32:
+        raise errors.FieldInvalid(details=[{"field": "MaNganHang", "rule": "max_length", "message": "at most 32"}])
 
 
 def _render_result(
@@ -204,7 +218,7 @@ def pay_page(tenant: str, token: str, request: Request, session: SessionDep, bac
         tenant = _page_tenant(tenant, session)
         payment = service.payment_by_token(session, tenant, token)
     except errors.PaymentNotFound as exc:
-        return _not_found_page(request, exc)
+        return _error_page(request, exc)
     settings = _settings(request)
     partner = service.find_partner(session, tenant, settings, payment.partner_code)
     if service.expire_if_due(session, tenant, settings, payment):
@@ -239,18 +253,27 @@ def pay_page(tenant: str, token: str, request: Request, session: SessionDep, bac
 def pay_submit(
     tenant: str,
     token: str,
-    action: Annotated[str, Form(description="success, insufficient_funds, card_locked, cancelled or timeout")],
     request: Request,
     session: SessionDep,
     background: BackgroundTasks,
-    bank_code: Annotated[str, Form(alias="MaNganHang", max_length=32)] = "",
+    action: Annotated[str, Form(description="success, insufficient_funds, card_locked, cancelled or timeout")] = "",
+    bank_code: Annotated[str, Form(alias="MaNganHang", description="bank or wallet, at most 32")] = "",
 ) -> Response:
     """The citizen's choice: the outcome is recorded, the notice queued, and the browser sent
-    to the partner's return URL with the signed result fields (303), or shown the result."""
-    tenant = _page_tenant(tenant, session)
-    schemas.ensure_clean({"action": action, "MaNganHang": bank_code})
+    to the partner's return URL with the signed result fields (303), or shown the result.
+
+    A missing or unknown ``action`` (``FIELD_MISSING`` / ``FIELD_INVALID``, 422) or an unknown
+    link (``PAYMENT_NOT_FOUND``) shows a Vietnamese error page to a browser (``Accept:
+    text/html``) and answers the JSON error otherwise; the payment stays pending."""
+    try:
+        tenant = _page_tenant(tenant, session)
+        _check_form(action, bank_code)
+        payment = service.payment_by_token(session, tenant, token)
+    except errors.PaymentNotFound as exc:
+        return _error_page(request, exc)
+    except errors.PayGovError as exc:
+        return _error_page(request, exc, back=str(request.url.path))
     settings = _settings(request)
-    payment = service.payment_by_token(session, tenant, token)
     partner = service.find_partner(session, tenant, settings, payment.partner_code)
     background.add_task(wake, request.app)
     if service.expire_if_due(session, tenant, settings, payment) or payment.status != "pending":

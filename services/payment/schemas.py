@@ -343,8 +343,12 @@ class PartnerIn(BaseModel):
         default_factory=dict,
         description="message type → checksum field order, overriding the defaults (see GET /_sandbox/protocol)",
     )
-    notice_url: str = Field("", max_length=2048, description="where result notices are POSTed")
-    return_url: str = Field("", max_length=2048, description="where the payer's browser is sent back")
+    notice_url: str = Field(
+        "", max_length=2048, description="where result notices are POSTed (http/https; outbound-URL policy applies)"
+    )
+    return_url: str = Field(
+        "", max_length=2048, description="where the payer's browser is sent back (http/https; same policy)"
+    )
 
     @field_validator("field_orders")
     @classmethod
@@ -354,13 +358,6 @@ class PartnerIn(BaseModel):
                 raise ValueError(f"unknown message type {key!r}; use one of {sorted(DEFAULT_FIELD_ORDERS)}")
             if not fields or any(not f or f == "MaXacThuc" for f in fields):
                 raise ValueError(f"{key}: give a non-empty list of field names (MaXacThuc excluded)")
-        return value
-
-    @field_validator("notice_url", "return_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) URL")
         return value
 
     @field_validator("name", "secret", "notice_url", "return_url")

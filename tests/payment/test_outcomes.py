@@ -155,6 +155,33 @@ def test_magic_amount_ending_decides_a_successful_payment(
     assert dict(parse_qsl(urlsplit(r.headers["location"]).query))["MaLoi"] == code
 
 
+@pytest.mark.parametrize(
+    ("bank", "amount", "code"),
+    [
+        ("SANDBOX_OK", 150_051, "51"),
+        ("SANDBOX_OK", 150_012, "12"),
+        ("SANDBOX_LOCKED", 150_051, "12"),
+        ("SANDBOX_NOFUNDS", 150_012, "51"),
+        ("SANDBOX_CANCEL", 150_051, "24"),
+    ],
+)
+def test_magic_amount_fails_a_sandbox_ok_payment_but_not_a_magic_failure(
+    payment: TenantClient, province: PartnerSetup, bank: str, amount: int, code: str
+) -> None:
+    # docs/payment.md: the amount endings apply "when it is paid successfully"; SANDBOX_OK is a
+    # successful payment, the failing magic banks are not.
+    reply = province.init(amount=amount, MaNganHang=bank)
+    q = province.query(reply["MaThamChieu"])
+    assert (q["TrangThaiGD"], q["MaLoi"]) == (4, code)
+
+
+def test_magic_amount_applies_to_a_headless_success_with_sandbox_ok(
+    payment: TenantClient, province: PartnerSetup
+) -> None:
+    reply = province.init(amount=150_051)
+    assert province.complete(reply["MaGiaoDich"], "success", bank="SANDBOX_OK")["MaLoi"] == "51"
+
+
 def test_query_of_a_pending_payment_is_state_3(payment: TenantClient, province: PartnerSetup) -> None:
     reply = province.init()
     q = province.query(reply["MaThamChieu"])
@@ -239,3 +266,49 @@ def test_payment_page_names_the_procedure_from_the_catalogue(payment: TenantClie
     r = payment.post("/payments", json=signed(fields, INIT_ORDER))
     html = payment.client.get(_page_path(r.json())).text
     assert "1.000942 - Trả lại giấy phép nhận chìm (cấp tỉnh)" in html
+
+
+# --- Bad form posts of the page --------------------------------------------------------------
+
+BROWSER = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+@pytest.mark.parametrize(
+    "form",
+    [{"MaNganHang": "VCB"}, {}, {"action": ""}],
+    ids=["no action", "empty form", "empty action"],
+)
+def test_page_form_without_an_outcome_shows_a_vietnamese_error_page_to_a_browser(
+    payment: TenantClient, province: PartnerSetup, form: dict[str, str]
+) -> None:
+    reply = province.init()
+    r = payment.client.post(_page_path(reply), data=form, headers=BROWSER, follow_redirects=False)
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("text/html")
+    assert "Thiếu trường bắt buộc" in r.text and "FIELD_MISSING" in r.text
+    assert _page_path(reply) in r.text  # a way back to the page
+    assert province.query(reply["MaThamChieu"])["TrangThaiGD"] == 3  # still pending
+
+
+def test_page_form_without_an_outcome_answers_the_documented_json_error_to_an_api_client(
+    payment: TenantClient, province: PartnerSetup
+) -> None:
+    reply = province.init()
+    r = payment.client.post(_page_path(reply), data={"MaNganHang": "VCB"}, headers={"accept": "application/json"})
+    body = r.json()
+    assert (r.status_code, body["error_code"]) == (422, "FIELD_MISSING")
+    assert body["message"] == "Thiếu trường bắt buộc"
+    assert body["details"][0]["field"] == "action"
+
+
+@pytest.mark.parametrize(
+    "form", [{"action": "steal"}, {"action": "success", "MaNganHang": "X" * 40}], ids=["unknown action", "long bank"]
+)
+def test_page_form_with_a_bad_field_is_field_invalid_on_a_page(
+    payment: TenantClient, province: PartnerSetup, form: dict[str, str]
+) -> None:
+    reply = province.init()
+    r = payment.client.post(_page_path(reply), data=form, headers=BROWSER, follow_redirects=False)
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
+    assert "FIELD_INVALID" in r.text and "Trường dữ liệu sai định dạng" in r.text
+    assert province.query(reply["MaThamChieu"])["TrangThaiGD"] == 3
