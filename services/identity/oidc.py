@@ -185,6 +185,9 @@ def validate(session: Session, tenant: str, req: AuthorizeRequest, settings: Ide
                 "Ứng dụng không được dùng luồng authorization code",
             ),
         )
+    machine = machine_scopes(req.scopes)
+    if machine:
+        raise AuthorizeErrorAt(auth, AuthorizeError("invalid_scope", *_machine_scope_texts(machine)))
     unknown = [s for s in req.scopes if s not in client.scopes]
     if unknown:
         raise AuthorizeErrorAt(
@@ -248,6 +251,33 @@ def validate(session: Session, tenant: str, req: AuthorizeRequest, settings: Ide
             auth, AuthorizeError("invalid_request", "max_age must be seconds", "max_age phải là số giây")
         )
     return auth
+
+
+def machine_scopes(scopes: list[str]) -> list[str]:
+    """The scopes among ``scopes`` that only a system's own token may carry."""
+    return [s for s in scopes if s in clients.MACHINE_SCOPES]
+
+
+def _machine_scope_texts(machine: list[str]) -> tuple[str, str]:
+    names = " ".join(machine)
+    return (
+        f"The scope {names} is for a system's own access token (grant_type=client_credentials), "
+        "never for a citizen's login",
+        f"Phạm vi {names} chỉ dành cho access token của hệ thống (grant_type=client_credentials), "
+        "không dùng cho đăng nhập của công dân",
+    )
+
+
+def refuse_machine_scopes(scope: str) -> None:
+    """``invalid_scope`` when a citizen's code or refresh token would carry a machine scope."""
+    machine = machine_scopes(scope.split())
+    if machine:
+        raise OAuthError("invalid_scope", *_machine_scope_texts(machine), keep_changes=True)
+
+
+def is_machine_token(row: IssuedToken) -> bool:
+    """A token of a system itself (``client_credentials``), bound to no citizen's login."""
+    return not row.cccd and not row.code and not row.session_id and row.subject == row.client_id
 
 
 class AuthorizeErrorAt(Exception):
@@ -630,6 +660,7 @@ def _code_grant(
         raise invalid_grant(
             "PKCE verification failed (code_verifier)", "Xác minh PKCE thất bại (code_verifier)", keep_changes=True
         )
+    refuse_machine_scopes(code.scope)
     person = people.find(session, tenant, code.cccd)
     if person is None:
         raise invalid_grant("The account no longer exists", "Tài khoản không còn tồn tại", keep_changes=True)
@@ -691,6 +722,7 @@ def _refresh_grant(
         )
     if aware(old.expires_at) <= now:
         raise invalid_grant("The refresh token has expired", "Refresh token đã hết hạn")
+    refuse_machine_scopes(old.scope)
     scope = old.scope
     if form.scope:
         wider = [s for s in form.scope.split() if s not in old.scope.split()]

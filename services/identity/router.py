@@ -538,10 +538,20 @@ class PopulationCaller:
 
 
 def population_caller(request: Request, session: SessionDep, settings: SettingsDep) -> PopulationCaller:
-    """The caller's access token, which must carry the ``population:verify`` scope; applies the
+    """The caller's access token, which must be a system's own (``client_credentials``, bound to no
+    citizen) and carry the ``population:verify`` scope; applies the
     population switches (the switch's use is committed before an error is answered)."""
     tenant = current_tenant()
     row = oidc.verify_access_token(session, tenant, settings, _bearer(request), clock.now(session, tenant))
+    if not oidc.is_machine_token(row):
+        raise invalid_token(
+            "The population API takes a system's own access token (grant_type=client_credentials), "
+            "not the token of a citizen's login",
+            "API dân cư chỉ nhận access token của hệ thống (grant_type=client_credentials), "
+            "không nhận token đăng nhập của công dân",
+            status_code=403,
+            error="insufficient_scope",
+        )
     if clients.POPULATION_SCOPE not in row.scope.split():
         raise invalid_token(
             f"The access token lacks the scope {clients.POPULATION_SCOPE}",
