@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from sqlalchemy import delete as delete_rows
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.identity import cccd
@@ -142,18 +144,34 @@ def create(session: Session, tenant: str, number: str | None, values: dict[str, 
     _check_consistent(number, values)
     existing = session.scalar(select(Person).where(Person.tenant == tenant, Person.cccd == number))
     if find(session, tenant, number) is not None:
-        raise Conflict(
-            f"A person with number {number} already exists; edit it instead",
-            f"Đã có công dân số định danh {number}; hãy sửa thông tin",
-            code="PERSON_EXISTS",
-        )
-    if existing is not None:  # a tombstone: bring the number back as a new persona
-        session.delete(existing)
-        session.flush()
+        raise person_exists(number)
     person = Person(tenant=tenant, cccd=number, tech_id=tech_id(number), source="persona", deleted=False, **values)
-    session.add(person)
-    session.flush()
+    try:
+        # A concurrent create of the same number (or of the same tombstone) loses here, in a
+        # savepoint, and gets the same answer as a sequential duplicate.
+        with session.begin_nested():
+            if existing is not None:  # a tombstone: bring the number back as a new persona
+                session.expunge(existing)
+                # Only while it is still a tombstone: SQLite may give a racer's new row its id.
+                tombstone = (Person.id == existing.id) & Person.deleted.is_(True)
+                gone = session.execute(
+                    delete_rows(Person).where(tombstone).execution_options(synchronize_session=False)
+                )
+                if gone.rowcount != 1:  # type: ignore[attr-defined]
+                    raise person_exists(number)
+            session.add(person)
+            session.flush()
+    except IntegrityError:
+        raise person_exists(number) from None
     return person
+
+
+def person_exists(number: str) -> Conflict:
+    return Conflict(
+        f"A person with number {number} already exists; edit it instead",
+        f"Đã có công dân số định danh {number}; hãy sửa thông tin",
+        code="PERSON_EXISTS",
+    )
 
 
 def _own_copy(session: Session, tenant: str, person: Person) -> Person:
