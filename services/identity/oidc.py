@@ -12,7 +12,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -319,8 +319,21 @@ def level_of(session: Session, tenant: str, client_id: str, person: Person) -> i
     return person.level
 
 
-def check_person(session: Session, tenant: str, auth: Authorization, number: str) -> int:
-    """The level a login of ``number`` gets, or the OIDC error refusing it."""
+def check_person(session: Session, tenant: str, auth: Authorization, number: str, today: date | None = None) -> int:
+    """The level a login of ``number`` gets, or the OIDC error refusing it (given ``today``, a
+    number meaning a birth after today's year is refused naming ``BIRTH_IN_FUTURE`` and its rule)."""
+    future = [p for p in cccd.problems(number, today=today) if p.rule == cccd.FUTURE_BIRTH_RULE]
+    if future:
+        raise AuthorizeErrorAt(
+            auth,
+            AuthorizeError(
+                "access_denied",
+                f"BIRTH_IN_FUTURE: number {number}: {future[0].message_en} "
+                f"(field SoDinhDanh, rule {cccd.FUTURE_BIRTH_RULE})",
+                f"BIRTH_IN_FUTURE: số {number}: {future[0].message_vi} "
+                f"(trường SoDinhDanh, quy tắc {cccd.FUTURE_BIRTH_RULE})",
+            ),
+        )
     found = people.find(session, tenant, number) if not cccd.format_problems(number) else None
     if found is None:
         raise AuthorizeErrorAt(
@@ -383,7 +396,7 @@ def complete(
     login: LoginSession | None = None,
 ) -> tuple[str, LoginSession]:
     """Log ``number`` in (or reuse ``login``) and answer the client with a code."""
-    level = check_person(session, tenant, auth, number)
+    level = check_person(session, tenant, auth, number, now.date())
     acr = str(level)
     if login is None or login.cccd != number:
         login = LoginSession(tenant=tenant, sid=secrets.token_urlsafe(24), cccd=number, acr=acr, auth_time=now)
