@@ -56,7 +56,7 @@ WireDate = Annotated[
     date, BeforeValidator(_parse_date), PlainSerializer(date_to_wire, return_type=str, when_used="json")
 ]
 WireSex = Annotated[str, BeforeValidator(_parse_sex), Field(pattern="^[MF]$")]
-Number = Annotated[str, Field(description="số định danh cá nhân, 12 digits", examples=["001090012345"])]
+Number = Annotated[str, Field(description="số định danh cá nhân, 12 digits", examples=["033096674891"])]
 
 
 class PersonaIn(BaseModel):
