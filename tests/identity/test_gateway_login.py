@@ -188,23 +188,30 @@ def test_authlib_authenticates_with_private_key_jwt_through_the_gateway(setup):
         assert system["scope"] == "population:verify"
 
 
-def test_a_citizen_login_through_the_gateway_cannot_carry_the_population_scope(setup):
+def headless_login(setup, scope: str) -> tuple[Any, dict[str, Any], httpx.Response, str, str]:
+    """An authlib client of the setup's client, and the provider's reply to its PKCE
+    authorization request for ``scope`` with the citizen as ``login_hint``."""
     h = setup["headers"]
     cl = setup["client"]
     meta = httpx.get(setup["base"] + "/.well-known/openid-configuration", headers=h).json()
-    with oauth_client(
+    oauth = oauth_client(
         client_id=cl["client_id"],
         client_secret=cl["client_secret"],
-        scope="openid population:verify",
+        scope=scope,
         redirect_uri=REDIRECT,
         code_challenge_method="S256",
         headers=h,
-    ) as oauth:
-        verifier = secrets.token_urlsafe(48)
-        url, state = oauth.create_authorization_url(
-            meta["authorization_endpoint"], code_verifier=verifier, login_hint=setup["citizen"]["SoDinhDanh"]
-        )
-        redirect = httpx.get(url, headers=h, follow_redirects=False)
+    )
+    verifier = secrets.token_urlsafe(48)
+    url, state = oauth.create_authorization_url(
+        meta["authorization_endpoint"], code_verifier=verifier, login_hint=setup["citizen"]["SoDinhDanh"]
+    )
+    return oauth, meta, httpx.get(url, headers=h, follow_redirects=False), verifier, state
+
+
+def test_a_citizen_login_through_the_gateway_cannot_carry_the_population_scope(setup):
+    oauth, _, redirect, _, state = headless_login(setup, "openid population:verify")
+    oauth.close()
     assert redirect.status_code == 302
     location = redirect.headers["location"]
     assert location.startswith(REDIRECT + "?")
@@ -214,22 +221,9 @@ def test_a_citizen_login_through_the_gateway_cannot_carry_the_population_scope(s
 
 
 def test_a_citizens_login_token_is_refused_by_the_population_api_through_the_gateway(setup):
-    h = setup["headers"]
-    cl = setup["client"]
-    meta = httpx.get(setup["base"] + "/.well-known/openid-configuration", headers=h).json()
-    with oauth_client(
-        client_id=cl["client_id"],
-        client_secret=cl["client_secret"],
-        scope="openid profile",
-        redirect_uri=REDIRECT,
-        code_challenge_method="S256",
-        headers=h,
-    ) as oauth:
-        verifier = secrets.token_urlsafe(48)
-        url, state = oauth.create_authorization_url(
-            meta["authorization_endpoint"], code_verifier=verifier, login_hint=setup["citizen"]["SoDinhDanh"]
-        )
-        location = httpx.get(url, headers=h, follow_redirects=False).headers["location"]
+    oauth, meta, redirect, verifier, state = headless_login(setup, "openid profile")
+    with oauth:
+        location = redirect.headers["location"]
         oauth.fetch_token(meta["token_endpoint"], authorization_response=location, code_verifier=verifier, state=state)
         r = oauth.get(setup["base"] + f"/population/v1/citizens/{setup['citizen']['SoDinhDanh']}")
     assert r.status_code == 403
