@@ -198,3 +198,35 @@ def pid_alive(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+@dataclass
+class ServiceProcess:
+    """One service as ``python -m uvicorn --factory services.<name>.app:create_app`` on a free port,
+    with its own environment (database URL, settings) and a log file to read after."""
+
+    name: str
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServiceProcess:
+        args = [sys.executable, "-m", "uvicorn", "--factory", f"services.{self.name}.app:create_app"]
+        args += ["--port", str(self.port), "--log-level", "warning"]
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **self.env}, stdout=log, stderr=log)
+        wait_http(self.url + "/_sandbox/health")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(20)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")

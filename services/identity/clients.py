@@ -29,6 +29,8 @@ from vnsandbox.errors import Conflict, NotFound
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 POPULATION_SCOPE = "population:verify"
+#: Scopes of a system's own access token (``client_credentials``), never of a citizen's login.
+MACHINE_SCOPES = (POPULATION_SCOPE,)
 OIDC_SCOPES = ("openid", "profile", "email", "phone", "address")
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -29,7 +30,7 @@ from vnsandbox.service import public_base_url
 router = APIRouter(prefix="/_sandbox", tags=["identity control"])
 
 
-def _today(session: SessionDep) -> Any:
+def _today(session: SessionDep) -> date:
     return clock.now(session, current_tenant()).date()
 
 
@@ -53,8 +54,9 @@ def persona_create(body: PersonaIn, session: SessionDep) -> dict[str, Any]:
     """A new person in this tenant's population. The number must agree with date of birth and
     sex (422 ``INVALID_CCCD`` otherwise); left out, a consistent one is made up."""
     values = body.model_dump(exclude={"number"})
-    person = people.create(session, current_tenant(), body.number, values)
-    return persona_to_control(person, _today(session))
+    today = _today(session)
+    person = people.create(session, current_tenant(), body.number, values, today)
+    return persona_to_control(person, today)
 
 
 @router.get("/personas/{number}", summary="One persona")
@@ -67,8 +69,9 @@ def persona_get(number: str, session: SessionDep) -> dict[str, Any]:
 def persona_edit(number: str, body: PersonaPatch, session: SessionDep) -> dict[str, Any]:
     """Change fields; editing a base person gives this tenant its own copy (others see no change)."""
     people.check_number(number)
-    person = people.update(session, current_tenant(), number, body.model_dump(exclude_unset=True))
-    return persona_to_control(person, _today(session))
+    today = _today(session)
+    person = people.update(session, current_tenant(), number, body.model_dump(exclude_unset=True), today)
+    return persona_to_control(person, today)
 
 
 @router.delete("/personas/{number}", summary="Delete a persona (for this tenant)")

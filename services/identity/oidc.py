@@ -12,7 +12,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -186,6 +186,9 @@ def validate(session: Session, tenant: str, req: AuthorizeRequest, settings: Ide
                 "Ứng dụng không được dùng luồng authorization code",
             ),
         )
+    machine = machine_scopes(req.scopes)
+    if machine:
+        raise AuthorizeErrorAt(auth, AuthorizeError("invalid_scope", *_machine_scope_texts(machine)))
     unknown = [s for s in req.scopes if s not in client.scopes]
     if unknown:
         raise AuthorizeErrorAt(
@@ -251,6 +254,33 @@ def validate(session: Session, tenant: str, req: AuthorizeRequest, settings: Ide
     return auth
 
 
+def machine_scopes(scopes: list[str]) -> list[str]:
+    """The scopes among ``scopes`` that only a system's own token may carry."""
+    return [s for s in scopes if s in clients.MACHINE_SCOPES]
+
+
+def _machine_scope_texts(machine: list[str]) -> tuple[str, str]:
+    names = " ".join(machine)
+    return (
+        f"The scope {names} is for a system's own access token (grant_type=client_credentials), "
+        "never for a citizen's login",
+        f"Phạm vi {names} chỉ dành cho access token của hệ thống (grant_type=client_credentials), "
+        "không dùng cho đăng nhập của công dân",
+    )
+
+
+def refuse_machine_scopes(scope: str) -> None:
+    """``invalid_scope`` when a citizen's code or refresh token would carry a machine scope."""
+    machine = machine_scopes(scope.split())
+    if machine:
+        raise OAuthError("invalid_scope", *_machine_scope_texts(machine), keep_changes=True)
+
+
+def is_machine_token(row: IssuedToken) -> bool:
+    """A token of a system itself (``client_credentials``), bound to no citizen's login."""
+    return not row.cccd and not row.code and not row.session_id and row.subject == row.client_id
+
+
 class AuthorizeErrorAt(Exception):
     """An authorization error to send to the client's redirect URI."""
 
@@ -290,8 +320,21 @@ def level_of(session: Session, tenant: str, client_id: str, person: Person) -> i
     return person.level
 
 
-def check_person(session: Session, tenant: str, auth: Authorization, number: str) -> int:
-    """The level a login of ``number`` gets, or the OIDC error refusing it."""
+def check_person(session: Session, tenant: str, auth: Authorization, number: str, today: date | None = None) -> int:
+    """The level a login of ``number`` gets, or the OIDC error refusing it (given ``today``, a
+    number meaning a birth after today's year is refused naming ``BIRTH_IN_FUTURE`` and its rule)."""
+    future = [p for p in cccd.problems(number, today=today) if p.rule == cccd.FUTURE_BIRTH_RULE]
+    if future:
+        raise AuthorizeErrorAt(
+            auth,
+            AuthorizeError(
+                "access_denied",
+                f"BIRTH_IN_FUTURE: number {number}: {future[0].message_en} "
+                f"(field SoDinhDanh, rule {cccd.FUTURE_BIRTH_RULE})",
+                f"BIRTH_IN_FUTURE: số {number}: {future[0].message_vi} "
+                f"(trường SoDinhDanh, quy tắc {cccd.FUTURE_BIRTH_RULE})",
+            ),
+        )
     found = people.find(session, tenant, number) if not cccd.format_problems(number) else None
     if found is None:
         raise AuthorizeErrorAt(
@@ -354,7 +397,7 @@ def complete(
     login: LoginSession | None = None,
 ) -> tuple[str, LoginSession]:
     """Log ``number`` in (or reuse ``login``) and answer the client with a code."""
-    level = check_person(session, tenant, auth, number)
+    level = check_person(session, tenant, auth, number, now.date())
     acr = str(level)
     if login is None or login.cccd != number:
         login = LoginSession(tenant=tenant, sid=secrets.token_urlsafe(24), cccd=number, acr=acr, auth_time=now)
@@ -631,6 +674,7 @@ def _code_grant(
         raise invalid_grant(
             "PKCE verification failed (code_verifier)", "Xác minh PKCE thất bại (code_verifier)", keep_changes=True
         )
+    refuse_machine_scopes(code.scope)
     person = people.find(session, tenant, code.cccd)
     if person is None:
         raise invalid_grant("The account no longer exists", "Tài khoản không còn tồn tại", keep_changes=True)
@@ -692,6 +736,7 @@ def _refresh_grant(
         )
     if aware(old.expires_at) <= now:
         raise invalid_grant("The refresh token has expired", "Refresh token đã hết hạn")
+    refuse_machine_scopes(old.scope)
     scope = old.scope
     if form.scope:
         wider = [s for s in form.scope.split() if s not in old.scope.split()]

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from sqlalchemy import delete as delete_rows
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.identity.models import BASE_TENANT, Person
@@ -48,8 +50,24 @@ def invalid_number(number: str, found: list[cccd.Problem]) -> ValidationFailed:
     )
 
 
-def check_number(number: str, birth_date: date | None = None, sex: cccd.Sex | None = None) -> None:
-    found = cccd.problems(number, birth_date, sex)
+def birth_in_future(en: str, vi: str, detail: dict[str, str]) -> ValidationFailed:
+    """The 422 of a birth after the tenant's today (a date of birth, or a number's birth year)."""
+    return ValidationFailed(en, vi, code="BIRTH_IN_FUTURE", details=[detail])
+
+
+def check_number(
+    number: str, birth_date: date | None = None, sex: cccd.Sex | None = None, today: date | None = None
+) -> None:
+    """422 ``INVALID_CCCD`` naming every rule ``number`` breaks, or ``BIRTH_IN_FUTURE`` when its
+    only fault is a birth year after ``today``'s."""
+    found = cccd.problems(number, birth_date, sex, today)
+    if [p.rule for p in found] == [cccd.FUTURE_BIRTH_RULE]:
+        (p,) = found
+        raise birth_in_future(
+            f"The number means a birth in the future: {p.message_en}",
+            f"Số định danh chỉ năm sinh trong tương lai: {p.message_vi}",
+            p.as_detail(),
+        )
     if found:
         raise invalid_number(number, found)
 
@@ -99,7 +117,7 @@ def _values(person: Person) -> dict[str, Any]:
     return {c: getattr(person, c) for c in EDITABLE}
 
 
-def _check_birth_date(values: dict[str, Any]) -> None:
+def _check_birth_date(values: dict[str, Any], today: date | None) -> None:
     born = values.get("birth_date")
     if born is not None and not cccd.FIRST_CENTURY <= born.year <= cccd.LAST_YEAR:
         raise ValidationFailed(
@@ -108,10 +126,16 @@ def _check_birth_date(values: dict[str, Any]) -> None:
             code="INVALID_BIRTH_DATE",
             details=[{"field": "NgayThangNamSinh", "rule": "range", "message": str(born)}],
         )
+    if born is not None and today is not None and born > today:
+        raise birth_in_future(
+            f"The date of birth {born:%Y%m%d} is after today {today:%Y%m%d} (test clock)",
+            f"Ngày sinh {born:%Y%m%d} sau ngày hiện tại {today:%Y%m%d} (đồng hồ thử nghiệm)",
+            {"field": "NgayThangNamSinh", "rule": "not_in_future", "message": f"{born:%Y%m%d} > {today:%Y%m%d}"},
+        )
 
 
-def _check_consistent(number: str, values: dict[str, Any]) -> None:
-    _check_birth_date(values)
+def _check_consistent(number: str, values: dict[str, Any], today: date | None) -> None:
+    _check_birth_date(values, today)
     if values.get("level") == 2 and values.get("nationality", "VNM") != "VNM":
         raise ValidationFailed(
             "Foreigners hold level 1 accounts only",
@@ -119,13 +143,16 @@ def _check_consistent(number: str, values: dict[str, Any]) -> None:
             code="LEVEL_NOT_ALLOWED",
             details=[{"field": "MucDoXacThuc", "rule": "foreigner_level_1", "message": "level 2 needs citizenship"}],
         )
-    check_number(number, values.get("birth_date"), values.get("sex"))
+    check_number(number, values.get("birth_date"), values.get("sex"), today)
 
 
-def create(session: Session, tenant: str, number: str | None, values: dict[str, Any]) -> Person:
-    """Add a persona to the tenant; a number is made up (consistent) when none is given."""
+def create(
+    session: Session, tenant: str, number: str | None, values: dict[str, Any], today: date | None = None
+) -> Person:
+    """Add a persona to the tenant; a number is made up (consistent) when none is given. Given
+    ``today`` (the tenant's test-clock date), a birth after it is refused."""
     if number is None:
-        _check_birth_date(values)
+        _check_birth_date(values, today)
         alloc = SerialAllocator(seed=zlib.crc32(tenant.encode()))
         province = values.get("birth_province_code") or "001"
         if province not in cccd.province_codes():
@@ -139,21 +166,37 @@ def create(session: Session, tenant: str, number: str | None, values: dict[str, 
         while find(session, tenant, number) is not None:
             number = alloc.number(province, values["birth_date"].year, values["sex"])
     values = {k: v for k, v in values.items() if k in EDITABLE}
-    _check_consistent(number, values)
+    _check_consistent(number, values, today)
     existing = session.scalar(select(Person).where(Person.tenant == tenant, Person.cccd == number))
     if find(session, tenant, number) is not None:
-        raise Conflict(
-            f"A person with number {number} already exists; edit it instead",
-            f"Đã có công dân số định danh {number}; hãy sửa thông tin",
-            code="PERSON_EXISTS",
-        )
-    if existing is not None:  # a tombstone: bring the number back as a new persona
-        session.delete(existing)
-        session.flush()
+        raise person_exists(number)
     person = Person(tenant=tenant, cccd=number, tech_id=tech_id(number), source="persona", deleted=False, **values)
-    session.add(person)
-    session.flush()
+    try:
+        # A concurrent create of the same number (or of the same tombstone) loses here, in a
+        # savepoint, and gets the same answer as a sequential duplicate.
+        with session.begin_nested():
+            if existing is not None:  # a tombstone: bring the number back as a new persona
+                session.expunge(existing)
+                # Only while it is still a tombstone: SQLite may give a racer's new row its id.
+                tombstone = (Person.id == existing.id) & Person.deleted.is_(True)
+                gone = session.execute(
+                    delete_rows(Person).where(tombstone).execution_options(synchronize_session=False)
+                )
+                if gone.rowcount != 1:  # type: ignore[attr-defined]
+                    raise person_exists(number)
+            session.add(person)
+            session.flush()
+    except IntegrityError:
+        raise person_exists(number) from None
     return person
+
+
+def person_exists(number: str) -> Conflict:
+    return Conflict(
+        f"A person with number {number} already exists; edit it instead",
+        f"Đã có công dân số định danh {number}; hãy sửa thông tin",
+        code="PERSON_EXISTS",
+    )
 
 
 def _own_copy(session: Session, tenant: str, person: Person) -> Person:
@@ -173,10 +216,10 @@ def _own_copy(session: Session, tenant: str, person: Person) -> Person:
     return copy
 
 
-def update(session: Session, tenant: str, number: str, changes: dict[str, Any]) -> Person:
+def update(session: Session, tenant: str, number: str, changes: dict[str, Any], today: date | None = None) -> Person:
     person = get(session, tenant, number)
     merged = _values(person) | {k: v for k, v in changes.items() if k in EDITABLE}
-    _check_consistent(number, merged)
+    _check_consistent(number, merged, today if "birth_date" in changes else None)
     own = _own_copy(session, tenant, person)
     for key, value in merged.items():
         setattr(own, key, value)
@@ -258,7 +301,7 @@ def verify(
     Field matches are given whenever the person exists. ``hidden`` answers "not found" (the
     POPULATION_NOT_FOUND switch).
     """
-    found = cccd.problems(number)
+    found = cccd.problems(number, today=today)
     if found:
         return Verification(number, RESULT_INVALID_NUMBER, problems=found)
     person = None if hidden else find(session, tenant, number)

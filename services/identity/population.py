@@ -1,7 +1,9 @@
 """The synthetic population: deterministic from a seed, written with bulk inserts.
 
-Everything here is synthetic. Names come from Faker's ``vi_VN`` person lists (composed in
-Vietnamese order: family name, middle name, given name), addresses from the wards and
+Everything here is synthetic. Vietnamese names come from :mod:`vnsandbox.vn.names`
+(family names with the commonly reported frequencies, middle and given names by sex, composed
+in Vietnamese order: family name, middle name, given name; no part repeated), foreigners' names
+from Faker's person lists of their country, addresses from the wards and
 provinces of the ``vietnam-provinces`` package (today's 34 provinces), identification
 numbers from :mod:`vnsandbox.vn.cccd`, so the generator can only make numbers the
 validator accepts.
@@ -9,6 +11,9 @@ validator accepts.
 Shares (of the people generated; tested):
 - households of 1–6 people sharing one permanent address (head, spouse, children, parent);
 - about 2 % deceased, about 4 % of adults with an expired card;
+- cards follow the renewal rule: a card expires at the first 25th, 40th or 60th birthday after
+  it was issued, and one issued at 60 or later never expires; an expired card is one its holder
+  did not renew at such a birthday in the last ~3 years (it expired on that birthday);
 - about 1 % of households are one foreigner (about 0.4 % of people; assurance level 1 only);
 - adults (14+): about 70 % level 2, 20 % level 1, 10 % without a VNeID account; children none.
 
@@ -33,12 +38,16 @@ from sqlalchemy import Connection, Table, delete, select
 from sqlalchemy.orm import Session
 
 from services.identity.models import Base, Person, PopulationInfo
-from vnsandbox.vn import cccd
+from vnsandbox.vn import cccd, names
 
 REFERENCE_DATE = date(2026, 1, 1)
 #: Namespace of the stable ``sub``/``TechID`` derived from a person's number.
 TECH_ID_NAMESPACE = uuid.UUID("6f1c2a4e-9d1b-5c3e-8a7f-2b4d6e8f0a1c")
 CHUNK_ROWS = 5000
+#: Of the people whose renewal birthday (25, 40, 60) passed in the last EXPIRED_WINDOW_DAYS,
+#: the share who have not renewed (their card expired on that birthday): about 4 % of adults.
+EXPIRED_WINDOW_DAYS = 1000
+NOT_RENEWED_SHARE = 0.35
 
 PHONE_PREFIXES = [
     "032",
@@ -99,10 +108,30 @@ FOREIGN_LOCALES = {"USA": "en_US", "FRA": "fr_FR", "DEU": "de_DE", "GBR": "en_GB
 
 
 @dataclass(frozen=True)
+class Weighted:
+    """Names and their cumulative weights, for ``random.choices``."""
+
+    names: tuple[str, ...]
+    cum_weights: tuple[float, ...]
+
+    @classmethod
+    def of(cls, weights: dict[str, float]) -> Weighted:
+        total = 0.0
+        cum = []
+        for w in weights.values():
+            total += w
+            cum.append(total)
+        return cls(tuple(weights), tuple(cum))
+
+    def pick(self, rng: random.Random) -> str:
+        return rng.choices(self.names, cum_weights=self.cum_weights)[0]
+
+
+@dataclass(frozen=True)
 class NamePools:
-    family: tuple[str, ...]
-    middle_male: tuple[str, ...]
-    middle_female: tuple[str, ...]
+    family: Weighted
+    middle_male: Weighted
+    middle_female: Weighted
     given_male: tuple[str, ...]
     given_female: tuple[str, ...]
     foreign: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]
@@ -110,13 +139,9 @@ class NamePools:
 
 @cache
 def name_pools() -> NamePools:
-    """Name lists from Faker's person providers (``vi_VN``, and a few locales for foreigners)."""
+    """Vietnamese names from :mod:`vnsandbox.vn.names`; foreigners' from Faker's locales."""
     import importlib
 
-    from faker.providers.person.vi_VN import Provider as ViPerson
-
-    middles = tuple(dict.fromkeys(ViPerson.middle_names))
-    unisex = tuple(dict.fromkeys(ViPerson.first_names_unisex))
     foreign: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
     for nationality, locale in FOREIGN_LOCALES.items():
         provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
@@ -128,11 +153,11 @@ def name_pools() -> NamePools:
             tuple(f"{g} {f}" for g, f in zip(given_f, reversed(family * 2), strict=False)),
         )
     return NamePools(
-        family=tuple(dict.fromkeys(ViPerson.last_names)),
-        middle_male=tuple(m for m in middles if m != "Thị"),
-        middle_female=("Thị", "Thị", "Thị", *(m for m in middles if m not in ("Văn", "Thị", "Đức"))),
-        given_male=tuple(dict.fromkeys(ViPerson.first_names_male)) + unisex,
-        given_female=tuple(dict.fromkeys(ViPerson.first_names_female)) + unisex,
+        family=Weighted.of(names.FAMILY_NAME_SHARES),
+        middle_male=Weighted.of(names.MIDDLE_MALE),
+        middle_female=Weighted.of(names.MIDDLE_FEMALE),
+        given_male=names.GIVEN_MALE,
+        given_female=names.GIVEN_FEMALE,
         foreign=foreign,
     )
 
@@ -186,13 +211,23 @@ def add_years(d: date, years: int) -> date:
         return d.replace(year=d.year + years, day=28)
 
 
+#: Birthdays at which a card expires (one issued at the last of them or later never does).
+CARD_RENEWAL_AGES = (25, 40, 60)
+
+
 def card_expiry(birth: date, after: date) -> date | None:
     """First renewal birthday (25, 40, 60) after ``after``; ``None`` past 60 (valid for life)."""
-    for age in (25, 40, 60):
+    for age in CARD_RENEWAL_AGES:
         milestone = add_years(birth, age)
         if milestone > after:
             return milestone
     return None
+
+
+def last_renewal_birthday(birth: date, on: date) -> date | None:
+    """The latest renewal birthday (25, 40, 60) on or before ``on``; ``None`` before the 25th."""
+    passed = [m for m in (add_years(birth, age) for age in CARD_RENEWAL_AGES) if m <= on]
+    return passed[-1] if passed else None
 
 
 class SerialAllocator:
@@ -232,6 +267,36 @@ class Generator:
                 made += 1
                 yield row
 
+    # -- names and cards ----------------------------------------------------------------
+    def _vietnamese_name(self, sex: cccd.Sex, family: str) -> str:
+        """Family, middle and given name of ``sex``, no part repeated."""
+        middles = self.names.middle_male if sex == "M" else self.names.middle_female
+        givens = self.names.given_male if sex == "M" else self.names.given_female
+        while True:
+            middle = middles.pick(self.rng)
+            given = self.rng.choice(givens)
+            if len({family, middle, given}) == 3:
+                return f"{family} {middle} {given}"
+
+    def _card(self, birth: date) -> tuple[date, date | None]:
+        """Issue and expiry dates of an adult's card, on the renewal rule (:func:`card_expiry`)."""
+        rng = self.rng
+        fourteenth = add_years(birth, 14)
+        renewal = last_renewal_birthday(birth, REFERENCE_DATE)
+        if (
+            renewal is not None
+            and (REFERENCE_DATE - renewal).days <= EXPIRED_WINDOW_DAYS
+            and rng.random() < NOT_RENEWED_SHARE
+        ):
+            # Not renewed at that birthday: issued after the previous one, expired on it.
+            earlier = last_renewal_birthday(birth, renewal - timedelta(days=1))
+            start = max(fourteenth, earlier or fourteenth)
+            issued = start + timedelta(days=rng.randint(0, (renewal - start).days - 1))
+            return issued, renewal
+        start = max(fourteenth, renewal or fourteenth, REFERENCE_DATE - timedelta(days=5 * 365))
+        issued = start + timedelta(days=rng.randint(0, (REFERENCE_DATE - start).days))
+        return issued, card_expiry(birth, issued)
+
     # -- one household ----------------------------------------------------------------
     def _household(self, room: int) -> list[dict[str, Any]]:
         rng = self.rng
@@ -247,7 +312,7 @@ class Generator:
         size = min(room, rng.choices((1, 2, 3, 4, 5, 6), weights=(15, 20, 25, 22, 12, 6))[0])
         head_age = rng.choices((rng.randint(20, 35), rng.randint(36, 60), rng.randint(61, 90)), weights=(35, 45, 20))[0]
         head_sex: cccd.Sex = rng.choice(("M", "F"))
-        family = rng.choice(self.names.family)
+        family = self.names.family.pick(rng)
         rows = [self._person(household_id, "head", place, address, head_age, head_sex, family=family)]
         if size >= 2 and rng.random() < 0.85:
             spouse_sex: cccd.Sex = "F" if head_sex == "M" else "M"
@@ -286,26 +351,17 @@ class Generator:
             # Foreigners' numbers carry the code of the province they registered in.
             birth_code = f"{int(place.province_code):03d}"
         else:
-            middle = rng.choice(self.names.middle_male if sex == "M" else self.names.middle_female)
-            given = rng.choice(self.names.given_male if sex == "M" else self.names.given_female)
-            full_name = f"{family or rng.choice(self.names.family)} {middle} {given}"
+            full_name = self._vietnamese_name(sex, family or self.names.family.pick(rng))
             birth_code = rng.choice(self.birth_codes)
         number = self.serials.number(birth_code, birth.year, sex)
-        adult = age >= 14
+        adult = add_years(birth, 14) <= REFERENCE_DATE
         death_date: date | None = None
         if rng.random() < 0.02:
             death_date = REFERENCE_DATE - timedelta(days=rng.randint(1, min(5 * 365, max(1, age * 365))))
         issued: date | None = None
         expires: date | None = None
         if adult:
-            fourteenth = add_years(birth, 14)
-            lapsed = REFERENCE_DATE - timedelta(days=rng.randint(1, 1000))
-            if rng.random() < 0.04 and lapsed > fourteenth + timedelta(days=365):
-                expires = lapsed
-                issued = max(fourteenth, expires - timedelta(days=rng.randint(5 * 365, 15 * 365)))
-            else:
-                expires = card_expiry(birth, REFERENCE_DATE + timedelta(days=365))
-                issued = max(fourteenth, REFERENCE_DATE - timedelta(days=rng.randint(0, 5 * 365)))
+            issued, expires = self._card(birth)
         if foreign:
             level = 1
         elif not adult:

@@ -308,7 +308,7 @@ def login_decision(
     if form.action == "search" or not form.SoDinhDanh:
         return _login_page(request, session, auth, form.q or "", None)
     number = form.SoDinhDanh.strip()
-    problems = cccd.problems(number)
+    problems = cccd.problems(number, today=clock.now(session, tenant).date())
     if problems:
         message = "; ".join(p.message_vi for p in problems)
         return _login_page(request, session, auth, form.q or "", message, number[:12])
@@ -539,10 +539,20 @@ class PopulationCaller:
 
 
 def population_caller(request: Request, session: SessionDep, settings: SettingsDep) -> PopulationCaller:
-    """The caller's access token, which must carry the ``population:verify`` scope; applies the
+    """The caller's access token, which must be a system's own (``client_credentials``, bound to no
+    citizen) and carry the ``population:verify`` scope; applies the
     population switches (the switch's use is committed before an error is answered)."""
     tenant = current_tenant()
     row = oidc.verify_access_token(session, tenant, settings, _bearer(request), clock.now(session, tenant))
+    if not oidc.is_machine_token(row):
+        raise invalid_token(
+            "The population API takes a system's own access token (grant_type=client_credentials), "
+            "not the token of a citizen's login",
+            "API dân cư chỉ nhận access token của hệ thống (grant_type=client_credentials), "
+            "không nhận token đăng nhập của công dân",
+            status_code=403,
+            error="insufficient_scope",
+        )
     if clients.POPULATION_SCOPE not in row.scope.split():
         raise invalid_token(
             f"The access token lacks the scope {clients.POPULATION_SCOPE}",
@@ -604,9 +614,10 @@ def _record(
 def citizen_lookup(number: str, session: SessionDep, caller: CallerDep, purpose: PurposeHeader = "") -> dict[str, Any]:
     """The population record of ``number`` with ``MaKetQua``: ``00`` valid, ``02`` deceased,
     ``03`` document expired. Not found is 404 with ``MaKetQua`` ``01``; an invalid number is
-    422 ``INVALID_CCCD`` naming the broken rule. Audited."""
-    people.check_number(number)
+    422 ``INVALID_CCCD`` naming the broken rule (``BIRTH_IN_FUTURE`` for a number whose birth year
+    is after the test clock's year). Audited."""
     tenant = current_tenant()
+    people.check_number(number, today=clock.now(session, tenant).date())
     person = None if caller.not_found else people.find(session, tenant, number)
     if person is None:
         raise PopulationError(
@@ -632,7 +643,7 @@ def citizen_verify(
     """Compare the submitted fields with the population database: per field ``KHOP`` (match) or
     ``KHONG_KHOP``, and ``MaKetQua``: ``00`` all good, ``01`` not found, ``02`` deceased, ``03``
     document expired, ``05`` a field mismatches. An invalid number is 422 ``INVALID_CCCD``."""
-    people.check_number(body.SoDinhDanh)
+    people.check_number(body.SoDinhDanh, today=clock.now(session, current_tenant()).date())
     return _verify_one(session, caller, body, purpose)
 
 

@@ -9,9 +9,10 @@ dates are ``YYYYMMDD``; ``GioiTinh`` is ``Nam`` / ``Nữ``; ``LoaiTaiKhoan`` is 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from services.identity.models import Client, Person
 from services.identity.oidc import LOGIN_IDP
@@ -55,7 +56,7 @@ WireDate = Annotated[
     date, BeforeValidator(_parse_date), PlainSerializer(date_to_wire, return_type=str, when_used="json")
 ]
 WireSex = Annotated[str, BeforeValidator(_parse_sex), Field(pattern="^[MF]$")]
-Number = Annotated[str, Field(description="số định danh cá nhân, 12 digits", examples=["001090012345"])]
+Number = Annotated[str, Field(description="số định danh cá nhân, 12 digits", examples=["033096674891"])]
 
 
 class PersonaIn(BaseModel):
@@ -84,10 +85,42 @@ class PersonaIn(BaseModel):
     )
 
 
-class PersonaPatch(BaseModel):
+def _drop_null_from_non_nullable(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The JSON schema of a :class:`PatchModel`: ``null`` only where the model allows it."""
+    nullable: frozenset[str] = getattr(model, "nullable", frozenset())
+    for name, field in model.model_fields.items():
+        prop = schema.get("properties", {}).get(field.alias or name)
+        if name in nullable or prop is None or "anyOf" not in prop:
+            continue
+        kept = [s for s in prop.pop("anyOf") if s.get("type") != "null"]
+        prop.pop("default", None)
+        if len(kept) == 1:
+            prop.update(kept[0])
+        else:
+            prop["anyOf"] = kept
+
+
+class PatchModel(BaseModel):
+    """A PATCH body: a field left out keeps its value; ``null`` clears a field named in
+    :attr:`nullable` and is a 422 ``VALIDATION_ERROR`` (rule ``not_null``) for any other."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", json_schema_extra=_drop_null_from_non_nullable)
+
+    #: Fields ``null`` may clear (nullable columns).
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.nullable:
+            raise PydanticCustomError("not_null", "may not be null (leave the field out to keep its value)")
+        return value
+
+
+class PersonaPatch(PatchModel):
     """Fields of a persona to change (others stay)."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    nullable: ClassVar[frozenset[str]] = frozenset({"death_date", "document_issued", "document_expires"})
 
     full_name: str | None = Field(None, alias="HoVaTen", min_length=1, max_length=128)
     birth_date: WireDate | None = Field(None, alias="NgayThangNamSinh")
@@ -211,8 +244,8 @@ class ClientIn(BaseModel):
     require_pkce: bool = False
 
 
-class ClientPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ClientPatch(PatchModel):
+    """Fields of a client to change (others stay); none of them can be cleared with ``null``."""
 
     client_secret: str | None = Field(None, max_length=256)
     name: str | None = Field(None, max_length=256)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 import warnings
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
@@ -185,3 +186,45 @@ def test_authlib_authenticates_with_private_key_jwt_through_the_gateway(setup):
         assert "id_token" in token
         system = oauth.fetch_token(meta["token_endpoint"], grant_type="client_credentials", scope="population:verify")
         assert system["scope"] == "population:verify"
+
+
+def headless_login(setup, scope: str) -> tuple[Any, dict[str, Any], httpx.Response, str, str]:
+    """An authlib client of the setup's client, and the provider's reply to its PKCE
+    authorization request for ``scope`` with the citizen as ``login_hint``."""
+    h = setup["headers"]
+    cl = setup["client"]
+    meta = httpx.get(setup["base"] + "/.well-known/openid-configuration", headers=h).json()
+    oauth = oauth_client(
+        client_id=cl["client_id"],
+        client_secret=cl["client_secret"],
+        scope=scope,
+        redirect_uri=REDIRECT,
+        code_challenge_method="S256",
+        headers=h,
+    )
+    verifier = secrets.token_urlsafe(48)
+    url, state = oauth.create_authorization_url(
+        meta["authorization_endpoint"], code_verifier=verifier, login_hint=setup["citizen"]["SoDinhDanh"]
+    )
+    return oauth, meta, httpx.get(url, headers=h, follow_redirects=False), verifier, state
+
+
+def test_a_citizen_login_through_the_gateway_cannot_carry_the_population_scope(setup):
+    oauth, _, redirect, _, state = headless_login(setup, "openid population:verify")
+    oauth.close()
+    assert redirect.status_code == 302
+    location = redirect.headers["location"]
+    assert location.startswith(REDIRECT + "?")
+    query = dict(parse_qsl(urlsplit(location).query))
+    assert (query["error"], query["state"]) == ("invalid_scope", state)
+    assert "code" not in query
+
+
+def test_a_citizens_login_token_is_refused_by_the_population_api_through_the_gateway(setup):
+    oauth, meta, redirect, verifier, state = headless_login(setup, "openid profile")
+    with oauth:
+        location = redirect.headers["location"]
+        oauth.fetch_token(meta["token_endpoint"], authorization_response=location, code_verifier=verifier, state=state)
+        r = oauth.get(setup["base"] + f"/population/v1/citizens/{setup['citizen']['SoDinhDanh']}")
+    assert r.status_code == 403
+    assert r.json()["error"] == "insufficient_scope"

@@ -11,10 +11,17 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from services.identity.models import Base, Person
-from services.identity.population import REFERENCE_DATE, Generator, generate, insert_people
+from services.identity.population import (
+    REFERENCE_DATE,
+    Generator,
+    add_years,
+    card_expiry,
+    generate,
+    insert_people,
+)
 from tests.identity.conftest import persona, query_of, register
 from tests.support import TenantClient, new_tenant
-from vnsandbox.vn import cccd
+from vnsandbox.vn import cccd, names
 
 # -- the generator ------------------------------------------------------------------------------
 
@@ -82,11 +89,63 @@ def test_addresses_name_a_real_ward_and_province(sample):
     assert ward.name in row["address"]
 
 
-def test_names_are_vietnamese_in_family_middle_given_order(sample):
-    from faker.providers.person.vi_VN import Provider
+def citizens_names(sample: list[dict[str, Any]]) -> list[tuple[dict[str, Any], list[str]]]:
+    return [(r, r["full_name"].split()) for r in sample if r["nationality"] == "VNM"]
 
-    citizens = [r for r in sample if r["nationality"] == "VNM"]
-    assert all(r["full_name"].split()[0] in Provider.last_names for r in citizens)
+
+def test_names_are_vietnamese_in_family_middle_given_order(sample):
+    for _, parts in citizens_names(sample):
+        assert len(parts) == 3
+        assert parts[0] in names.FAMILY_NAME_SHARES
+
+
+def test_every_middle_and_given_name_agrees_with_the_sex(sample):
+    for r, (_, middle, given) in citizens_names(sample):
+        if r["sex"] == "M":
+            assert middle in names.MIDDLE_MALE and given in names.GIVEN_MALE, r["full_name"]
+        else:
+            assert middle in names.MIDDLE_FEMALE and given in names.GIVEN_FEMALE, r["full_name"]
+
+
+def test_the_given_name_lists_share_no_name():
+    assert not set(names.GIVEN_MALE) & set(names.GIVEN_FEMALE)
+
+
+def test_no_name_repeats_a_part(sample):
+    for _, parts in citizens_names(sample):
+        assert len(set(parts)) == len(parts), parts
+
+
+#: Tolerance (percentage points) of a family name's share in a 20,000-person sample.
+SHARE_TOLERANCE = 2.0
+
+
+@pytest.mark.parametrize("family", ["Nguyễn", "Trần", "Lê", "Phạm"])
+def test_family_names_follow_the_documented_frequencies(sample, family):
+    people = citizens_names(sample)
+    share = 100 * sum(parts[0] == family for _, parts in people) / len(people)
+    assert abs(share - names.FAMILY_NAME_SHARES[family]) < SHARE_TOLERANCE, share
+
+
+def test_the_family_name_shares_add_up_to_the_whole_population():
+    assert sum(names.FAMILY_NAME_SHARES.values()) == pytest.approx(100.0)
+
+
+def test_every_card_expires_on_the_renewal_rule(sample):
+    for r in sample:
+        if r["document_issued"] is None:
+            continue
+        assert r["document_issued"] <= REFERENCE_DATE
+        assert r["document_expires"] == card_expiry(r["birth_date"], r["document_issued"])
+
+
+def test_every_expired_card_expired_on_a_25th_40th_or_60th_birthday_after_its_issue(sample):
+    expired = [r for r in sample if r["document_expires"] and r["document_expires"] < REFERENCE_DATE]
+    assert expired
+    for r in expired:
+        birthdays = {add_years(r["birth_date"], age) for age in (25, 40, 60)}
+        assert r["document_expires"] in birthdays
+        assert r["document_issued"] < r["document_expires"]
 
 
 def test_bulk_insert_writes_every_row(tmp_path):

@@ -9,6 +9,9 @@ validator behind every endpoint that takes a number, so the two can never disagr
   even = male, odd = female;
 - digits 5–6: last two digits of the birth year;
 - digits 7–12: random. There is no check digit.
+
+Given the current date (the tenant's test-clock today), a number whose digits 4–6 mean a birth
+year after the current year is refused too (rule :data:`FUTURE_BIRTH_RULE`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ Sex = Literal["M", "F"]
 PROVINCE_CODES_CSV = Path(__file__).parent / "data" / "cccd-province-codes.csv"
 FIRST_CENTURY = 1900
 LAST_YEAR = 2399
+#: Rule of a number meaning a birth year after the current year.
+FUTURE_BIRTH_RULE = "birth_year_in_future"
 
 
 @cache
@@ -113,13 +118,24 @@ def decode(number: str) -> Decoded:
     )
 
 
-def problems(number: str, birth_date: date | None = None, sex: Sex | None = None) -> list[Problem]:
-    """Every rule ``number`` breaks, also against a known date of birth and sex."""
+def problems(
+    number: str, birth_date: date | None = None, sex: Sex | None = None, today: date | None = None
+) -> list[Problem]:
+    """Every rule ``number`` breaks, also against a known date of birth and sex, and, given
+    ``today``, whether it means a birth year after today's year."""
     found = format_problems(number)
     if found:
         return found
     d = decode(number)
     out: list[Problem] = []
+    if today is not None and d.birth_year > today.year:
+        out.append(
+            Problem(
+                FUTURE_BIRTH_RULE,
+                f"Digits 4–6 ({number[3:6]}) mean born in {d.birth_year}, after the current year {today.year}",
+                f"Chữ số thứ 4–6 ({number[3:6]}) chỉ năm sinh {d.birth_year}, sau năm hiện tại {today.year}",
+            )
+        )
     if birth_date is not None:
         if not d.century_start <= birth_date.year < d.century_start + 100:
             out.append(
@@ -152,5 +168,5 @@ def problems(number: str, birth_date: date | None = None, sex: Sex | None = None
     return out
 
 
-def is_valid(number: str, birth_date: date | None = None, sex: Sex | None = None) -> bool:
-    return not problems(number, birth_date, sex)
+def is_valid(number: str, birth_date: date | None = None, sex: Sex | None = None, today: date | None = None) -> bool:
+    return not problems(number, birth_date, sex, today)
