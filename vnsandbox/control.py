@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select, text
 
 from vnsandbox import __version__, audit, clock, metrics
+from vnsandbox.bounds import ClockSeconds, Count, HttpStatus
 from vnsandbox.context import current_tenant
 from vnsandbox.db import Database, SessionDep, Switch
 from vnsandbox.errors import SandboxError, ValidationFailed
@@ -40,7 +41,7 @@ class SwitchIn(BaseModel):
 
     scope: str = Field("*", max_length=128, description="`*` for all callers, or one client/partner/unit code")
     params: dict[str, Any] = Field(default_factory=dict, description="switch-specific parameters")
-    remaining: int | None = Field(None, ge=1, description="apply to the next N requests only")
+    remaining: Count | None = Field(None, description="apply to the next N requests only (1 … 10^9)")
 
 
 class SwitchOut(BaseModel):
@@ -54,8 +55,10 @@ class SwitchOut(BaseModel):
 class ClockIn(BaseModel):
     """Move the tenant's clock: advance by seconds, or set an absolute offset."""
 
-    advance_seconds: float | None = Field(None, description="add this many seconds to the current offset")
-    offset_seconds: float | None = Field(None, description="set the offset from real time")
+    advance_seconds: ClockSeconds | None = Field(
+        None, description="add this many seconds to the current offset (the offset stays within ±100 years)"
+    )
+    offset_seconds: ClockSeconds | None = Field(None, description="set the offset from real time (±100 years)")
 
 
 def _switch_names(request: Request) -> dict[str, str]:
@@ -115,7 +118,7 @@ def journal_read(
     method: str | None = None,
     path: str | None = None,
     path_prefix: str | None = None,
-    status: int | None = None,
+    status: Annotated[HttpStatus | None, Query(description="HTTP status (100-599)")] = None,
     request_id: str | None = None,
     since: Annotated[str | None, Query(description="ISO-8601 time; entries at or after it")] = None,
     body_contains: str | None = None,
@@ -217,9 +220,9 @@ def clock_move(body: ClockIn, session: SessionDep) -> dict[str, Any]:
                 code="CLOCK_BACKWARDS",
                 status_code=422,
             )
-        target = clock.offset_seconds(session, tenant) + body.advance_seconds
+        target = clock.checked_offset(clock.offset_seconds(session, tenant) + body.advance_seconds)
     else:
-        target = float(body.offset_seconds or 0.0)
+        target = clock.checked_offset(body.offset_seconds or 0.0)
     clock.set_offset(session, tenant, target)
     return {"tenant": tenant, "offset_seconds": target, "now": clock.now(session, tenant).isoformat()}
 
