@@ -274,6 +274,14 @@ def test_gateway_bounds_every_integer_of_its_control_plane(
     assert_no_traceback(caplog)
 
 
+@pytest.mark.parametrize("raw", [b"9223372036854775808", b"-9223372036854775809", b"1e400", b"NaN", b"[1e30]"])
+def test_numbers_in_switch_parameters_are_bounded(any_service: TenantClient, raw: bytes) -> None:
+    body = b'{"params": {"delay_ms": ' + raw + b"}}"
+    resp = any_service.put(f"/_sandbox/switches/{_switch_name(any_service)}", content=body, headers=JSON)
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["details"][0]["field"] == "params"
+
+
 def test_the_clock_cannot_be_advanced_past_its_range_step_by_step(any_service: TenantClient) -> None:
     step = MAX_CLOCK_OFFSET_S // 2
     assert any_service.post("/_sandbox/clock", json={"advance_seconds": step}).status_code == 200

@@ -63,6 +63,21 @@ def clock_offset_in_range(seconds: float) -> bool:
     return -MAX_CLOCK_OFFSET_S <= seconds <= MAX_CLOCK_OFFSET_S
 
 
+def numbers_in_range(value: Any, limit: float = MAX_COUNT) -> bool:
+    """Whether every number inside a JSON value (free-form parameters) is finite and within
+    ``±limit``. Iterative: safe on any nesting the depth limit lets through."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, int | float) and not isinstance(item, bool) and not -limit <= item <= limit:
+            return False  # also NaN and ±Infinity
+    return True
+
+
 # -- JSON nesting depth --------------------------------------------------------------------------
 
 #: A complete JSON string (escapes included): brackets inside strings do not nest.

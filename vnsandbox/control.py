@@ -23,11 +23,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select, text
 
 from vnsandbox import __version__, audit, clock, metrics
-from vnsandbox.bounds import ClockSeconds, Count, HttpStatus
+from vnsandbox.bounds import MAX_COUNT, ClockSeconds, Count, HttpStatus, numbers_in_range
 from vnsandbox.context import current_tenant
 from vnsandbox.db import Database, SessionDep, Switch
 from vnsandbox.errors import SandboxError, ValidationFailed
@@ -40,8 +40,17 @@ class SwitchIn(BaseModel):
     """Turn a named switch on."""
 
     scope: str = Field("*", max_length=128, description="`*` for all callers, or one client/partner/unit code")
-    params: dict[str, Any] = Field(default_factory=dict, description="switch-specific parameters")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="switch-specific parameters (numbers finite, within ±10^9)"
+    )
     remaining: Count | None = Field(None, description="apply to the next N requests only (1 … 10^9)")
+
+    @field_validator("params")
+    @classmethod
+    def _bounded_numbers(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if not numbers_in_range(v):
+            raise ValueError(f"every number in params must be finite and within ±{MAX_COUNT}")
+        return v
 
 
 class SwitchOut(BaseModel):
