@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
 import time
 import uuid
@@ -25,6 +24,7 @@ import jwt
 
 from gateway.config import ConfigCache, ConsumerConf
 from gateway.errors import AccessDenied, AuthError
+from vnsandbox import bounds
 from vnsandbox.context import DEFAULT_TENANT
 from vnsandbox.middleware import valid_tenant
 from vnsandbox.signing import GATEWAY_TOKEN_ISSUER, constant_time_equal, gateway_token_key, hmac_hex
@@ -130,7 +130,7 @@ class Authenticator:
             return False
         try:
             payload = token.split(".")[1]
-            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+            claims = bounds.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         except ValueError:
             return False
         return isinstance(claims, dict) and claims.get("iss") == ISSUER

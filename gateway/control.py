@@ -54,6 +54,7 @@ from gateway.schemas import (
 )
 from vnsandbox import __version__, clock
 from vnsandbox.audit import AUDIT_COLUMNS
+from vnsandbox.bounds import HttpStatus, RowId
 from vnsandbox.context import set_tenant
 from vnsandbox.errors import install_error_handlers
 from vnsandbox.journal import Journal
@@ -451,7 +452,7 @@ async def fault_list(request: Request, who: Controller) -> dict[str, Any]:
 
 
 @faults.delete("/{rule_id}", summary="Remove one fault rule")
-async def fault_delete(rule_id: int, request: Request, who: Controller) -> dict[str, Any]:
+async def fault_delete(rule_id: RowId, request: Request, who: Controller) -> dict[str, Any]:
     gw = _gw(request)
     await in_db(gw, lambda s: service.delete_fault(s, who.tenant, rule_id))
     await gw.reload()
@@ -479,7 +480,7 @@ def journal_read(
     path: str | None = None,
     path_prefix: str | None = None,
     path_glob: str | None = None,
-    status: int | None = None,
+    status: Annotated[HttpStatus | None, Query(description="HTTP status (100-599)")] = None,
     request_id: str | None = None,
     consumer: str | None = None,
     api: str | None = None,
@@ -583,9 +584,9 @@ async def clock_move(body: ClockIn, request: Request, who: Controller) -> dict[s
     gw = _gw(request)
     if body.advance_seconds is not None:
         current = await in_db(gw, lambda s: clock.offset_seconds(s, who.tenant))
-        target = current + body.advance_seconds
+        target = clock.checked_offset(current + body.advance_seconds)
     else:
-        target = float(body.offset_seconds or 0.0)
+        target = clock.checked_offset(body.offset_seconds or 0.0)
     return await _set_clock(gw, who, target)
 
 
@@ -796,6 +797,8 @@ def build_control_app(gw: Gateway) -> FastAPI:
         gateway_secret=settings.gateway_secret,
         require_tenant_signature=False,
         log_requests=settings.log_requests,
+        max_json_depth=settings.max_json_depth,
+        body_read_timeout_s=settings.body_read_timeout_s,
     )
     return app
 

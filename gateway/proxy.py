@@ -44,13 +44,21 @@ from gateway.routes import Upstream
 from vnsandbox.context import DEFAULT_TENANT, set_request_id, set_tenant
 from vnsandbox.db import dumps
 from vnsandbox.errors import SandboxError
-from vnsandbox.middleware import REQUEST_ID_RE, new_request_id
+from vnsandbox.middleware import REQUEST_ID_RE, new_request_id, receive_body_part
 from vnsandbox.signing import CONSUMER_HEADER, TENANT_HEADER, TENANT_SIGNATURE_HEADER, tenant_assertion
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
 
 log = logging.getLogger("gateway.proxy")
+
+
+def _read_timeout(message_en: str, message_vi: str) -> GatewayError:
+    """408 for a request body that did not arrive within ``GATEWAY_BODY_READ_TIMEOUT_S``."""
+    return GatewayError(
+        message_en, message_vi, code="REQUEST_TIMEOUT", status_code=408, headers={"Connection": "close"}
+    )
+
 
 #: Never relayed: hop-by-hop headers, and headers only the gateway may set.
 DROP = frozenset(
@@ -464,6 +472,8 @@ class Proxy:
 
     async def _body(self, scope: Scope, receive: Receive) -> bytes | AsyncIterator[bytes]:
         limit = self.settings.max_body_bytes
+        timeout_s = self.settings.body_read_timeout_s
+        deadline = asyncio.get_running_loop().time() + timeout_s
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         if declared is not None:
             try:
@@ -479,7 +489,7 @@ class Proxy:
             if size <= SMALL_BODY:
                 chunks = []
                 while True:
-                    message = await receive()
+                    message = await receive_body_part(receive, deadline, timeout_s, _read_timeout)
                     chunks.append(message.get("body", b""))
                     if not message.get("more_body", False):
                         return b"".join(chunks)
@@ -487,7 +497,7 @@ class Proxy:
         async def stream() -> AsyncIterator[bytes]:
             seen = 0
             while True:
-                message = await receive()
+                message = await receive_body_part(receive, deadline, timeout_s, _read_timeout)
                 chunk = message.get("body", b"")
                 seen += len(chunk)
                 if seen > limit:

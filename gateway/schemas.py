@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from gateway.auth import KNOWN_SCOPES
 from gateway.faults import KINDS
+from vnsandbox.bounds import Amount, ClockSeconds, Count, HttpStatus, Seed
 
 TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
@@ -26,7 +27,9 @@ class Quota(BaseModel):
     ``rate_per_second: null`` means unlimited.
     """
 
-    rate_per_second: float | None = Field(None, ge=0, description="refill rate; null for unlimited")
+    rate_per_second: float | None = Field(
+        None, ge=0, le=1_000_000, allow_inf_nan=False, description="refill rate (0-10^6); null for unlimited"
+    )
     burst: int | None = Field(None, ge=1, le=1_000_000, description="bucket size; default: the rate rounded up")
 
 
@@ -123,9 +126,9 @@ class FaultIn(BaseModel):
     path: str = Field("*", max_length=512, description="glob over the path after the API prefix, e.g. /dossiers/*")
     method: str = Field("*", pattern=r"^(\*|[A-Za-z]{1,10})$")
     consumer: str = Field("*", max_length=64, description="client id, or * for every consumer")
-    next_n: int | None = Field(None, ge=1, description="apply to the next N matching calls only")
+    next_n: Count | None = Field(None, description="apply to the next N matching calls only (1 … 10^9)")
     probability: float = Field(1.0, ge=0.0, le=1.0, description="chance of firing on each matching call")
-    seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of the rule's random stream (reproducible runs)")
+    seed: Seed = Field(0, description="seed of the rule's random stream (reproducible runs)")
     params: dict[str, Any] = Field(
         default_factory=dict,
         description="latency: ms | distribution (uniform min_ms max_ms, normal mean_ms stddev_ms, exponential "
@@ -179,21 +182,23 @@ class VerifyIn(BaseModel):
     path: str | None = None
     path_prefix: str | None = None
     path_glob: str | None = None
-    status: int | None = None
+    status: HttpStatus | None = None
     consumer: str | None = None
     api: str | None = None
     fault: str | None = Field(None, description="a fault kind, 'any' or 'none'")
     since: str | None = None
     body_contains: str | None = None
     response_contains: str | None = None
-    expected: int | None = Field(None, ge=0, description="if given, `ok` says whether exactly this many matched")
+    expected: Amount | None = Field(None, description="if given, `ok` says whether exactly this many matched")
 
 
 class ClockIn(BaseModel):
     """Move the tenant's clock in the gateway and in every service."""
 
-    advance_seconds: float | None = Field(None, ge=0)
-    offset_seconds: float | None = None
+    advance_seconds: ClockSeconds | None = Field(
+        None, ge=0, description="seconds forward (the offset stays within ±100 years)"
+    )
+    offset_seconds: ClockSeconds | None = Field(None, description="offset from real time (±100 years)")
 
     @model_validator(mode="after")
     def _one(self) -> ClockIn:

@@ -11,12 +11,31 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from vnsandbox.bounds import MAX_CLOCK_OFFSET_S, clock_offset_in_range
 from vnsandbox.db import ClockOffset
+from vnsandbox.errors import ValidationFailed
 
 
 def offset_seconds(session: Session, tenant: str) -> float:
     row = session.get(ClockOffset, tenant)
-    return row.offset_seconds if row else 0.0
+    if row is None:
+        return 0.0
+    # Kept within range even for an offset stored before the range was enforced.
+    return max(-MAX_CLOCK_OFFSET_S, min(MAX_CLOCK_OFFSET_S, row.offset_seconds))
+
+
+def checked_offset(seconds: float) -> float:
+    """``seconds`` as a new offset, or 422 ``CLOCK_OUT_OF_RANGE`` when "now" would be more than
+    ``MAX_CLOCK_OFFSET_S`` (100 years) from real time (however it was reached: repeated advances too)."""
+    if not clock_offset_in_range(seconds):
+        years = MAX_CLOCK_OFFSET_S // (365 * 86_400)
+        raise ValidationFailed(
+            f"The test clock may be at most {years} years ({MAX_CLOCK_OFFSET_S} s) from real time",
+            f"Đồng hồ thử nghiệm chỉ được lệch tối đa {years} năm ({MAX_CLOCK_OFFSET_S} giây) so với thời gian thực",
+            code="CLOCK_OUT_OF_RANGE",
+            details=[{"field": "offset_seconds", "rule": "range", "message": f"±{MAX_CLOCK_OFFSET_S}"}],
+        )
+    return float(seconds)
 
 
 def now(session: Session, tenant: str) -> datetime:

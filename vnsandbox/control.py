@@ -23,10 +23,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select, text
 
 from vnsandbox import __version__, audit, clock, metrics
+from vnsandbox.bounds import MAX_COUNT, ClockSeconds, Count, HttpStatus, numbers_in_range
 from vnsandbox.context import current_tenant
 from vnsandbox.db import Database, SessionDep, Switch
 from vnsandbox.errors import SandboxError, ValidationFailed
@@ -39,8 +40,17 @@ class SwitchIn(BaseModel):
     """Turn a named switch on."""
 
     scope: str = Field("*", max_length=128, description="`*` for all callers, or one client/partner/unit code")
-    params: dict[str, Any] = Field(default_factory=dict, description="switch-specific parameters")
-    remaining: int | None = Field(None, ge=1, description="apply to the next N requests only")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="switch-specific parameters (numbers finite, within ±10^9)"
+    )
+    remaining: Count | None = Field(None, description="apply to the next N requests only (1 … 10^9)")
+
+    @field_validator("params")
+    @classmethod
+    def _bounded_numbers(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if not numbers_in_range(v):
+            raise ValueError(f"every number in params must be finite and within ±{MAX_COUNT}")
+        return v
 
 
 class SwitchOut(BaseModel):
@@ -54,8 +64,10 @@ class SwitchOut(BaseModel):
 class ClockIn(BaseModel):
     """Move the tenant's clock: advance by seconds, or set an absolute offset."""
 
-    advance_seconds: float | None = Field(None, description="add this many seconds to the current offset")
-    offset_seconds: float | None = Field(None, description="set the offset from real time")
+    advance_seconds: ClockSeconds | None = Field(
+        None, description="add this many seconds to the current offset (the offset stays within ±100 years)"
+    )
+    offset_seconds: ClockSeconds | None = Field(None, description="set the offset from real time (±100 years)")
 
 
 def _switch_names(request: Request) -> dict[str, str]:
@@ -115,7 +127,7 @@ def journal_read(
     method: str | None = None,
     path: str | None = None,
     path_prefix: str | None = None,
-    status: int | None = None,
+    status: Annotated[HttpStatus | None, Query(description="HTTP status (100-599)")] = None,
     request_id: str | None = None,
     since: Annotated[str | None, Query(description="ISO-8601 time; entries at or after it")] = None,
     body_contains: str | None = None,
@@ -217,9 +229,9 @@ def clock_move(body: ClockIn, session: SessionDep) -> dict[str, Any]:
                 code="CLOCK_BACKWARDS",
                 status_code=422,
             )
-        target = clock.offset_seconds(session, tenant) + body.advance_seconds
+        target = clock.checked_offset(clock.offset_seconds(session, tenant) + body.advance_seconds)
     else:
-        target = float(body.offset_seconds or 0.0)
+        target = clock.checked_offset(body.offset_seconds or 0.0)
     clock.set_offset(session, tenant, target)
     return {"tenant": tenant, "offset_seconds": target, "now": clock.now(session, tenant).isoformat()}
 

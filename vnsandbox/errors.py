@@ -20,7 +20,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from vnsandbox.context import current_request_id
 
@@ -81,6 +83,38 @@ class MalformedJSON(SandboxError):
     code = "MALFORMED_JSON"
     message_vi = "Nội dung yêu cầu không phải JSON hợp lệ"
     message_en = "The request body is not valid JSON"
+
+
+class MalformedBody(SandboxError):
+    code = "MALFORMED_BODY"
+    message_vi = "Không đọc được nội dung yêu cầu (biểu mẫu hoặc dữ liệu sai định dạng)"
+    message_en = "The request body could not be parsed"
+
+
+class JSONTooDeep(SandboxError):
+    code = "JSON_TOO_DEEP"
+
+    def __init__(self, max_depth: int) -> None:
+        self.max_depth = max_depth
+        super().__init__(
+            f"The JSON body is nested deeper than {max_depth} levels",
+            f"Nội dung JSON lồng nhau sâu quá {max_depth} cấp",
+            details=[{"field": "body", "rule": "max_depth", "message": str(max_depth)}],
+        )
+
+
+class RequestTimeout(SandboxError):
+    status_code = 408
+    code = "REQUEST_TIMEOUT"
+    message_vi = "Không nhận đủ nội dung yêu cầu trong thời gian cho phép"
+    message_en = "The request body did not arrive in time"
+
+
+class NotAcceptable(SandboxError):
+    status_code = 406
+    code = "NOT_ACCEPTABLE"
+    message_vi = "Không có định dạng trả lời phù hợp với tiêu đề Accept"
+    message_en = "No representation matches the Accept header"
 
 
 class UnsupportedMediaType(SandboxError):
@@ -163,14 +197,67 @@ def internal_error() -> SandboxError:
     )
 
 
+class RangeNotSatisfiable(SandboxError):
+    status_code = 416
+    code = "RANGE_NOT_SATISFIABLE"
+    message_vi = "Khoảng dữ liệu yêu cầu (Range) không hợp lệ"
+    message_en = "The requested range cannot be served"
+
+
+#: The reply of every status the framework itself may raise (routing, body parsing, ...).
 _HTTP_STATUS_ERRORS: dict[int, type[SandboxError]] = {
+    400: MalformedBody,
     401: Unauthorized,
     403: Forbidden,
     404: NotFound,
     405: MethodNotAllowed,
+    406: NotAcceptable,
+    408: RequestTimeout,
+    409: Conflict,
     413: PayloadTooLarge,
     415: UnsupportedMediaType,
+    416: RangeNotSatisfiable,
+    422: ValidationFailed,
+    429: TooManyRequests,
+    503: ServiceUnavailable,
 }
+
+
+def framework_error(status_code: int, content_type: str = "") -> SandboxError:
+    """The documented error for a status the framework raised: never an ``HTTP_<n>`` code.
+
+    A body the framework could not parse is ``MALFORMED_JSON`` when it was sent as JSON,
+    ``MALFORMED_BODY`` otherwise (forms). A status without its own class keeps its number
+    with the generic ``BAD_REQUEST`` (4xx) or ``INTERNAL_ERROR`` (5xx) code.
+    """
+    if status_code == 400 and _is_json_content_type(content_type):
+        return MalformedJSON()
+    cls = _HTTP_STATUS_ERRORS.get(status_code)
+    if cls is not None:
+        return cls()
+    if status_code >= 500:
+        err = internal_error()
+        err.status_code = status_code
+        return err
+    return BadRequest(status_code=status_code)
+
+
+def allowed_methods(app: Any, scope: Mapping[str, Any]) -> list[str]:
+    """Every method some route of ``app`` answers on the request's path (for ``Allow``)."""
+    probe = {
+        "type": "http",
+        "path": scope.get("path", "/"),
+        "root_path": scope.get("root_path", ""),
+        "method": "GET",
+        "headers": [],
+        "query_string": b"",
+    }
+    methods: set[str] = set()
+    for route in iter_route_contexts(app.routes):
+        match, _ = route.matches(dict(probe))
+        if match != Match.NONE:
+            methods |= set(route.methods or ())
+    return sorted(methods)
 
 
 def _is_json_content_type(value: str) -> bool:
@@ -202,16 +289,14 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, SandboxError)
         return exc.response()
 
-    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        cls = _HTTP_STATUS_ERRORS.get(exc.status_code)
-        headers = dict(exc.headers or {})
-        if cls is not None:
-            return cls(headers=headers).response()
-        detail = exc.detail if isinstance(exc.detail, str) else "HTTP error"
-        return SandboxError(
-            detail, detail, code=f"HTTP_{exc.status_code}", status_code=exc.status_code, headers=headers
-        ).response()
+        error = framework_error(exc.status_code, request.headers.get("content-type", ""))
+        error.headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route that matched the path; list them all.
+            error.headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
+        return error.response()
 
     async def request_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

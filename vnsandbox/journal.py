@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from vnsandbox.bounds import MAX_JSON_DEPTH_LIMIT, json_too_deep
+
 REDACTED = "***"
 
 _SECRET_HEADERS = {
@@ -59,6 +61,9 @@ def redact_body(body: bytes, content_type: str, limit: int) -> str | None:
         return None
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "application/json" or media.endswith("+json"):
+        if json_too_deep(body, MAX_JSON_DEPTH_LIMIT):
+            # Not parsed (no recursion on hostile input) and not kept (it could hide secrets).
+            return f"<{len(body)} bytes of {media}, nested deeper than {MAX_JSON_DEPTH_LIMIT} levels>"
         try:
             text = json.dumps(_redact_json(json.loads(body)), ensure_ascii=False)
         except ValueError:

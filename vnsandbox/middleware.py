@@ -5,23 +5,34 @@ For each HTTP request it:
 - takes or makes the request id (``X-Request-ID``) and echoes it in the reply;
 - resolves the tenant (``X-Sandbox-Tenant``), checking the gateway's signature when the
   service is configured to require one;
-- enforces the body size limit (413) before the application sees the body;
+- enforces the body size limit (413), the body read time (408) and the JSON nesting depth
+  (400 ``JSON_TOO_DEEP``) before the application sees the body;
 - records request and reply in the journal (secrets redacted) and logs one JSON line.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vnsandbox.bounds import DEFAULT_MAX_JSON_DEPTH, json_too_deep
 from vnsandbox.context import DEFAULT_TENANT, set_request_id, set_tenant
-from vnsandbox.errors import PayloadTooLarge, SandboxError, Unauthorized, internal_error
+from vnsandbox.errors import (
+    JSONTooDeep,
+    PayloadTooLarge,
+    RequestTimeout,
+    SandboxError,
+    Unauthorized,
+    internal_error,
+)
 from vnsandbox.journal import Journal, redact_body, redact_headers
 from vnsandbox.signing import (
     CONSUMER_HEADER,
@@ -68,6 +79,37 @@ def refuse_nul(scope: Scope, body: bytes, content_type: str = "") -> None:
         )
 
 
+def parsed_as_json(content_type: str) -> bool:
+    """Whether the framework parses a body of this content type as JSON (also when none is given)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media in ("", "application/json") or media.endswith("+json")
+
+
+def refuse_deep_json(body: bytes, content_type: str, max_depth: int) -> None:
+    """Refuse a JSON body nested deeper than ``max_depth`` before anything parses it."""
+    if body and parsed_as_json(content_type) and json_too_deep(body, max_depth):
+        raise JSONTooDeep(max_depth)
+
+
+async def receive_body_part(
+    receive: Receive,
+    deadline: float,
+    timeout_s: float,
+    error: Callable[[str, str], SandboxError] = RequestTimeout,
+) -> Message:
+    """The next message of a request body, or ``error`` (408) once ``deadline`` (event-loop
+    time) has passed: a client that sends headers and never finishes its body is answered
+    instead of holding a worker."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await receive()
+    except TimeoutError:
+        raise error(
+            f"The request body did not arrive within {timeout_s:g} s",
+            f"Không nhận đủ nội dung yêu cầu trong {timeout_s:g} giây",
+        ) from None
+
+
 def valid_tenant(value: str) -> bool:
     return bool(TENANT_RE.match(value))
 
@@ -88,10 +130,17 @@ class RequestContextMiddleware:
         require_tenant_signature: bool,
         log_requests: bool = True,
         own_input_checks: tuple[str, ...] = (),
+        own_input_error: Callable[[SandboxError], SandboxError] | None = None,
+        max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
+        body_read_timeout_s: float = 10.0,
     ) -> None:
         self.app = app
         #: Path prefixes whose endpoints refuse bad characters in their own wire format.
         self.own_input_checks = own_input_checks
+        #: Renders a refused body (JSON nested too deep) in the platform's envelope on those paths.
+        self.own_input_error = own_input_error
+        self.max_json_depth = max_json_depth
+        self.body_read_timeout_s = body_read_timeout_s
         self.journal = journal
         self.max_body_bytes = max_body_bytes
         self.journal_body_bytes = journal_body_bytes
@@ -143,9 +192,16 @@ class RequestContextMiddleware:
             state["tenant"] = tenant
             state["consumer"] = hmap.get(CONSUMER_HEADER, "")
             body = await self._read_body(hmap, receive)
-            if not (self.own_input_checks and scope["path"].startswith(self.own_input_checks)):
+            own_path = bool(self.own_input_checks) and scope["path"].startswith(self.own_input_checks)
+            try:
+                refuse_deep_json(body, hmap.get("content-type", ""), self.max_json_depth)
+            except SandboxError as exc:
+                raise (self.own_input_error(exc) if own_path and self.own_input_error else exc) from None
+            if not own_path:
                 refuse_nul(scope, body, hmap.get("content-type", ""))
         except SandboxError as exc:
+            if isinstance(exc, RequestTimeout):
+                exc.headers.setdefault("Connection", "close")  # the rest of the body is not awaited
             await exc.response()(scope, receive, send_wrapper)
         else:
             replay_done = False
@@ -208,8 +264,9 @@ class RequestContextMiddleware:
                 raise self._too_large()
         chunks: list[bytes] = []
         size = 0
+        deadline = asyncio.get_running_loop().time() + self.body_read_timeout_s
         while True:
-            message = await receive()
+            message = await receive_body_part(receive, deadline, self.body_read_timeout_s)
             if message["type"] == "http.disconnect":
                 break
             chunk = message.get("body", b"")

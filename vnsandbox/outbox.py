@@ -39,7 +39,7 @@ from fastapi import APIRouter, BackgroundTasks, FastAPI, Query, Request
 from sqlalchemy import JSON, Float, Integer, MetaData, String, Text, and_, func, or_, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from vnsandbox import clock
+from vnsandbox import bounds, clock
 from vnsandbox.context import current_tenant
 from vnsandbox.db import NAMING, ClockOffset, Database, SessionDep
 from vnsandbox.errors import NotFound
@@ -221,7 +221,7 @@ def accepted(accept: str, status_code: int, body: bytes) -> bool:
     if accept.startswith("json:"):
         field, _, want = accept[5:].partition("=")
         try:
-            data = json.loads(body)
+            data = bounds.loads(body)
         except ValueError:
             return False
         return isinstance(data, dict) and str(data.get(field)) == want

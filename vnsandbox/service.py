@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from vnsandbox import __version__
 from vnsandbox.control import router as control_router
 from vnsandbox.db import Database
-from vnsandbox.errors import NotFound, install_error_handlers
+from vnsandbox.errors import NotFound, SandboxError, install_error_handlers
 from vnsandbox.journal import Journal
 from vnsandbox.logs import configure_logging
 from vnsandbox.middleware import RequestContextMiddleware
@@ -92,6 +92,9 @@ class ServiceSpec:
     #: Path prefixes whose endpoints refuse NUL and control characters themselves, in the
     #: platform's own error envelope; everywhere else the middleware refuses NUL (400).
     own_input_checks: tuple[str, ...] = ()
+    #: On those paths, turns the foundation's refusal of a body (JSON nested deeper than
+    #: ``*_MAX_JSON_DEPTH``) into the platform's own envelope; None keeps the sandbox envelope.
+    own_input_error: Callable[[SandboxError], SandboxError] | None = None
 
 
 def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
@@ -137,6 +140,9 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         require_tenant_signature=settings.require_tenant_signature,
         log_requests=settings.log_requests,
         own_input_checks=spec.own_input_checks,
+        own_input_error=spec.own_input_error,
+        max_json_depth=settings.max_json_depth,
+        body_read_timeout_s=settings.body_read_timeout_s,
     )
     for hook in spec.on_startup:
         hook(app)

@@ -16,6 +16,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vnsandbox.bounds import DEFAULT_MAX_JSON_DEPTH, MAX_JSON_DEPTH_LIMIT
+
 #: Secret used in the embedded development mode only; refused in ``shared`` mode.
 DEV_GATEWAY_SECRET = "vnsandbox-dev-gateway-secret"
 
@@ -67,6 +69,11 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
     #: Largest request body accepted, in bytes (413 beyond it).
     max_body_bytes: int = 1_048_576
+    #: Deepest nesting of arrays/objects accepted in a JSON body (400 ``JSON_TOO_DEEP`` beyond it).
+    max_json_depth: int = Field(DEFAULT_MAX_JSON_DEPTH, ge=1, le=MAX_JSON_DEPTH_LIMIT)
+    #: Seconds a client has to send the whole request body once its headers arrived
+    #: (408 ``REQUEST_TIMEOUT`` beyond it), so a body that never ends holds nothing for long.
+    body_read_timeout_s: float = Field(10.0, gt=0, le=3600)
     #: Entries kept in this process's request journal (a ring buffer).
     journal_size: int = 2000
     #: Request/response bodies are kept in the journal up to this many bytes.

@@ -9,8 +9,9 @@ from fastapi import FastAPI
 
 from services.dossier import control, portal, service
 from services.dossier.models import Base
-from services.dossier.router import router
+from services.dossier.router import router, too_deep
 from services.dossier.settings import DossierSettings
+from vnsandbox.errors import JSONTooDeep, SandboxError
 from vnsandbox.outbox import OutboxBase, RetryPolicy, outbox_worker
 from vnsandbox.outbox import router as outbox_router
 from vnsandbox.service import ServiceSpec, create_service_app
@@ -25,6 +26,11 @@ def retry_policy(app: FastAPI) -> RetryPolicy:
         timeout_s=s.webhook_timeout_s,
         lease_s=s.webhook_lease_s,
     )
+
+
+def own_input_error(exc: SandboxError) -> SandboxError:
+    """The sync API answers a JSON body nested too deep with code 1, like any malformed body."""
+    return too_deep(exc.max_depth) if isinstance(exc, JSONTooDeep) else exc
 
 
 SPEC = ServiceSpec(
@@ -42,6 +48,7 @@ SPEC = ServiceSpec(
     switches=service.SWITCHES,
     # The sync API answers every input, NUL included, in the DVCQG {"error_code", "message"} envelope.
     own_input_checks=("/api",),
+    own_input_error=own_input_error,
 )
 
 

@@ -14,6 +14,7 @@ from services.dossier.errors import Code, DvcqgError, envelope, http_status
 from services.dossier.models import InboxEvent, Unit
 from services.dossier.router import BodyDep, settings_of
 from services.dossier.schemas import CitizenAction, CitizenPay, PaymentEventIn, UnitIn, UnitPatch, body_doc, parse
+from vnsandbox.bounds import Amount
 from vnsandbox.context import current_request_id, current_tenant
 from vnsandbox.db import SessionDep
 from vnsandbox.outbound import policy_of
@@ -202,7 +203,7 @@ def scorecard_preview(
     MaDonVi: str | None = None,
     TuNgay: str | None = None,
     DenNgay: str | None = None,
-    SoHoSoBaoCao: int | None = None,
+    SoHoSoBaoCao: Annotated[Amount | None, Query(description="0 … 10^9")] = None,
 ) -> JSONResponse:
     """The dossier-derived 766 indicators with their marks and the dossiers pulling each
     down. `SoHoSoBaoCao`: dossiers received per the national reporting system (for 1.4)."""

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -18,9 +17,11 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from services.dossier import accounts, portal, reports, rules, scorecard, service
-from services.dossier.errors import Code, DvcqgError, envelope, http_status
+from services.dossier.errors import Code, DvcqgError, detail, envelope, http_status
 from services.dossier.schemas import SERVICES, LoginIn, ServiceCall, body_doc, parse
 from services.dossier.settings import DossierSettings
+from vnsandbox import bounds
+from vnsandbox.bounds import Amount, PageOffset
 from vnsandbox.context import current_request_id, current_tenant
 from vnsandbox.db import SessionDep
 from vnsandbox.service import service_index
@@ -31,14 +32,27 @@ router = APIRouter()
 
 
 async def json_body(request: Request) -> Any:
-    """The request body as JSON, refused in the DVCQG envelope (code 1) when it is not."""
+    """The request body as JSON, refused in the DVCQG envelope (code 1) when it is not, or
+    when it nests deeper than ``DOSSIER_MAX_JSON_DEPTH``."""
     raw = await request.body()
     if not raw.strip():
         raise DvcqgError(Code.MALFORMED, "Empty body; send a JSON object", "Nội dung trống; hãy gửi đối tượng JSON")
     try:
-        return json.loads(raw)
+        return bounds.loads(raw, settings_of(request).max_json_depth)
+    except bounds.JSONTooDeepError as exc:
+        raise too_deep(exc.max_depth) from None
     except ValueError:
         raise DvcqgError(Code.MALFORMED, "The body is not valid JSON", "Nội dung không phải JSON hợp lệ") from None
+
+
+def too_deep(max_depth: int) -> DvcqgError:
+    """Code 1 for a JSON body nested deeper than ``max_depth`` levels."""
+    return DvcqgError(
+        Code.MALFORMED,
+        f"The JSON body is nested deeper than {max_depth} levels",
+        f"Nội dung JSON lồng nhau sâu quá {max_depth} cấp",
+        details=[detail("body", "max_depth", f"Tối đa {max_depth} cấp lồng nhau", f"At most {max_depth} levels")],
+    )
 
 
 BodyDep = Annotated[Any, Depends(json_body)]
@@ -154,7 +168,7 @@ def _dispatch(request: Request, session: Session, body: Any, name: str | None) -
         total, rows = service.search(session, tenant, caller, extra)
         return reply(Code.OK, {**envelope(Code.OK), "total": total, "data": rows})
     if call.service == "LayHoSoTuCongDVCQG":
-        limit = min(max(rules.as_int(extra.get("limit")) or 100, 1), 1000)
+        limit = service.page_bounds(extra, default_limit=100)[0]
         events = portal.poll_inbox(session, tenant, caller, limit)
         return reply(Code.OK, {**envelope(Code.OK), "total": len(events), "data": events})
     if call.service == "XacNhanHoSoTuCongDVCQG":
@@ -220,7 +234,7 @@ def scorecard_preview(
     TuNgay: str | None = None,
     DenNgay: str | None = None,
     MaDonVi: str | None = None,
-    SoHoSoBaoCao: int | None = None,
+    SoHoSoBaoCao: Annotated[Amount | None, Query(description="0 … 10^9")] = None,
 ) -> JSONResponse:
     """The dossier-derived indicators (1.4, 2.1, 2.2, 3.3, 3.5, 3.6, 4.1–4.4) computed from what
     the caller synced, with the marks they would earn and the dossiers that pull each down."""
@@ -236,7 +250,7 @@ def procedures(
     q: str = "",
     linh_vuc: str = "",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[PageOffset, Query(description="0 … 10^9")] = 0,
 ) -> dict[str, Any]:
     """Search by code or name (`q`) and field (`linh_vuc`). Fees per channel (1 direct,
     2 online, 3 postal) in VNĐ; `null` means variable; `CanCuLePhi` names the rule used."""

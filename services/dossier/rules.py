@@ -122,12 +122,18 @@ class Checked:
     warnings: list[dict[str, str]]
 
 
+#: Largest magnitude of an integer the sync API reads (2^53: exact in every JSON parser);
+#: beyond it a number is not an integer for any field, so no field can overflow a column.
+WIRE_INT_MAX = 2**53
+
+
 def as_int(value: Any) -> int | None:
-    """Integers arrive as numbers or as digit strings in provincial data; both are accepted."""
+    """Integers arrive as numbers (up to ±2^53) or as digit strings (up to 9 digits) in
+    provincial data; both are accepted."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
+        return value if -WIRE_INT_MAX <= value <= WIRE_INT_MAX else None
     if isinstance(value, str) and re.fullmatch(r"-?\d{1,9}", value.strip()):
         return int(value.strip())
     return None

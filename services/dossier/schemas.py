@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.dossier.errors import Code, DvcqgError, detail
+from vnsandbox.bounds import Amount, Vnd
 
 SERVICES = (
     "DongBoHoSoMC",
@@ -110,9 +111,9 @@ class PaymentEventIn(BaseModel):
     MaGiaoDich: str
     MaThamChieu: str | None = None
     MaDoiTac: str | None = None
-    SoTien: int | str
+    SoTien: Vnd | str
     ThoiGianGD: str | None = None
-    TrangThaiGD: int | str
+    TrangThaiGD: Amount | str
     PhiLePhi: list[Any] = Field(default_factory=list)
 
 

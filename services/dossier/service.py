@@ -26,6 +26,7 @@ from services.dossier.errors import Code, DvcqgError, detail, envelope
 from services.dossier.models import Base, Dossier, DossierEvent, RejectedUpdate
 from services.dossier.settings import DossierSettings
 from vnsandbox import switches
+from vnsandbox.bounds import MAX_COUNT, MAX_OFFSET
 
 #: Switch names this service understands (listed by ``/_sandbox/switches``).
 SWITCHES = {
@@ -576,6 +577,29 @@ def lookup(session: Session, tenant: str, codes: frozenset[str] | None, code: st
     return out
 
 
+#: Most rows one page of a search or poll returns (a larger ``limit`` is cut to it).
+PAGE_MAX = 1000
+
+
+def page_bounds(filters: Mapping[str, Any], default_limit: int) -> tuple[int, int]:
+    """``limit`` (1 … 10^9, cut to ``PAGE_MAX``) and ``offset`` (0 … 10^9) of a call; an absent
+    or empty value takes its default, anything else out of range is code 20 naming the field."""
+    problems = []
+    values = []
+    for name, default, low, high in (("limit", default_limit, 1, MAX_COUNT), ("offset", 0, 0, MAX_OFFSET)):
+        raw = filters.get(name)
+        n = default if raw is None or raw == "" else rules.as_int(raw)
+        if n is None or not low <= n <= high:
+            problems.append(
+                detail(name, "range", f"{name} phải là số nguyên từ {low} đến {high}", f"{name}: integer {low}-{high}")
+            )
+            n = default
+        values.append(n)
+    if problems:
+        raise DvcqgError(Code.VALIDATION, details=problems)
+    return min(values[0], PAGE_MAX), values[1]
+
+
 def search(
     session: Session, tenant: str, caller: Caller, filters: Mapping[str, Any]
 ) -> tuple[int, list[dict[str, Any]]]:
@@ -589,9 +613,9 @@ def search(
     if filters.get("TrangThaiHoSo") not in (None, ""):
         statuses = filters["TrangThaiHoSo"]
         values = [rules.as_int(s) for s in (statuses if isinstance(statuses, list) else [statuses])]
-        if any(v is None for v in values):
+        if any(v not in rules.STATUS_NAMES for v in values):
             problems.append(detail("TrangThaiHoSo", "enum", "TrangThaiHoSo phải là số 1–10", "TrangThaiHoSo: 1–10"))
-        stmt = stmt.where(Dossier.status.in_([v for v in values if v is not None]))
+        stmt = stmt.where(Dossier.status.in_([v for v in values if v in rules.STATUS_NAMES]))
     for f, end in (("TuNgay", False), ("DenNgay", True)):
         if filters.get(f):
             try:
@@ -602,10 +626,12 @@ def search(
                 )
                 continue
             stmt = stmt.where(Dossier.received_at >= bound if not end else Dossier.received_at <= bound)
+    try:
+        limit, offset = page_bounds(filters, default_limit=100)
+    except DvcqgError as exc:
+        problems.extend(exc.details)
     if problems:
         raise DvcqgError(Code.VALIDATION, details=problems)
-    limit = min(max(rules.as_int(filters.get("limit")) or 100, 1), 1000)
-    offset = max(rules.as_int(filters.get("offset")) or 0, 0)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(stmt.order_by(Dossier.received_at, Dossier.id).limit(limit).offset(offset))
     return total, [dossier_to_wire(d) for d in rows]

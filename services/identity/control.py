@@ -22,6 +22,7 @@ from services.identity.schemas import (
 )
 from services.identity.settings import DEV_CLIENT_ID, IdentitySettings
 from vnsandbox import clock
+from vnsandbox.bounds import Amount, Seed
 from vnsandbox.context import current_tenant
 from vnsandbox.db import SessionDep
 from vnsandbox.errors import NotFound, ValidationFailed
@@ -103,8 +104,8 @@ def persona_level(number: str, body: LevelIn, session: SessionDep) -> dict[str, 
 
 
 class SeedIn(BaseModel):
-    people: int = Field(ge=0, description="how many people to generate for this tenant")
-    seed: int = Field(0, description="the same seed gives the same people")
+    people: Amount = Field(description="how many people to generate for this tenant")
+    seed: Seed = Field(0, description="the same seed gives the same people (0 … 2^31 - 1)")
 
 
 def _info(row: PopulationInfo | None) -> dict[str, Any] | None:

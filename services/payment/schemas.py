@@ -27,6 +27,7 @@ from services.payment.protocol import (
     STATE_SUCCESS,
     wire_time,
 )
+from vnsandbox.bounds import MAX_VND
 from vnsandbox.vn.wiretime import parse_wire_time
 
 REFERENCE = r"^[A-Za-z0-9._:\-]{1,50}$"
@@ -92,7 +93,7 @@ class FeeIn(_Wire):
     kind: Literal[1, 2] = Field(alias="LoaiPhiLePhi")
     code: StrictStr = Field(alias="MaPhiLePhi", min_length=1, max_length=50)
     name: StrictStr = Field(alias="TenPhiLePhi", min_length=1, max_length=255)
-    amount: StrictInt = Field(alias="SoTien", ge=0)
+    amount: StrictInt = Field(alias="SoTien", ge=0, le=MAX_VND)
 
 
 class ReceiptIn(_Wire):
