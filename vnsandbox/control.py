@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select, text
@@ -32,6 +32,7 @@ from vnsandbox.context import current_tenant
 from vnsandbox.db import Database, SessionDep, Switch
 from vnsandbox.errors import SandboxError, ValidationFailed
 from vnsandbox.journal import Journal, JournalQuery
+from vnsandbox.openapi import media_response
 
 router = APIRouter(prefix="/_sandbox", tags=["sandbox control"])
 
@@ -243,12 +244,21 @@ def clock_reset(session: SessionDep) -> dict[str, Any]:
     return {"tenant": tenant, "offset_seconds": 0.0, "now": clock.now(session, tenant).isoformat()}
 
 
-@router.get("/metrics", summary="Prometheus metrics of this process (outbox deliveries)")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics of this process (outbox deliveries)",
+    response_class=PlainTextResponse,
+    responses={200: media_response("text/plain", "Prometheus text exposition format")},
+)
 def metrics_read() -> Response:
     return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/audit", summary="Audit trail of personal-data reads in this service")
+@router.get(
+    "/audit",
+    summary="Audit trail of personal-data reads in this service",
+    responses={200: media_response("text/csv", "The trail as JSON, or as CSV with `format=csv`")},
+)
 def audit_read(
     session: SessionDep,
     subject: Annotated[str | None, Query(description="citizen's identification number")] = None,

@@ -21,12 +21,43 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from vnsandbox.context import current_request_id
 
 log = logging.getLogger("vnsandbox.errors")
+
+
+class ErrorDetail(BaseModel):
+    """One reason a request was refused: the field, the rule it broke, a message."""
+
+    model_config = ConfigDict(extra="allow")
+    field: str = Field(description="the field (dotted path), or `body`")
+    rule: str = Field(description="machine-readable rule, e.g. `missing`, `no_nul`, `int_parsing`")
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The sandbox's error envelope (documentation model of :meth:`SandboxError.body`)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "example": {
+                "error_code": "MALFORMED_JSON",
+                "message": "Nội dung yêu cầu không phải JSON hợp lệ",
+                "message_en": "The request body is not valid JSON",
+                "request_id": "4f6c0d2e9b7a4c1e8d3f5a6b7c8d9e0f",
+            }
+        },
+    )
+    error_code: str = Field(description="machine-readable code, e.g. `VALIDATION_ERROR`")
+    message: str = Field(description="Vietnamese message")
+    message_en: str = Field(description="English message")
+    details: list[ErrorDetail] = Field(default_factory=list, description="one item per refused field")
+    request_id: str | None = Field(None, description="the request id, as in `X-Request-ID` and the logs")
 
 
 class SandboxError(Exception):

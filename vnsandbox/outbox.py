@@ -44,6 +44,7 @@ from vnsandbox.context import current_tenant
 from vnsandbox.db import NAMING, ClockOffset, Database, SessionDep
 from vnsandbox.errors import NotFound
 from vnsandbox.metrics import count_delivery
+from vnsandbox.openapi import error_responses
 from vnsandbox.outbound import REFUSED_CODE, OutboundPolicy, OutboundRefused, policy_of
 from vnsandbox.service import PeriodicWorker
 from vnsandbox.signing import webhook_signature
@@ -516,7 +517,11 @@ def deliveries_list(
     return {"count": len(rows), "deliveries": [r.to_dict(attempts_of(session, tenant, r.id)) for r in rows]}
 
 
-@router.post("/{delivery_id}/redeliver", summary="Send a delivery again now (replay, or revive a dead one)")
+@router.post(
+    "/{delivery_id}/redeliver",
+    summary="Send a delivery again now (replay, or revive a dead one)",
+    responses=error_responses(404, s404="`DELIVERY_NOT_FOUND`"),
+)
 def deliveries_redeliver(
     delivery_id: str, request: Request, session: SessionDep, background: BackgroundTasks
 ) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from vnsandbox.errors import NotFound, SandboxError, install_error_handlers
 from vnsandbox.journal import Journal
 from vnsandbox.logs import configure_logging
 from vnsandbox.middleware import RequestContextMiddleware
+from vnsandbox.openapi import FoundationReplies, control_replies, install_contract, service_replies
 from vnsandbox.settings import ServiceSettings
 
 log = logging.getLogger("vnsandbox.service")
@@ -121,6 +122,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         description=spec.description,
         version=__version__,
         lifespan=lifespan,
+        foundation=service_replies,
     )
     app.state.spec = spec
     app.state.settings = settings
@@ -160,15 +162,24 @@ _DOCS_ASSET_TYPES = {
 }
 
 
-def offline_docs_app(docs_url: str = "/docs", redoc_url: str | None = "/redoc", **kwargs: Any) -> FastAPI:
+def offline_docs_app(
+    docs_url: str = "/docs",
+    redoc_url: str | None = "/redoc",
+    foundation: FoundationReplies = control_replies,
+    **kwargs: Any,
+) -> FastAPI:
     """A FastAPI app whose documentation pages load their scripts from the app itself.
 
     FastAPI's default pages load Swagger UI from a CDN, which an offline training room or a
     closed CI network cannot reach; the ``fastapi-offline`` wheel ships the same assets. They
     are served by a plain route (not a static mount) so the pages also work behind the
     gateway, which strips its ``/{api}/{version}`` prefix and announces it as ``root_path``.
+
+    Its ``/openapi.json`` declares the ``foundation``'s replies on every operation
+    (:mod:`vnsandbox.openapi`).
     """
     app = FastAPI(docs_url=None, redoc_url=None, **kwargs)
+    install_contract(app, foundation)
     openapi_url = app.openapi_url or "/openapi.json"
 
     @app.get(DOCS_ASSETS_URL + "/{name}", include_in_schema=False)

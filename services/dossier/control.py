@@ -10,9 +10,9 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
 from services.dossier import accounts, payments, portal, reports, scorecard, service
-from services.dossier.errors import Code, DvcqgError, envelope, http_status
+from services.dossier.errors import Code, DvcqgError, dvcqg_errors, envelope, http_status
 from services.dossier.models import InboxEvent, Unit
-from services.dossier.router import BodyDep, settings_of
+from services.dossier.router import CSV_OR_JSON, REPORT_ERRORS, BodyDep, settings_of
 from services.dossier.schemas import CitizenAction, CitizenPay, PaymentEventIn, UnitIn, UnitPatch, body_doc, parse
 from vnsandbox.bounds import Amount
 from vnsandbox.context import current_request_id, current_tenant
@@ -22,12 +22,23 @@ from vnsandbox.outbox import wake
 
 router = APIRouter(prefix="/_sandbox", tags=["sandbox control"])
 
+#: A body these endpoints parse themselves: code 1 when it is not JSON, code 20 when a field is wrong.
+BODY_ERRORS = dvcqg_errors(
+    400, 422, s400="Code 1: the body is not a JSON object", s422="Code 20: a field did not pass validation"
+)
+NOT_FOUND = dvcqg_errors(404, s404="Code 22: no such unit or dossier")
+
 
 def _reply(code: Code, body: dict[str, Any]) -> JSONResponse:
     return JSONResponse({**envelope(code), **body, "request_id": current_request_id()}, status_code=http_status(code))
 
 
-@router.post("/units", summary="Register a unit and its sync account", openapi_extra=body_doc(UnitIn))
+@router.post(
+    "/units",
+    summary="Register a unit and its sync account",
+    openapi_extra=body_doc(UnitIn),
+    responses={**BODY_ERRORS, **dvcqg_errors(409, s409="Code 21: the unit code or username exists")},
+)
 def unit_create(request: Request, session: SessionDep, body: BodyDep) -> JSONResponse:
     """Code 21 if the unit code or username exists. The reply shows the API key and webhook
     secret (the only place besides `GET /_sandbox/units/{code}` that does)."""
@@ -46,7 +57,7 @@ def unit_list(request: Request, session: SessionDep) -> JSONResponse:
     return _reply(Code.OK, {"data": [accounts.unit_to_wire(u) for u in rows]})
 
 
-@router.get("/units/{code}", summary="One unit with its API key and webhook secret")
+@router.get("/units/{code}", summary="One unit with its API key and webhook secret", responses=NOT_FOUND)
 def unit_read(code: str, request: Request, session: SessionDep) -> JSONResponse:
     accounts.ensure_dev_unit(session, current_tenant(), settings_of(request))
     unit = accounts.get_unit(session, current_tenant(), code)
@@ -59,6 +70,7 @@ def unit_read(code: str, request: Request, session: SessionDep) -> JSONResponse:
     "/units/{code}",
     summary="Change a unit's webhook, secret, password or transition mode",
     openapi_extra=body_doc(UnitPatch),
+    responses={**BODY_ERRORS, **NOT_FOUND},
 )
 def unit_patch(code: str, request: Request, session: SessionDep, body: BodyDep) -> JSONResponse:
     data = parse(UnitPatch, body)
@@ -73,7 +85,11 @@ def unit_patch(code: str, request: Request, session: SessionDep, body: BodyDep) 
     return _reply(Code.OK, {"data": accounts.unit_to_wire(unit, with_secrets=True)})
 
 
-@router.post("/citizen-dossiers", summary="A citizen files a dossier on the portal")
+@router.post(
+    "/citizen-dossiers",
+    summary="A citizen files a dossier on the portal",
+    responses={**BODY_ERRORS, **NOT_FOUND},
+)
 def citizen_file(request: Request, session: SessionDep, body: BodyDep, background: BackgroundTasks) -> JSONResponse:
     """Body: dossier fields plus `MaDonVi` (the receiving unit). The portal assigns `MaHoSo`
     (`<unit>-<yyMMdd>-9xxxx`), stores it with status 1 and sends `dossier.filed` to the unit
@@ -89,6 +105,7 @@ def citizen_file(request: Request, session: SessionDep, body: BodyDep, backgroun
     "/citizen-dossiers/{code}/withdraw",
     summary="The citizen withdraws a dossier (status 7)",
     openapi_extra=body_doc(CitizenAction),
+    responses={**BODY_ERRORS, **NOT_FOUND},
 )
 def citizen_withdraw(
     code: str, request: Request, session: SessionDep, body: BodyDep, background: BackgroundTasks
@@ -104,6 +121,7 @@ def citizen_withdraw(
     "/citizen-dossiers/{code}/supplement",
     summary="The citizen supplies requested documents (status 5)",
     openapi_extra=body_doc(CitizenAction),
+    responses={**BODY_ERRORS, **NOT_FOUND},
 )
 def citizen_supplement(
     code: str, request: Request, session: SessionDep, body: BodyDep, background: BackgroundTasks
@@ -120,6 +138,7 @@ def citizen_supplement(
     "/citizen-dossiers/{code}/pay",
     summary="The citizen pays the dossier's fees (status 6)",
     openapi_extra=body_doc(CitizenPay),
+    responses={**BODY_ERRORS, **NOT_FOUND},
 )
 def citizen_pay(code: str, request: Request, session: SessionDep, body: BodyDep) -> JSONResponse:
     """Opens a payment of the dossier's `DanhSachLePhi` total on the payment service (as
@@ -137,6 +156,7 @@ def citizen_pay(code: str, request: Request, session: SessionDep, body: BodyDep)
     "/payment-events",
     summary="Payment → dossier: a dossier's fees were paid online",
     openapi_extra=body_doc(PaymentEventIn),
+    responses={**BODY_ERRORS, **NOT_FOUND},
 )
 def payment_event(request: Request, session: SessionDep, body: BodyDep, background: BackgroundTasks) -> JSONResponse:
     """Marks the dossier `DuocThanhToanTrucTuyen = 1` and records the payment; the status is
@@ -149,7 +169,7 @@ def payment_event(request: Request, session: SessionDep, body: BodyDep, backgrou
     return _reply(code, {"MaHoSo": data.MaHoSo, "MaGiaoDich": data.MaGiaoDich})
 
 
-@router.get("/dossiers/{code}", summary="A dossier with its full history (no session needed)")
+@router.get("/dossiers/{code}", summary="A dossier with its full history (no session needed)", responses=NOT_FOUND)
 def dossier_read(code: str, session: SessionDep) -> JSONResponse:
     return _reply(Code.OK, {"data": service.lookup(session, current_tenant(), None, code, True)})
 
@@ -179,7 +199,11 @@ def inbox(
     return _reply(Code.OK, {"data": items})
 
 
-@router.get("/reconciliation", summary="Reconciliation of any unit of the tenant, JSON or CSV")
+@router.get(
+    "/reconciliation",
+    summary="Reconciliation of any unit of the tenant, JSON or CSV",
+    responses={**CSV_OR_JSON, 422: REPORT_ERRORS[422]},
+)
 def reconciliation(
     session: SessionDep,
     MaDonVi: str | None = None,
@@ -197,7 +221,11 @@ def reconciliation(
     return _reply(Code.OK, {"data": report})
 
 
-@router.get("/scorecard", summary="Scorecard preview (Bộ chỉ số 766) of a unit and period")
+@router.get(
+    "/scorecard",
+    summary="Scorecard preview (Bộ chỉ số 766) of a unit and period",
+    responses={422: REPORT_ERRORS[422]},
+)
 def scorecard_preview(
     session: SessionDep,
     MaDonVi: str | None = None,

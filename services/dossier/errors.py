@@ -13,8 +13,11 @@ from collections.abc import Mapping, Sequence
 from enum import IntEnum
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from vnsandbox.context import current_request_id
-from vnsandbox.errors import SandboxError
+from vnsandbox.errors import ErrorDetail, SandboxError
+from vnsandbox.openapi import Responses, error_responses
 
 
 class Code(IntEnum):
@@ -122,3 +125,29 @@ class DvcqgError(SandboxError):
             out["details"] = self.details
         out["request_id"] = current_request_id()
         return out
+
+
+class DvcqgErrorBody(BaseModel):
+    """The DVCQG envelope of a refused call (documentation model of :meth:`DvcqgError.body`)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "example": {
+                "error_code": 11,
+                "message": "Thiếu mã phiên làm việc (session)",
+                "message_en": "No session given",
+                "request_id": "4f6c0d2e9b7a4c1e8d3f5a6b7c8d9e0f",
+            }
+        },
+    )
+    error_code: int = Field(description="the numeric DVCQG code (table in docs/dossier.md); 0 is success")
+    message: str = Field(description="Vietnamese message")
+    message_en: str | None = Field(None, description="English message")
+    details: list[ErrorDetail] = Field(default_factory=list)
+    request_id: str | None = None
+
+
+def dvcqg_errors(*statuses: int, **descriptions: str) -> Responses:
+    """``responses=`` declaring error replies in the DVCQG envelope."""
+    return error_responses(*statuses, envelope=DvcqgErrorBody, **descriptions)

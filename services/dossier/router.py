@@ -17,18 +17,53 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from services.dossier import accounts, portal, reports, rules, scorecard, service
-from services.dossier.errors import Code, DvcqgError, detail, envelope, http_status
+from services.dossier.errors import Code, DvcqgError, detail, dvcqg_errors, envelope, http_status
 from services.dossier.schemas import SERVICES, LoginIn, ServiceCall, body_doc, parse
 from services.dossier.settings import DossierSettings
 from vnsandbox import bounds
 from vnsandbox.bounds import Amount, PageOffset
 from vnsandbox.context import current_request_id, current_tenant
 from vnsandbox.db import SessionDep
+from vnsandbox.openapi import Responses, header_parameter, media_response, merge_extra, secured
 from vnsandbox.service import service_index
 from vnsandbox.signing import CONSUMER_HEADER, TENANT_SIGNATURE_HEADER, verify_tenant_assertion
 from vnsandbox.vn import catalogue
 
 router = APIRouter()
+
+#: How a caller of the sync API authenticates: the session from `/api/login`, or a bearer.
+SYNC_AUTH = secured("dvcqgSession", "dvcqgBearer")
+#: Replies of the sync API in the DVCQG envelope, by HTTP status (codes in docs/dossier.md).
+SYNC_ERRORS = dvcqg_errors(
+    400,
+    401,
+    403,
+    404,
+    409,
+    413,
+    422,
+    503,
+    504,
+    s400="Code 1 (malformed request), 2 (unknown service) or 14 (unknown sending unit)",
+    s401="Code 11 (no session), 12 (session expired), 13 (unknown session), 15, 16 (bad bearer), 18 (token expired)",
+    s403="Code 17: the unit may not act on this dossier",
+    s404="Code 22: no such dossier",
+    s409="Code 21: the dossier already exists",
+    s413="Code 26: more records than `DOSSIER_BATCH_MAX` in one call",
+    s422="Code 20 (record did not pass validation), 23 (illegal transition), 25 (out of order)",
+    s503="Code 30: a transient failure (switch `TRANSIENT`); retry later",
+    s504="Code 31: a timeout (switch `TIMEOUT`)",
+)
+#: The reports' 401: no or a wrong session or bearer.
+REPORT_ERRORS = dvcqg_errors(
+    401,
+    403,
+    422,
+    s401="Code 11, 12, 13, 16 or 18: no, an expired or a wrong session or bearer",
+    s403="Code 17: `MaDonVi` names a unit the caller may not read",
+    s422="Code 20: a date filter is not `yyyyMMdd` or `yyyyMMddHHmmss`",
+)
+CSV_OR_JSON: Responses = {200: media_response("text/csv", "The report as JSON, or as CSV with `format=csv`")}
 
 
 async def json_body(request: Request) -> Any:
@@ -102,7 +137,23 @@ def index(request: Request) -> dict[str, Any]:
     "/api/login",
     summary="Session login of a unit's sync account",
     tags=["DVCQG sync"],
-    openapi_extra=body_doc(LoginIn),
+    openapi_extra=merge_extra(
+        body_doc(LoginIn),
+        header_parameter(
+            "MaDonVi",
+            "The sending unit's code (`X-Unit-Code` or a `MaDonVi` body field are accepted too)",
+            example="000.00.01.H22",
+        ),
+        {"requestBody": {"content": {"application/json": {"example": {"username": "sandbox", "password": "sandbox"}}}}},
+    ),
+    responses=dvcqg_errors(
+        400,
+        401,
+        422,
+        s400="Code 1 (malformed request) or 14 (missing or unknown unit `MaDonVi`)",
+        s401="Code 10 (wrong username or password) or 15 (the account belongs to another unit)",
+        s422="Code 20: `username` or `password` missing or malformed",
+    ),
 )
 def login(request: Request, session: SessionDep, body: BodyDep) -> JSONResponse:
     """`{"username", "password"}` with header `MaDonVi: <unit code>` →
@@ -186,7 +237,8 @@ def _dispatch(request: Request, session: Session, body: Any, name: str | None) -
     "/api/service",
     summary="The sync API: one endpoint dispatching on `service`",
     tags=["DVCQG sync"],
-    openapi_extra=body_doc(ServiceCall),
+    openapi_extra=merge_extra(body_doc(ServiceCall), SYNC_AUTH),
+    responses=SYNC_ERRORS,
 )
 def call_service(request: Request, session: SessionDep, body: BodyDep) -> JSONResponse:
     """`{"service": "DongBoHoSoMC", "isUpdating": "False", "data": [...]}` and the other services
@@ -201,14 +253,21 @@ def call_service(request: Request, session: SessionDep, body: BodyDep) -> JSONRe
     "/api/{service_name}",
     summary="The sync API, service named in the path",
     tags=["DVCQG sync"],
-    openapi_extra=body_doc(ServiceCall),
+    openapi_extra=merge_extra(body_doc(ServiceCall), SYNC_AUTH),
+    responses=SYNC_ERRORS,
 )
 def call_named_service(service_name: str, request: Request, session: SessionDep, body: BodyDep) -> JSONResponse:
     """Same as `/api/service`, with the service taken from the path (`/api/DongBoHoSoMC`)."""
     return _dispatch(request, session, body, service_name)
 
 
-@router.get("/api/doisoat", summary="Reconciliation (đối soát) of the caller's units, JSON or CSV", tags=["DVCQG sync"])
+@router.get(
+    "/api/doisoat",
+    summary="Reconciliation (đối soát) of the caller's units, JSON or CSV",
+    tags=["DVCQG sync"],
+    openapi_extra=SYNC_AUTH,
+    responses={**CSV_OR_JSON, **REPORT_ERRORS},
+)
 def reconciliation(
     request: Request,
     session: SessionDep,
@@ -227,7 +286,13 @@ def reconciliation(
     return reply(Code.OK, {**envelope(Code.OK), "data": report})
 
 
-@router.get("/api/chiso766", summary="Scorecard preview (Bộ chỉ số 766) of the caller's units", tags=["DVCQG sync"])
+@router.get(
+    "/api/chiso766",
+    summary="Scorecard preview (Bộ chỉ số 766) of the caller's units",
+    tags=["DVCQG sync"],
+    openapi_extra=SYNC_AUTH,
+    responses=REPORT_ERRORS,
+)
 def scorecard_preview(
     request: Request,
     session: SessionDep,
@@ -258,7 +323,12 @@ def procedures(
     return {**envelope(Code.OK), "total": total, "data": [p.to_wire() for p in rows]}
 
 
-@router.get("/api/tthc/{code}", summary="One procedure of the catalogue", tags=["catalogue"])
+@router.get(
+    "/api/tthc/{code}",
+    summary="One procedure of the catalogue",
+    tags=["catalogue"],
+    responses=dvcqg_errors(404, s404="Code 22: no procedure with this code"),
+)
 def procedure(code: str) -> JSONResponse:
     """A procedure by its national code (`MaTTHC`); code 22 if it is not in the catalogue."""
     proc = catalogue.get(code)

@@ -26,9 +26,14 @@ from vnsandbox.bounds import Amount, Seed
 from vnsandbox.context import current_tenant
 from vnsandbox.db import SessionDep
 from vnsandbox.errors import NotFound, ValidationFailed
+from vnsandbox.openapi import error_responses
 from vnsandbox.service import public_base_url
 
 router = APIRouter(prefix="/_sandbox", tags=["identity control"])
+
+
+PERSONA_404 = error_responses(404, s404="`PERSONA_NOT_FOUND`: no such persona for this tenant")
+CLIENT_404 = error_responses(404, s404="`CLIENT_NOT_FOUND`")
 
 
 def _today(session: SessionDep) -> date:
@@ -50,7 +55,7 @@ def personas_list(
     return {"count": len(found), "personas": [persona_to_control(p, today) for p in found]}
 
 
-@router.post("/personas", status_code=201, summary="Create a persona")
+@router.post("/personas", status_code=201, summary="Create a persona", responses=error_responses(409))
 def persona_create(body: PersonaIn, session: SessionDep) -> dict[str, Any]:
     """A new person in this tenant's population. The number must agree with date of birth and
     sex (422 ``INVALID_CCCD`` otherwise); left out, a consistent one is made up."""
@@ -60,13 +65,13 @@ def persona_create(body: PersonaIn, session: SessionDep) -> dict[str, Any]:
     return persona_to_control(person, today)
 
 
-@router.get("/personas/{number}", summary="One persona")
+@router.get("/personas/{number}", summary="One persona", responses=PERSONA_404)
 def persona_get(number: str, session: SessionDep) -> dict[str, Any]:
     people.check_number(number)
     return persona_to_control(people.get(session, current_tenant(), number), _today(session))
 
 
-@router.patch("/personas/{number}", summary="Edit a persona")
+@router.patch("/personas/{number}", summary="Edit a persona", responses=PERSONA_404)
 def persona_edit(number: str, body: PersonaPatch, session: SessionDep) -> dict[str, Any]:
     """Change fields; editing a base person gives this tenant its own copy (others see no change)."""
     people.check_number(number)
@@ -75,14 +80,14 @@ def persona_edit(number: str, body: PersonaPatch, session: SessionDep) -> dict[s
     return persona_to_control(person, today)
 
 
-@router.delete("/personas/{number}", summary="Delete a persona (for this tenant)")
+@router.delete("/personas/{number}", summary="Delete a persona (for this tenant)", responses=PERSONA_404)
 def persona_delete(number: str, session: SessionDep) -> dict[str, Any]:
     people.check_number(number)
     people.delete(session, current_tenant(), number)
     return {"deleted": number}
 
 
-@router.post("/personas/{number}/deceased", summary="Mark a persona deceased")
+@router.post("/personas/{number}/deceased", summary="Mark a persona deceased", responses=PERSONA_404)
 def persona_deceased(number: str, body: DeceasedIn, session: SessionDep) -> dict[str, Any]:
     """Record a death (default: today on the test clock). Logins are refused from then on and
     verification answers ``MaKetQua`` ``02``."""
@@ -92,7 +97,7 @@ def persona_deceased(number: str, body: DeceasedIn, session: SessionDep) -> dict
     return persona_to_control(person, _today(session))
 
 
-@router.put("/personas/{number}/level", summary="Change a persona's assurance level")
+@router.put("/personas/{number}/level", summary="Change a persona's assurance level", responses=PERSONA_404)
 def persona_level(number: str, body: LevelIn, session: SessionDep) -> dict[str, Any]:
     """0 (no VNeID account), 1 or 2; foreigners can only be level 1."""
     people.check_number(number)
@@ -180,19 +185,21 @@ def client_default(request: Request, session: SessionDep) -> dict[str, Any]:
     }
 
 
-@router.post("/clients", status_code=201, summary="Register a client")
+@router.post(
+    "/clients", status_code=201, summary="Register a client", responses=error_responses(409, s409="`CLIENT_EXISTS`")
+)
 def client_create(body: ClientIn, session: SessionDep) -> dict[str, Any]:
     values = body.model_dump()
     _check_client_values(values)
     return client_to_wire(clients.create(session, current_tenant(), values), BASE_TENANT)
 
 
-@router.get("/clients/{client_id}", summary="One client")
+@router.get("/clients/{client_id}", summary="One client", responses=CLIENT_404)
 def client_get(client_id: str, session: SessionDep) -> dict[str, Any]:
     return client_to_wire(clients.get(session, current_tenant(), client_id), BASE_TENANT)
 
 
-@router.patch("/clients/{client_id}", summary="Change a client")
+@router.patch("/clients/{client_id}", summary="Change a client", responses={**CLIENT_404, **error_responses(409)})
 def client_edit(client_id: str, body: ClientPatch, session: SessionDep) -> dict[str, Any]:
     values = body.model_dump(exclude_unset=True)
     current = client_to_wire(clients.get(session, current_tenant(), client_id), BASE_TENANT)
@@ -200,7 +207,7 @@ def client_edit(client_id: str, body: ClientPatch, session: SessionDep) -> dict[
     return client_to_wire(clients.update(session, current_tenant(), client_id, values), BASE_TENANT)
 
 
-@router.delete("/clients/{client_id}", summary="Remove a client")
+@router.delete("/clients/{client_id}", summary="Remove a client", responses=CLIENT_404)
 def client_delete(client_id: str, session: SessionDep) -> dict[str, Any]:
     clients.delete(session, current_tenant(), client_id)
     return {"deleted": client_id}

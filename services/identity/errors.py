@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from vnsandbox.context import current_request_id
-from vnsandbox.errors import SandboxError
+from vnsandbox.errors import ErrorBody, SandboxError
+from vnsandbox.openapi import Responses, error_responses
 
 
 class OAuthError(SandboxError):
@@ -99,3 +102,35 @@ class PopulationError(SandboxError):
         body["MaKetQua"] = self.result_code
         body["request_id"] = current_request_id()
         return body
+
+
+class OAuthErrorBody(BaseModel):
+    """An OAuth 2.0 error reply (RFC 6749 §5.2; documentation model of :meth:`OAuthError.body`)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "example": {
+                "error": "invalid_client",
+                "error_description": "Xác thực ứng dụng không thành công (Client authentication failed)",
+            }
+        },
+    )
+    error: str = Field(description="the RFC code: `invalid_request`, `invalid_client`, `invalid_grant`, …")
+    error_description: str = Field(description="Vietnamese, then English in parentheses")
+
+
+class PopulationErrorBody(ErrorBody):
+    """An error of the population API: the sandbox envelope with the result code ``MaKetQua``."""
+
+    MaKetQua: str = Field(description="the verification result code (docs/identity.md)")
+
+
+def oauth_errors(*statuses: int, **descriptions: str) -> Responses:
+    """``responses=`` declaring OAuth 2.0 error replies."""
+    return error_responses(*statuses, envelope=OAuthErrorBody, **descriptions)
+
+
+def population_errors(*statuses: int, **descriptions: str) -> Responses:
+    """``responses=`` declaring population API errors (with ``MaKetQua``)."""
+    return error_responses(*statuses, envelope=PopulationErrorBody, **descriptions)

@@ -19,7 +19,15 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
 from services.identity import clients, keys, oidc, people
-from services.identity.errors import AuthorizeError, OAuthError, PopulationError, invalid_request, invalid_token
+from services.identity.errors import (
+    AuthorizeError,
+    OAuthError,
+    PopulationError,
+    invalid_request,
+    invalid_token,
+    oauth_errors,
+    population_errors,
+)
 from services.identity.models import Client, IssuedToken
 from services.identity.schemas import (
     VerifyBatchIn,
@@ -34,6 +42,7 @@ from vnsandbox import audit, clock, switches
 from vnsandbox.context import current_tenant
 from vnsandbox.db import SessionDep
 from vnsandbox.errors import PayloadTooLarge, SandboxError
+from vnsandbox.openapi import media_response, secured
 from vnsandbox.service import public_base_url, service_index
 from vnsandbox.vn import cccd
 
@@ -42,6 +51,45 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 HEADLESS_HEADER = "x-sandbox-login"
 SERVICE = "identity"
+
+
+#: The login pages: HTML, a redirect to the client, or an HTML error page.
+PAGE_REPLIES: dict[int | str, dict[str, Any]] = {
+    200: media_response("text/html", "The VNeID login page (Vietnamese)"),
+    302: {"description": "Back to the client's redirect URI with `code` or `error` (and `state`)"},
+    303: {"description": "Back to the client's redirect URI (after a form post)"},
+    400: media_response("text/html", "Error page: unknown client or unregistered redirect URI (never a redirect)"),
+}
+LOGOUT_REPLIES: dict[int | str, dict[str, Any]] = {
+    200: media_response("text/html", "The logged-out page"),
+    302: {"description": "To the registered `post_logout_redirect_uri` (with `state`)"},
+    303: {"description": "To the registered `post_logout_redirect_uri` (after a form post)"},
+    400: media_response("text/html", "Error page: unregistered `post_logout_redirect_uri` or a bad hint"),
+}
+#: Endpoints a client calls with its credentials (Basic, or in the form).
+CLIENT_AUTH = secured("clientBasic", optional=True)
+CLIENT_ERRORS = oauth_errors(
+    400, 401, s400="`invalid_request`, `invalid_grant`, `unsupported_grant_type`, …", s401="`invalid_client`"
+)
+BEARER_ERRORS = oauth_errors(
+    400,
+    401,
+    403,
+    s400="`invalid_request`: no access token",
+    s401="`invalid_token` (also in `WWW-Authenticate`)",
+    s403="`insufficient_scope`",
+)
+POPULATION_ERRORS = {
+    **BEARER_ERRORS,
+    **population_errors(
+        404,
+        503,
+        504,
+        s404="`CITIZEN_NOT_FOUND`",
+        s503="`POPULATION_UNAVAILABLE` (switch)",
+        s504="`POPULATION_TIMEOUT` (switch)",
+    ),
+}
 
 
 def settings_of(request: Request) -> IdentitySettings:
@@ -259,7 +307,7 @@ def _login_page(
     )
 
 
-@router.get("/oauth2/authorize", tags=["oidc"], summary="Authorization endpoint (login page)")
+@router.get("/oauth2/authorize", tags=["oidc"], summary="Authorization endpoint (login page)", responses=PAGE_REPLIES)
 def authorize_get(
     request: Request,
     session: SessionDep,
@@ -273,7 +321,7 @@ def authorize_get(
     return _authorize(request, session, settings, dict(request.query_params), x_sandbox_login, post=False)
 
 
-@router.post("/oauth2/authorize", tags=["oidc"], summary="Authorization endpoint (form post)")
+@router.post("/oauth2/authorize", tags=["oidc"], summary="Authorization endpoint (form post)", responses=PAGE_REPLIES)
 def authorize_post(
     request: Request,
     session: SessionDep,
@@ -291,7 +339,7 @@ class LoginForm(AuthorizeForm):
     q: str | None = None
 
 
-@router.post("/oauth2/login", tags=["oidc"], summary="Login page decision")
+@router.post("/oauth2/login", tags=["oidc"], summary="Login page decision", responses=PAGE_REPLIES)
 def login_decision(
     request: Request, session: SessionDep, settings: SettingsDep, form: Annotated[LoginForm, Form()]
 ) -> Response:
@@ -362,7 +410,9 @@ def _authenticate(request: Request, session: Session, form: ClientAuthForm) -> C
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-@router.post("/oauth2/token", tags=["oidc"], summary="Token endpoint")
+@router.post(
+    "/oauth2/token", tags=["oidc"], summary="Token endpoint", openapi_extra=CLIENT_AUTH, responses=CLIENT_ERRORS
+)
 def token(
     request: Request, session: SessionDep, settings: SettingsDep, form: Annotated[TokenForm, Form()]
 ) -> JSONResponse:
@@ -433,7 +483,13 @@ def _userinfo(request: Request, session: Session, settings: IdentitySettings, to
     return claims
 
 
-@router.get("/oauth2/userinfo", tags=["oidc"], summary="UserInfo endpoint")
+@router.get(
+    "/oauth2/userinfo",
+    tags=["oidc"],
+    summary="UserInfo endpoint",
+    openapi_extra=secured("vneidBearer"),
+    responses=BEARER_ERRORS,
+)
 def userinfo_get(request: Request, session: SessionDep, settings: SettingsDep) -> JSONResponse:
     """The logged-in citizen's attributes with the real SSO's Vietnamese names (``HoVaTen``,
     ``SoDinhDanh``, ``NgayThangNamSinh``, …) beside the standard claims, by scope."""
@@ -445,7 +501,13 @@ class UserinfoForm(BaseModel):
     access_token: str | None = None
 
 
-@router.post("/oauth2/userinfo", tags=["oidc"], summary="UserInfo endpoint (POST)")
+@router.post(
+    "/oauth2/userinfo",
+    tags=["oidc"],
+    summary="UserInfo endpoint (POST)",
+    openapi_extra=secured("vneidBearer", optional=True),
+    responses=BEARER_ERRORS,
+)
 def userinfo_post(
     request: Request, session: SessionDep, settings: SettingsDep, form: Annotated[UserinfoForm, Form()]
 ) -> JSONResponse:
@@ -453,7 +515,13 @@ def userinfo_post(
     return JSONResponse(_userinfo(request, session, settings, _bearer(request, form.access_token)), headers=NO_STORE)
 
 
-@router.post("/oauth2/introspect", tags=["oidc"], summary="Token introspection (RFC 7662)")
+@router.post(
+    "/oauth2/introspect",
+    tags=["oidc"],
+    summary="Token introspection (RFC 7662)",
+    openapi_extra=CLIENT_AUTH,
+    responses=CLIENT_ERRORS,
+)
 def introspect(
     request: Request, session: SessionDep, settings: SettingsDep, form: Annotated[TokenValueForm, Form()]
 ) -> JSONResponse:
@@ -469,7 +537,13 @@ def introspect(
     return JSONResponse(result, headers=NO_STORE)
 
 
-@router.post("/oauth2/revoke", tags=["oidc"], summary="Token revocation (RFC 7009)")
+@router.post(
+    "/oauth2/revoke",
+    tags=["oidc"],
+    summary="Token revocation (RFC 7009)",
+    openapi_extra=CLIENT_AUTH,
+    responses=CLIENT_ERRORS,
+)
 def revoke(request: Request, session: SessionDep, form: Annotated[TokenValueForm, Form()]) -> Response:
     """Revoke an access or refresh token (a refresh token takes the access tokens of its login
     along). Always 200 for a token that is unknown or already revoked."""
@@ -513,7 +587,7 @@ def _logout(request: Request, session: Session, form: LogoutForm, post: bool) ->
     return response
 
 
-@router.get("/oauth2/logout", tags=["oidc"], summary="RP-initiated logout (end_session)")
+@router.get("/oauth2/logout", tags=["oidc"], summary="RP-initiated logout (end_session)", responses=LOGOUT_REPLIES)
 def logout_get(request: Request, session: SessionDep) -> Response:
     """Ends the VNeID login session. ``post_logout_redirect_uri`` must be registered for the
     client named by ``id_token_hint`` or ``client_id`` (exact match); ``state`` is passed back."""
@@ -521,7 +595,7 @@ def logout_get(request: Request, session: SessionDep) -> Response:
     return _logout(request, session, form, post=False)
 
 
-@router.post("/oauth2/logout", tags=["oidc"], summary="RP-initiated logout (form post)")
+@router.post("/oauth2/logout", tags=["oidc"], summary="RP-initiated logout (form post)", responses=LOGOUT_REPLIES)
 def logout_post(request: Request, session: SessionDep, form: Annotated[LogoutForm, Form()]) -> Response:
     """Same as GET, with the parameters in a form."""
     return _logout(request, session, form, post=True)
@@ -610,7 +684,13 @@ def _record(
     )
 
 
-@router.get("/population/v1/citizens/{number}", tags=["population"], summary="Look up a citizen by number")
+@router.get(
+    "/population/v1/citizens/{number}",
+    tags=["population"],
+    summary="Look up a citizen by number",
+    openapi_extra=secured("vneidBearer"),
+    responses=POPULATION_ERRORS,
+)
 def citizen_lookup(number: str, session: SessionDep, caller: CallerDep, purpose: PurposeHeader = "") -> dict[str, Any]:
     """The population record of ``number`` with ``MaKetQua``: ``00`` valid, ``02`` deceased,
     ``03`` document expired. Not found is 404 with ``MaKetQua`` ``01``; an invalid number is
@@ -636,7 +716,13 @@ def citizen_lookup(number: str, session: SessionDep, caller: CallerDep, purpose:
     return {"MaKetQua": code, "MoTaKetQua": vi, "MoTaKetQua_en": en, "CongDan": record}
 
 
-@router.post("/population/v1/verify", tags=["population"], summary="Verify a citizen's data")
+@router.post(
+    "/population/v1/verify",
+    tags=["population"],
+    summary="Verify a citizen's data",
+    openapi_extra=secured("vneidBearer"),
+    responses=POPULATION_ERRORS,
+)
 def citizen_verify(
     body: VerifyIn, session: SessionDep, caller: CallerDep, purpose: PurposeHeader = ""
 ) -> dict[str, Any]:
@@ -657,7 +743,13 @@ def _verify_one(session: Session, caller: PopulationCaller, body: VerifyIn, purp
     return verification_to_wire(result)
 
 
-@router.post("/population/v1/verify/batch", tags=["population"], summary="Verify many citizens")
+@router.post(
+    "/population/v1/verify/batch",
+    tags=["population"],
+    summary="Verify many citizens",
+    openapi_extra=secured("vneidBearer"),
+    responses=POPULATION_ERRORS,
+)
 def citizen_verify_batch(
     body: VerifyBatchIn, request: Request, session: SessionDep, caller: CallerDep, purpose: PurposeHeader = ""
 ) -> dict[str, Any]:

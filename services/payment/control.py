@@ -12,10 +12,11 @@ from sqlalchemy import select
 from services.payment import errors, schemas, service
 from services.payment.models import Payment
 from services.payment.protocol import DEFAULT_FIELD_ORDERS, MAGIC_AMOUNT_ENDINGS, MAGIC_BANKS, RESULT_CODES
-from services.payment.router import clean_url, page_url, reconciliation_response
+from services.payment.router import PAYMENT_404, clean_url, page_url, reconciliation_response
 from services.payment.settings import PaymentSettings
 from vnsandbox.context import current_tenant
 from vnsandbox.db import SessionDep
+from vnsandbox.openapi import error_responses, media_response
 from vnsandbox.outbound import OutboundRefused, policy_of
 from vnsandbox.outbox import list_deliveries, wake
 
@@ -49,7 +50,7 @@ def partners_list(request: Request, session: SessionDep) -> dict[str, Any]:
     return {"count": len(items), "partners": [p.to_dict() for p in items]}
 
 
-@router.get("/partners/{code}", summary="One partner")
+@router.get("/partners/{code}", summary="One partner", responses=error_responses(404))
 def partner_get(code: str, request: Request, session: SessionDep) -> dict[str, Any]:
     """One partner; ``PARTNER_UNKNOWN`` if the tenant has none with that code."""
     partner = service.find_partner(session, current_tenant(), _settings(request), code)
@@ -79,7 +80,7 @@ def partner_put(code: str, body: schemas.PartnerIn, request: Request, session: S
     return service.upsert_partner(session, current_tenant(), code, body).to_dict()
 
 
-@router.delete("/partners/{code}", summary="Remove a partner")
+@router.delete("/partners/{code}", summary="Remove a partner", responses=error_responses(404))
 def partner_delete(code: str, session: SessionDep) -> dict[str, Any]:
     """Remove a partner: its messages are then refused with ``PARTNER_UNKNOWN``; its payments stay."""
     if not service.delete_partner(session, current_tenant(), code):
@@ -112,7 +113,7 @@ def payments_list(
     return {"count": len(rows), "payments": [_view(request, p) for p in rows]}
 
 
-@router.get("/payments/{transaction_id}", summary="One payment by MaGiaoDich, with its notices")
+@router.get("/payments/{transaction_id}", summary="One payment by MaGiaoDich, with its notices", responses=PAYMENT_404)
 def payment_get(transaction_id: str, request: Request, session: SessionDep) -> dict[str, Any]:
     """The payment, and every notice sent about it (result, refunds, dossier link) with its
     delivery state: whether the partner acknowledged it, how many attempts it took."""
@@ -137,6 +138,7 @@ def payment_get(transaction_id: str, request: Request, session: SessionDep) -> d
     "/payments/{transaction_id}/complete",
     summary="Complete a pending payment with a chosen outcome",
     response_model=None,
+    responses={**PAYMENT_404, **error_responses(409, s409="`PAYMENT_NOT_PENDING`: it already has its outcome")},
 )
 def payment_complete(
     transaction_id: str,
@@ -160,7 +162,9 @@ def payment_complete(
     return _view(request, payment)
 
 
-@router.post("/payments/{transaction_id}/notify", summary="Send the result notice of a payment again")
+@router.post(
+    "/payments/{transaction_id}/notify", summary="Send the result notice of a payment again", responses=PAYMENT_404
+)
 def payment_notify(
     transaction_id: str, request: Request, session: SessionDep, background: BackgroundTasks
 ) -> dict[str, Any]:
@@ -173,7 +177,11 @@ def payment_notify(
     return {"queued": queued, "MaGiaoDich": transaction_id}
 
 
-@router.get("/reconciliation", summary="Reconciliation report without a checksum")
+@router.get(
+    "/reconciliation",
+    summary="Reconciliation report without a checksum",
+    responses={200: media_response("text/csv", "The report as JSON, or CSV with `format=csv`")},
+)
 def reconciliation(
     session: SessionDep,
     partner_code: Annotated[str, Query(alias="MaDoiTac", max_length=50)],

@@ -27,6 +27,7 @@ from vnsandbox.context import current_tenant
 from vnsandbox.db import SessionDep, scope_to_tenant
 from vnsandbox.errors import MalformedJSON
 from vnsandbox.middleware import valid_tenant
+from vnsandbox.openapi import Responses, error_responses, media_response, message_body
 from vnsandbox.outbox import wake
 from vnsandbox.service import public_base_url, service_index
 from vnsandbox.vn.banks import banks
@@ -67,6 +68,35 @@ EXAMPLE_INIT = {
 }
 
 
+#: Replies to a partner's message, by status (codes in docs/payment.md).
+MESSAGE_ERRORS = error_responses(
+    400,
+    401,
+    404,
+    409,
+    422,
+    503,
+    s400="`MALFORMED_JSON`, `MESSAGE_TYPE_UNKNOWN`",
+    s401="`PARTNER_UNKNOWN`, `CHECKSUM_INVALID`",
+    s404="`PAYMENT_NOT_FOUND` (QUERY, REFUND)",
+    s409="`REFERENCE_CONFLICT`, `PAYMENT_NOT_REFUNDABLE`",
+    s422="`FIELD_MISSING`, `FIELD_INVALID`, `AMOUNT_INVALID`, `CURRENCY_UNSUPPORTED`, `AMOUNT_MISMATCH`, …",
+    s503="`PLATFORM_UNAVAILABLE` (switch `init_fail`)",
+)
+PAYMENT_404 = error_responses(404, s404="`PAYMENT_NOT_FOUND`")
+RECEIPT_ERRORS = {**PAYMENT_404, **error_responses(409, s409="`RECEIPT_NOT_AVAILABLE`: not paid")}
+#: The hosted page: HTML for a browser (and its not-found page), JSON otherwise.
+PAGE_NOT_FOUND: Responses = {
+    404: {
+        "description": "No such payment page: a page for browsers, JSON `PAYMENT_NOT_FOUND` otherwise",
+        "content": {
+            **media_response("text/html", "")["content"],
+            **PAYMENT_404[404]["content"],
+        },
+    }
+}
+
+
 def _settings(request: Request) -> PaymentSettings:
     settings: PaymentSettings = request.app.state.settings
     return settings
@@ -100,7 +130,8 @@ def index(request: Request) -> dict[str, Any]:
     "/payments",
     summary="PayGov message: INIT, QUERY or REFUND (told apart by LoaiBanTin)",
     tags=["paygov"],
-    openapi_extra={"requestBody": {"content": {"application/json": {"example": EXAMPLE_INIT}}}},
+    openapi_extra=message_body(schemas.InitIn, schemas.QueryIn, schemas.RefundIn, example=EXAMPLE_INIT),
+    responses=MESSAGE_ERRORS,
 )
 def payments(
     body: Annotated[Any, Body()],
@@ -211,7 +242,12 @@ def _render_result(
     )
 
 
-@router.get("/pay/{tenant}/{token}", summary="Hosted payment page (HTML, Vietnamese)", tags=["payment page"])
+@router.get(
+    "/pay/{tenant}/{token}",
+    summary="Hosted payment page (HTML, Vietnamese)",
+    tags=["payment page"],
+    responses={200: media_response("text/html", "The payment page"), **PAGE_NOT_FOUND},
+)
 def pay_page(tenant: str, token: str, request: Request, session: SessionDep, background: BackgroundTasks) -> Response:
     """The page ``UrlThanhToan`` points to: order summary, banks and wallets, outcome buttons."""
     try:
@@ -249,7 +285,17 @@ def pay_page(tenant: str, token: str, request: Request, session: SessionDep, bac
     )
 
 
-@router.post("/pay/{tenant}/{token}", summary="Submit the payment page (form post)", tags=["payment page"])
+@router.post(
+    "/pay/{tenant}/{token}",
+    summary="Submit the payment page (form post)",
+    tags=["payment page"],
+    responses={
+        200: media_response("text/html", "The result page"),
+        303: {"description": "To the partner's return URL with the signed result fields"},
+        **PAGE_NOT_FOUND,
+        **error_responses(409, s409="`PAYMENT_NOT_PENDING`: the payment already has its outcome"),
+    },
+)
 def pay_submit(
     tenant: str,
     token: str,
@@ -288,7 +334,12 @@ def pay_submit(
     return _render_result(request, payment, partner)
 
 
-@router.get("/pay/{tenant}/{token}/receipt.pdf", summary="Receipt PDF from the payment page", tags=["payment page"])
+@router.get(
+    "/pay/{tenant}/{token}/receipt.pdf",
+    summary="Receipt PDF from the payment page",
+    tags=["payment page"],
+    responses={200: media_response("application/pdf", "The receipt"), **PAGE_NOT_FOUND, 409: RECEIPT_ERRORS[409]},
+)
 def pay_receipt(tenant: str, token: str, request: Request, session: SessionDep) -> Response:
     """The receipt of the page's payment, for the citizen's browser."""
     tenant = _page_tenant(tenant, session)
@@ -311,7 +362,13 @@ def _pdf(request: Request, data: dict[str, Any]) -> Response:
     )
 
 
-@router.get("/receipts/{transaction_id}.pdf", summary="Receipt (biên lai) of a paid transaction, PDF", tags=["paygov"])
+@router.get(
+    "/receipts/{transaction_id}.pdf",
+    summary="Receipt (biên lai) of a paid transaction, PDF",
+    tags=["paygov"],
+    response_class=Response,
+    responses={200: media_response("application/pdf", "The receipt"), **RECEIPT_ERRORS},
+)
 def receipt_pdf_route(transaction_id: str, request: Request, session: SessionDep) -> Response:
     """The electronic receipt as PDF (Vietnamese text, bundled Unicode font). The read of the
     payer's data is written to the audit trail (``/_sandbox/audit``)."""
@@ -319,7 +376,10 @@ def receipt_pdf_route(transaction_id: str, request: Request, session: SessionDep
 
 
 @router.get(
-    "/receipts/{transaction_id}.json", summary="Receipt (biên lai) of a paid transaction, JSON", tags=["paygov"]
+    "/receipts/{transaction_id}.json",
+    summary="Receipt (biên lai) of a paid transaction, JSON",
+    tags=["paygov"],
+    responses=RECEIPT_ERRORS,
 )
 def receipt_json(transaction_id: str, request: Request, session: SessionDep) -> dict[str, Any]:
     """The electronic receipt as JSON; ``RECEIPT_NOT_AVAILABLE`` unless the transaction is paid.
@@ -337,7 +397,15 @@ def _audited_receipt(request: Request, session: Session, transaction_id: str, ac
     return data
 
 
-@router.get("/reconciliation", summary="Daily reconciliation file of a partner (CSV or JSON)", tags=["paygov"])
+@router.get(
+    "/reconciliation",
+    summary="Daily reconciliation file of a partner (CSV or JSON)",
+    tags=["paygov"],
+    responses={
+        200: media_response("text/csv", "The file as CSV (default), or JSON with `format=json`"),
+        **error_responses(401, s401="`PARTNER_UNKNOWN`, `CHECKSUM_INVALID`"),
+    },
+)
 def reconciliation(
     request: Request,
     session: SessionDep,
