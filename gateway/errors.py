@@ -30,6 +30,17 @@ class UpstreamUnreachable(GatewayError):
     message_en = "The upstream service could not be reached"
 
 
+class UpstreamBadReply(GatewayError):
+    """502: the service answered, but not with HTTP the gateway can relay (a header line
+    over ``GATEWAY_MAX_UPSTREAM_HEADER_BYTES``, a malformed status line or body framing)."""
+
+    status_code = 502
+    code = "UPSTREAM_BAD_REPLY"
+    xroad_type = "Server.ServerProxy.InvalidResponse"
+    message_vi = "Dịch vụ phía sau cổng kết nối trả lời không hợp lệ"
+    message_en = "The upstream service answered with an invalid reply"
+
+
 class UpstreamTimeout(GatewayError):
     status_code = 504
     code = "UPSTREAM_TIMEOUT"

@@ -21,11 +21,14 @@ import re
 import socket
 import struct
 import time
+import weakref
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import aiohttp
+from aiohttp.http_exceptions import LineTooLong
 from multidict import CIMultiDict
 from starlette.types import Receive, Scope, Send
 
@@ -36,6 +39,7 @@ from gateway.errors import (
     BadProxyPath,
     GatewayError,
     RateLimited,
+    UpstreamBadReply,
     UpstreamTimeout,
     UpstreamUnreachable,
 )
@@ -83,6 +87,67 @@ _BAD_PATH = re.compile(r"(^|/)\.\.?(/|$)")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 #: Bodies up to this size are read whole before forwarding (faster); larger ones stream.
 SMALL_BODY = 65_536
+
+
+#: Whether the connection the current call was sent on came from the pool (set by the connector).
+_reused: ContextVar[bool] = ContextVar("upstream_connection_reused", default=False)
+
+
+class PoolConnector(aiohttp.TCPConnector):
+    """The upstream pool, remembering for each call whether its connection was reused.
+
+    A reused keep-alive connection may have been closed by the service just before the
+    call was written on it; :meth:`Proxy._send` retries such a call once, on a new connection.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._known: weakref.WeakSet[object] = weakref.WeakSet()
+
+    async def connect(
+        self,
+        req: aiohttp.ClientRequest,
+        traces: list[Any],
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp's signature)
+    ) -> Any:
+        conn = await super().connect(req, traces, timeout)
+        protocol = conn.protocol
+        _reused.set(protocol in self._known)
+        self._known.add(protocol)
+        return conn
+
+
+class _StreamedBody:
+    """A request body relayed as it arrives (no Content-Length, or a large one), cut at ``limit``.
+
+    Going over the limit stops the stream; the relay then answers 413 whatever aiohttp made
+    of the interrupted upload.
+    """
+
+    def __init__(self, receive: Receive, limit: int) -> None:
+        self.receive = receive
+        self.limit = limit
+        self.started = False
+        self.too_large = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        self.started = True
+        seen = 0
+        while True:
+            message = await self.receive()
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.limit:
+                self.too_large = True
+                raise _BodyTooLarge
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
+
+
+class _BodyTooLarge(Exception):
+    pass
 
 
 def kill_connection(receive: Receive, *, reset: bool) -> bool:
@@ -149,24 +214,34 @@ class Proxy:
         self.gw = gw
         self.settings = gw.settings
         self.session: aiohttp.ClientSession | None = None
+        self.fresh_session: aiohttp.ClientSession | None = None
         self.journal_body_bytes = self.settings.journal_body_bytes
         self.timeout = aiohttp.ClientTimeout(
             total=None, connect=self.settings.connect_timeout_s, sock_read=self.settings.upstream_timeout_s
         )
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self.settings.pool_size, limit_per_host=0, ttl_dns_cache=300)
-        self.session = aiohttp.ClientSession(
+        connector = PoolConnector(limit=self.settings.pool_size, limit_per_host=0, ttl_dns_cache=300)
+        self.session = self._session(connector)
+        # Retries of calls whose pooled connection was found dead: always a new connection.
+        self.fresh_session = self._session(aiohttp.TCPConnector(force_close=True, ttl_dns_cache=300))
+
+    def _session(self, connector: aiohttp.BaseConnector) -> aiohttp.ClientSession:
+        limit = self.settings.max_upstream_header_bytes
+        return aiohttp.ClientSession(
             connector=connector,
             auto_decompress=False,
             timeout=self.timeout,
             skip_auto_headers=("User-Agent",),
+            max_line_size=limit,
+            max_field_size=limit,
         )
 
     async def stop(self) -> None:
-        if self.session is not None:
-            await self.session.close()
-            self.session = None
+        for session in (self.session, self.fresh_session):
+            if session is not None:
+                await session.close()
+        self.session = self.fresh_session = None
 
     async def handle(
         self,
@@ -462,9 +537,16 @@ class Proxy:
 
     # -- relaying -------------------------------------------------------------------------
 
-    async def _body(self, scope: Scope, receive: Receive) -> bytes | AsyncIterator[bytes]:
+    async def _body(self, scope: Scope, receive: Receive) -> bytes | _StreamedBody:
         limit = self.settings.max_body_bytes
-        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        declared = chunked = None
+        for k, v in scope["headers"]:
+            if k == b"content-length":
+                declared = v
+            elif k == b"transfer-encoding":
+                chunked = v
+        if declared is None and chunked is None:
+            return b""  # HTTP/1.1: no Content-Length and no Transfer-Encoding, no body
         if declared is not None:
             try:
                 size = int(declared)
@@ -483,21 +565,7 @@ class Proxy:
                     chunks.append(message.get("body", b""))
                     if not message.get("more_body", False):
                         return b"".join(chunks)
-
-        async def stream() -> AsyncIterator[bytes]:
-            seen = 0
-            while True:
-                message = await receive()
-                chunk = message.get("body", b"")
-                seen += len(chunk)
-                if seen > limit:
-                    raise self._too_large(limit)
-                if chunk:
-                    yield chunk
-                if not message.get("more_body", False):
-                    return
-
-        return stream()
+        return _StreamedBody(receive, limit)
 
     @staticmethod
     def _too_large(limit: int) -> GatewayError:
@@ -530,9 +598,10 @@ class Proxy:
             call.request_type = headers.get("content-type", "")
         method = scope["method"]
         try:
-            async with self.session.request(
-                method, url, headers=headers, data=body if body else None, allow_redirects=False
-            ) as resp:
+            resp = await self._send(method, url, headers, body)
+            async with resp:
+                if isinstance(body, _StreamedBody) and body.too_large:
+                    raise self._too_large(body.limit)
                 out = [
                     (k.encode("latin-1"), v.encode("latin-1"))
                     for k, v in resp.headers.items()
@@ -560,10 +629,56 @@ class Proxy:
                 async for chunk in resp.content.iter_any():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await send({"type": "http.response.body", "body": b""})
-        except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-            raise UpstreamUnreachable(
-                f"The {upstream.service} service could not be reached at {upstream.base_url}: {exc.__class__.__name__}",
-                f"Không kết nối được tới dịch vụ {upstream.service} ({upstream.base_url})",
-            ) from None
         except (TimeoutError, aiohttp.ServerTimeoutError):
             raise self._timeout(upstream) from None
+        except aiohttp.ClientError as exc:
+            if isinstance(body, _StreamedBody) and body.too_large:
+                raise self._too_large(body.limit) from None
+            raise self._upstream_error(upstream, exc) from None
+
+    async def _send(
+        self, method: str, url: str, headers: CIMultiDict[str], body: bytes | _StreamedBody
+    ) -> aiohttp.ClientResponse:
+        """Send the call and read the reply's head, retrying once on a new connection when a
+        reused keep-alive connection turns out dead before any byte of a reply came back.
+
+        Such a connection was closed by the service while it sat in the pool (idle timeout,
+        or the service ended it after its previous reply); the services never close a
+        connection on which they took up a request without answering it, so the call did
+        not take effect and is sent again, whatever its method. A streamed body is retried
+        only while none of it was read from the client.
+        """
+        assert self.session is not None and self.fresh_session is not None, "gateway not started"
+        data = body if body else None
+        _reused.set(False)
+        try:
+            return await self.session.request(method, url, headers=headers, data=data, allow_redirects=False)
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+            if isinstance(exc, aiohttp.ClientConnectorError) or not _reused.get():
+                raise
+            if isinstance(body, _StreamedBody) and (body.started or body.too_large):
+                raise
+            log.info("upstream closed a pooled connection; call sent again on a new one", extra={"url": url})
+        return await self.fresh_session.request(method, url, headers=headers, data=data, allow_redirects=False)
+
+    def _upstream_error(self, upstream: Upstream, exc: aiohttp.ClientError) -> GatewayError:
+        """The gateway's 502 for an upstream that could not be reached or answered something
+        that is not HTTP the gateway can relay."""
+        if isinstance(exc, aiohttp.ClientResponseError | aiohttp.ClientPayloadError):
+            cause = exc.__cause__
+            if isinstance(cause, LineTooLong) or "Got more than" in str(exc):
+                limit = self.settings.max_upstream_header_bytes
+                return UpstreamBadReply(
+                    f"The {upstream.service} service answered with a header line over {limit} bytes "
+                    "(GATEWAY_MAX_UPSTREAM_HEADER_BYTES)",
+                    f"Dịch vụ {upstream.service} trả lời với một dòng tiêu đề dài quá {limit} byte",
+                    code="UPSTREAM_HEADER_TOO_LARGE",
+                )
+            return UpstreamBadReply(
+                f"The {upstream.service} service answered with a malformed HTTP reply: {exc.__class__.__name__}",
+                f"Dịch vụ {upstream.service} trả lời không đúng định dạng HTTP",
+            )
+        return UpstreamUnreachable(
+            f"The {upstream.service} service could not be reached at {upstream.base_url}: {exc.__class__.__name__}",
+            f"Không kết nối được tới dịch vụ {upstream.service} ({upstream.base_url})",
+        )
