@@ -57,7 +57,19 @@ def test_compose_publishes_the_port_and_checks_health_on_it(proc) -> None:
     svc = SERVICES_IN_COMPOSE[proc.name]
     assert f"{proc.default_port}:{proc.default_port}" in svc["ports"]
     probe = " ".join(svc["healthcheck"]["test"])
-    assert f"127.0.0.1:{proc.default_port}/_sandbox/health" in probe
+    assert f"127.0.0.1:{proc.default_port}{proc.ready_path}" in probe
+
+
+def test_the_gateway_health_check_waits_for_readiness_not_liveness(tmp_path) -> None:
+    from gateway.app import create_app
+    from gateway.settings import GatewaySettings
+
+    probe = " ".join(SERVICES_IN_COMPOSE["gateway"]["healthcheck"]["test"])
+    assert "/_sandbox/ready" in probe and "/_sandbox/health" not in probe
+    # urlopen raises on a non-2xx reply, so the probe fails while the gateway answers 503.
+    assert "urllib.request.urlopen(" in probe
+    paths = {getattr(r, "path", "") for r in create_app(GatewaySettings(data_dir=tmp_path)).control.routes}
+    assert "/_sandbox/ready" in paths
 
 
 @pytest.mark.parametrize("proc", ALL, ids=lambda p: p.name)
