@@ -48,7 +48,7 @@ from gateway.routes import Upstream
 from vnsandbox.context import DEFAULT_TENANT, set_request_id, set_tenant
 from vnsandbox.db import dumps
 from vnsandbox.errors import SandboxError
-from vnsandbox.middleware import REQUEST_ID_RE, new_request_id
+from vnsandbox.middleware import REQUEST_ID_RE, UNJOURNALLED_PREFIXES, new_request_id
 from vnsandbox.signing import CONSUMER_HEADER, TENANT_HEADER, TENANT_SIGNATURE_HEADER, tenant_assertion
 
 if TYPE_CHECKING:
@@ -347,15 +347,16 @@ class Proxy:
                 await exc.response()(scope, receive, send)
         finally:
             elapsed = time.perf_counter() - started
-            if call.tenant is not None:
-                self._journal(scope, raw_headers, rid, upstream, method, elapsed, call)
+            path = upstream.redaction.path(scope["path"])
+            if call.tenant is not None and not unquote(rest).startswith(UNJOURNALLED_PREFIXES):
+                self._journal(scope, path, raw_headers, rid, upstream, method, elapsed, call)
             gw.metrics.observe(upstream.api, method, call.status, elapsed)
             if self.settings.log_requests:
                 log.info(
                     "relayed",
                     extra={
                         "method": method,
-                        "path": scope["path"],
+                        "path": path,
                         "status": call.status,
                         "duration_ms": round(elapsed * 1000, 3),
                         "consumer": call.consumer,
@@ -368,6 +369,7 @@ class Proxy:
     def _journal(
         self,
         scope: Scope,
+        path: str,
         raw_headers: list[tuple[bytes, bytes]],
         rid: str,
         upstream: Upstream,
@@ -383,7 +385,7 @@ class Proxy:
             api=upstream.api,
             upstream=upstream.service,
             method=method,
-            path=scope["path"],
+            path=path,
             query=scope.get("query_string", b"").decode("latin-1"),
             status=call.status,
             duration_ms=round(elapsed * 1000, 3),
@@ -395,6 +397,7 @@ class Proxy:
             body_limit=self.journal_body_bytes,
             fault=call.fault,
             error=call.error,
+            redaction=upstream.redaction,
         )
 
     def _principal(

@@ -258,3 +258,27 @@ def test_docs_pages_load_their_assets_from_the_service(any_service: TenantClient
     assert "/static/docs/swagger-ui-bundle.js" in page and "cdn.jsdelivr" not in page
     assert any_service.get("/static/docs/swagger-ui.css").status_code == 200
     assert "/static/docs/redoc.standalone.js" in any_service.get("/redoc").text
+
+
+def test_redaction_masks_declared_secret_path_segments_at_any_depth() -> None:
+    from vnsandbox.journal import Redaction
+    from vnsandbox.topology import SECRET_PATHS
+
+    rules = Redaction(SECRET_PATHS["payment"])
+    assert rules.path("/pay/t-1/tok123") == "/pay/t-1/***"
+    assert rules.path("/pay/t-1/tok123/receipt.pdf") == "/pay/t-1/***/receipt.pdf"
+    assert rules.path("/t/t-1/sig/paygov/v1/pay/t-1/tok123") == "/t/t-1/sig/paygov/v1/pay/t-1/***"
+    assert rules.path("/payments") == "/payments"
+
+
+def test_redaction_masks_the_oauth_code_in_forms_and_urls_and_keeps_the_state() -> None:
+    from vnsandbox.journal import NO_SECRET_PATHS, redact_query
+
+    assert redact_query("grant_type=authorization_code&code=abc&redirect_uri=x") == (
+        "grant_type=authorization_code&code=***&redirect_uri=x"
+    )
+    assert (
+        NO_SECRET_PATHS.url("https://rp.example/cb?code=abc&state=s%201")
+        == "https://rp.example/cb?code=***&state=s%201"
+    )
+    assert NO_SECRET_PATHS.headers([("Location", "/cb?code=abc")]) == {"location": "/cb?code=***"}

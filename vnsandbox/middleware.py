@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vnsandbox.context import DEFAULT_TENANT, set_request_id, set_tenant
 from vnsandbox.errors import PayloadTooLarge, SandboxError, Unauthorized, internal_error
-from vnsandbox.journal import Journal, redact_body, redact_headers
+from vnsandbox.journal import NO_SECRET_PATHS, Journal, Redaction, redact_query
 from vnsandbox.signing import (
     CONSUMER_HEADER,
     TENANT_HEADER,
@@ -88,8 +88,11 @@ class RequestContextMiddleware:
         require_tenant_signature: bool,
         log_requests: bool = True,
         own_input_checks: tuple[str, ...] = (),
+        redaction: Redaction = NO_SECRET_PATHS,
     ) -> None:
         self.app = app
+        #: What the journal and the request log never show (secret path segments, fields).
+        self.redaction = redaction
         #: Path prefixes whose endpoints refuse bad characters in their own wire format.
         self.own_input_checks = own_input_checks
         self.journal = journal
@@ -239,7 +242,8 @@ class RequestContextMiddleware:
         rid: str,
         started: float,
     ) -> None:
-        path: str = scope["path"]
+        redaction = self.redaction
+        path = redaction.path(scope["path"])
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
         status = status_holder["status"]
         if self.log_requests:
@@ -247,7 +251,7 @@ class RequestContextMiddleware:
                 "request",
                 extra={"method": scope["method"], "path": path, "status": status, "duration_ms": duration_ms},
             )
-        if path.startswith(UNJOURNALLED_PREFIXES):
+        if scope["path"].startswith(UNJOURNALLED_PREFIXES):
             return
         resp_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in status_holder["headers"]]
         resp_ctype = next((v for k, v in resp_headers if k.lower() == "content-type"), "")
@@ -257,12 +261,12 @@ class RequestContextMiddleware:
             tenant=tenant,
             method=scope["method"],
             path=path,
-            query=scope.get("query_string", b"").decode("latin-1"),
+            query=redact_query(scope.get("query_string", b"").decode("latin-1")),
             status=status,
             duration_ms=duration_ms,
-            request_headers=redact_headers(headers),
-            request_body=redact_body(body, hmap.get("content-type", ""), self.journal_body_bytes),
-            response_headers=redact_headers(resp_headers),
-            response_body=redact_body(bytes(status_holder["body"]), resp_ctype, self.journal_body_bytes),
+            request_headers=redaction.headers(headers),
+            request_body=redaction.body(body, hmap.get("content-type", ""), self.journal_body_bytes),
+            response_headers=redaction.headers(resp_headers),
+            response_body=redaction.body(bytes(status_holder["body"]), resp_ctype, self.journal_body_bytes),
             notes=json.loads(json.dumps(notes, default=str)),
         )

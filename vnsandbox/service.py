@@ -21,10 +21,11 @@ from vnsandbox import __version__
 from vnsandbox.control import router as control_router
 from vnsandbox.db import Database
 from vnsandbox.errors import NotFound, install_error_handlers
-from vnsandbox.journal import Journal
+from vnsandbox.journal import Journal, Redaction
 from vnsandbox.logs import configure_logging
 from vnsandbox.middleware import RequestContextMiddleware
 from vnsandbox.settings import ServiceSettings
+from vnsandbox.topology import SECRET_PATHS
 
 log = logging.getLogger("vnsandbox.service")
 
@@ -137,6 +138,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         require_tenant_signature=settings.require_tenant_signature,
         log_requests=settings.log_requests,
         own_input_checks=spec.own_input_checks,
+        redaction=Redaction(SECRET_PATHS.get(spec.name, ())),
     )
     for hook in spec.on_startup:
         hook(app)

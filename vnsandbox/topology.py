@@ -34,6 +34,13 @@ ALL = (GATEWAY, *SERVICES)
 GATEWAY_PREFIX = {"identity": "/vneid/v1", "dossier": "/dvcqg/v1", "payment": "/paygov/v1"}
 
 
+#: Path segments that are secrets, per service (templates relative to the service's root;
+#: ``*`` any segment, ``{secret}`` the secret one). Every journal and request log line, in
+#: the service and in the gateway, shows them as ``***``: the hosted payment page's path
+#: holds its 192-bit page token, which opens the page without any other credential.
+SECRET_PATHS: dict[str, tuple[str, ...]] = {"payment": ("/pay/*/{secret}",)}
+
+
 def uvicorn_args(proc: Process, host: str, port: int) -> list[str]:
     """Arguments after ``python -m uvicorn`` (the same in compose and in ``vnsandbox up``)."""
     return [
