@@ -813,6 +813,7 @@ def build_control_app(gw: Gateway) -> FastAPI:
         gateway_secret=settings.gateway_secret,
         require_tenant_signature=False,
         log_requests=settings.log_requests,
+        trust_client_forwarding=settings.mode == "embedded",
     )
     return app
 

@@ -25,7 +25,7 @@ import weakref
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 from aiohttp.http_exceptions import LineTooLong
@@ -216,6 +216,11 @@ class Proxy:
         self.session: aiohttp.ClientSession | None = None
         self.fresh_session: aiohttp.ClientSession | None = None
         self.journal_body_bytes = self.settings.journal_body_bytes
+        #: (scheme, host, path) of GATEWAY_PUBLIC_BASE_URL, if set.
+        self.public: tuple[str, str, str] | None = None
+        if self.settings.public_base_url:
+            parts = urlsplit(self.settings.public_base_url)
+            self.public = (parts.scheme, parts.netloc, parts.path.rstrip("/"))
         self.timeout = aiohttp.ClientTimeout(
             total=None, connect=self.settings.connect_timeout_s, sock_read=self.settings.upstream_timeout_s
         )
@@ -324,13 +329,17 @@ class Proxy:
             fwd[TENANT_SIGNATURE_HEADER] = tenant_assertion(
                 self.settings.gateway_secret, principal.tenant, rid, principal.client_id
             )
-            if principal.tenant == DEFAULT_TENANT:
-                fwd["x-forwarded-prefix"] = upstream.prefix
+            # X-Forwarded-* sent by the caller were dropped above: these are the gateway's own,
+            # from GATEWAY_PUBLIC_BASE_URL when set, else from the request's Host and scheme.
+            link_prefix = "" if principal.tenant == DEFAULT_TENANT else gw.auth.link_prefix(principal.tenant)
+            if self.public is not None:
+                proto, host, base_path = self.public
             else:
-                fwd["x-forwarded-prefix"] = gw.auth.link_prefix(principal.tenant) + upstream.prefix
+                proto, base_path = scope.get("scheme", "http"), ""
+            fwd["x-forwarded-prefix"] = base_path + link_prefix + upstream.prefix
             if host:
                 fwd["x-forwarded-host"] = host
-            fwd["x-forwarded-proto"] = scope.get("scheme", "http")
+            fwd["x-forwarded-proto"] = proto
             client = scope.get("client")
             if client:
                 prior = fwd.get("x-forwarded-for")

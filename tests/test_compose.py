@@ -147,3 +147,12 @@ def test_dockerfile_copies_what_exists_and_pins_the_same_uv() -> None:
     uv_in_docker = re.search(r"uv==([\d.]+)", dockerfile)
     uv_in_script = re.search(r"UV_VERSION=([\d.]+)", (ROOT / "sandbox").read_text())
     assert uv_in_docker and uv_in_script and uv_in_docker.group(1) == uv_in_script.group(1)
+
+
+@pytest.mark.parametrize("proc", ALL, ids=lambda p: p.name)
+def test_compose_hands_out_the_gateways_public_urls_in_shared_mode(proc) -> None:
+    from vnsandbox.topology import GATEWAY_PREFIX
+
+    url = _env(proc.name)[f"{proc.env_prefix}PUBLIC_BASE_URL"]
+    gateway = _env("gateway")["GATEWAY_PUBLIC_BASE_URL"]
+    assert url == gateway + GATEWAY_PREFIX.get(proc.name, "")

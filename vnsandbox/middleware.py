@@ -89,8 +89,11 @@ class RequestContextMiddleware:
         log_requests: bool = True,
         own_input_checks: tuple[str, ...] = (),
         redaction: Redaction = NO_SECRET_PATHS,
+        trust_client_forwarding: bool = True,
     ) -> None:
         self.app = app
+        #: Whether X-Forwarded-* of a call without the gateway's signature count (embedded mode).
+        self.trust_client_forwarding = trust_client_forwarding
         #: What the journal and the request log never show (secret path segments, fields).
         self.redaction = redaction
         #: Path prefixes whose endpoints refuse bad characters in their own wire format.
@@ -115,13 +118,16 @@ class RequestContextMiddleware:
         set_request_id(rid)
         tenant = DEFAULT_TENANT
         set_tenant(tenant)
+        relayed = self._signed_by_gateway(hmap, rid)
         prefix = hmap.get("x-forwarded-prefix", "")
-        if prefix and PREFIX_RE.match(prefix):
+        if prefix and PREFIX_RE.match(prefix) and (relayed or self.trust_client_forwarding):
             # Relayed by the gateway under /{api}/{version}: docs and links use that prefix.
             scope["root_path"] = prefix.rstrip("/")
         state = scope.setdefault("state", {})
         state["request_id"] = rid
         state["journal_notes"] = {}
+        #: The gateway's valid tenant signature came with the call: its X-Forwarded-* are the gateway's.
+        state["relayed_by_gateway"] = relayed
 
         status_holder = {"status": 0, "headers": [], "body": bytearray()}
         rid_header = (b"x-request-id", rid.encode())
@@ -168,6 +174,13 @@ class RequestContextMiddleware:
                     raise
                 await internal_error().response()(scope, receive, send_wrapper)
         self._record(scope, headers, hmap, body, status_holder, tenant, rid, started)
+
+    def _signed_by_gateway(self, hmap: dict[str, str], rid: str) -> bool:
+        signature = hmap.get(TENANT_SIGNATURE_HEADER)
+        tenant = hmap.get(TENANT_HEADER)
+        if not signature or tenant is None:
+            return False
+        return verify_tenant_assertion(self.gateway_secret, tenant, rid, hmap.get(CONSUMER_HEADER, ""), signature)
 
     def _resolve_tenant(self, hmap: dict[str, str], rid: str) -> str:
         tenant = hmap.get(TENANT_HEADER)

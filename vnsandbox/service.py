@@ -139,6 +139,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         log_requests=settings.log_requests,
         own_input_checks=spec.own_input_checks,
         redaction=Redaction(SECRET_PATHS.get(spec.name, ())),
+        trust_client_forwarding=settings.mode == "embedded",
     )
     for hook in spec.on_startup:
         hook(app)
@@ -205,17 +206,22 @@ def offline_docs_app(docs_url: str = "/docs", redoc_url: str | None = "/redoc", 
 def public_base_url(request: Request) -> str:
     """Base URL the caller reaches this service at, for URLs the service hands out.
 
-    The configured ``*_PUBLIC_BASE_URL`` wins; otherwise the ``X-Forwarded-Proto/Host/
-    Prefix`` headers the gateway sets; otherwise the URL the request came in on.
+    Who may shape it: a call relayed by the gateway (it carries the gateway's valid tenant
+    signature) through the ``X-Forwarded-Proto/Host/Prefix`` the gateway sets (they hold
+    the tenant-bound prefix); any other call gets the configured ``*_PUBLIC_BASE_URL``,
+    which the shared mode requires. Only in the embedded mode, without that setting, do a
+    direct caller's own ``X-Forwarded-*`` headers count, then the URL the request came in on.
     """
     settings: ServiceSettings = request.app.state.settings
+    h = request.headers
+    relayed = bool(request.scope.get("state", {}).get("relayed_by_gateway"))
+    if relayed or (settings.mode == "embedded" and not settings.public_base_url):
+        host = h.get("x-forwarded-host")
+        if host:
+            proto = h.get("x-forwarded-proto", "http")
+            return f"{proto}://{host}{h.get('x-forwarded-prefix', '').rstrip('/')}"
     if settings.public_base_url:
         return settings.public_base_url.rstrip("/")
-    h = request.headers
-    host = h.get("x-forwarded-host")
-    if host:
-        proto = h.get("x-forwarded-proto", "http")
-        return f"{proto}://{host}{h.get('x-forwarded-prefix', '').rstrip('/')}"
     return str(request.base_url).rstrip("/")
 
 
