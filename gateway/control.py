@@ -4,7 +4,7 @@ audit, test clock, metrics, plus the index and the aggregated documentation.
 Who may call what:
 
 - ``POST /oauth2/token``, ``/``, ``/docs``, ``/apis``, ``/metrics``, ``/_sandbox/health``,
-  ``/_sandbox/version``: anyone.
+  ``/_sandbox/ready``, ``/_sandbox/version``: anyone.
 - ``POST /_sandbox/tenants``: anyone when ``GATEWAY_SELF_SERVICE_TENANTS`` is true (the
   default), else the administrator.
 - Everything about one tenant (reset, journal, faults, clock, audit, consumers, deleting
@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from gateway import models, service
 from gateway.auth import CONTROL_SCOPE, KNOWN_SCOPES, Principal
-from gateway.errors import AccessDenied, OAuthError
+from gateway.errors import AccessDenied, OAuthError, UpstreamsNotReady
 from gateway.journal import GatewayQuery
 from gateway.schemas import (
     ClockIn,
@@ -771,11 +771,28 @@ def build_control_app(gw: Gateway) -> FastAPI:
         gw.metrics.services.update({u.service: t for u, t in zip(gw.upstreams, texts, strict=True) if t})
         return Response(generate_latest(gw.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/_sandbox/health", summary="Gateway and upstream health", tags=[CONTROL])
+    @app.get("/_sandbox/health", summary="Gateway liveness, with each upstream's health", tags=[CONTROL])
     async def health() -> dict[str, Any]:
+        """Liveness: 200 while the gateway runs, even with upstreams down (``"status": "degraded"``).
+        Use ``/_sandbox/ready`` to wait until the sandbox can serve."""
         services = await gw.fan_out("GET", "/_sandbox/health", tenant="default")
         ok = all(v["status"] == 200 for v in services.values())
         return {"status": "ok" if ok else "degraded", "service": "gateway", "pid": _pid(), "services": services}
+
+    @app.get(
+        "/_sandbox/ready",
+        summary="Readiness: 200 once every upstream answers its health check, else 503",
+        tags=[CONTROL],
+        responses={503: {"description": "`UPSTREAMS_NOT_READY`; `down` names the upstreams that do not answer"}},
+    )
+    async def ready() -> dict[str, Any]:
+        """For health checks and start-up loops (``curl -f``): ``503 UPSTREAMS_NOT_READY`` with
+        ``down`` (the upstreams whose ``/_sandbox/health`` does not answer 200) until all answer."""
+        services = await gw.fan_out("GET", "/_sandbox/health", tenant="default")
+        down = [name for name, reply in services.items() if reply["status"] != 200]
+        if down:
+            raise UpstreamsNotReady(down, services)
+        return {"status": "ready", "service": "gateway", "pid": _pid(), "services": services}
 
     @app.get("/_sandbox/version", tags=[CONTROL])
     def version() -> dict[str, Any]:
@@ -799,6 +816,7 @@ def build_control_app(gw: Gateway) -> FastAPI:
         log_requests=settings.log_requests,
         max_json_depth=settings.max_json_depth,
         body_read_timeout_s=settings.body_read_timeout_s,
+        trust_client_forwarding=settings.mode == "embedded",
     )
     return app
 

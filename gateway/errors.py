@@ -30,6 +30,38 @@ class UpstreamUnreachable(GatewayError):
     message_en = "The upstream service could not be reached"
 
 
+class UpstreamBadReply(GatewayError):
+    """502: the service answered, but not with HTTP the gateway can relay (a header line
+    over ``GATEWAY_MAX_UPSTREAM_HEADER_BYTES``, a malformed status line or body framing)."""
+
+    status_code = 502
+    code = "UPSTREAM_BAD_REPLY"
+    xroad_type = "Server.ServerProxy.InvalidResponse"
+    message_vi = "Dịch vụ phía sau cổng kết nối trả lời không hợp lệ"
+    message_en = "The upstream service answered with an invalid reply"
+
+
+class UpstreamsNotReady(GatewayError):
+    """503 from ``/_sandbox/ready``: some upstream does not answer its ``/_sandbox/health``."""
+
+    status_code = 503
+    code = "UPSTREAMS_NOT_READY"
+    xroad_type = "Server.ServerProxy.ServiceUnavailable"
+
+    def __init__(self, down: list[str], services: dict[str, Any]) -> None:
+        names = ", ".join(down)
+        super().__init__(
+            f"Not ready: these upstream services do not answer their health check: {names}",
+            f"Chưa sẵn sàng: các dịch vụ sau chưa trả lời kiểm tra sức khoẻ: {names}",
+            headers={"Retry-After": "1"},
+        )
+        self.down = down
+        self.services = services
+
+    def body(self) -> dict[str, Any]:
+        return {**super().body(), "status": "not_ready", "down": self.down, "services": self.services}
+
+
 class UpstreamTimeout(GatewayError):
     status_code = 504
     code = "UPSTREAM_TIMEOUT"

@@ -6,9 +6,12 @@ journal was written least recently is dropped first). Per-tenant buffers mean on
 CI job cannot push another tenant's entries out. The journal lives in this replica's
 memory: with several replicas, query each (or pin a test to one).
 
-Secrets are redacted (credential headers; password, secret and token fields of JSON and
-form bodies) before any part of an entry is read, filtered on or returned, so they never
-reach a journal reply. Redaction happens on first read rather than on the hot path.
+Secrets are redacted by the upstream's :class:`vnsandbox.journal.Redaction`, the rules the
+service itself applies (credential headers; password, secret and token fields of bodies;
+secret query parameters and form fields such as the OAuth ``code``; secret path segments
+such as the payment page token), before any part of an entry is read, filtered on or
+returned, so they never reach a journal reply. Paths are redacted when recorded (cheap: only
+APIs that declare secret paths pay for it); the rest on first read, off the hot path.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from vnsandbox.journal import redact_body, redact_headers
+from vnsandbox.journal import NO_SECRET_PATHS, Redaction, redact_query
 
 
 @dataclass
@@ -52,6 +55,7 @@ class GatewayEntry:
     #: Gateway-level error code (``RATE_LIMITED``, ``UPSTREAM_TIMEOUT``, ...), if any.
     error: str | None = None
     body_limit: int = 16_384
+    redaction: Redaction = field(default=NO_SECRET_PATHS, repr=False)
     _rendered: dict[str, Any] | None = field(default=None, repr=False)
 
     def rendered(self) -> dict[str, Any]:
@@ -65,9 +69,10 @@ class GatewayEntry:
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers or ()]
         rendered = {
             "time": datetime.fromtimestamp(self.ts, UTC).isoformat(timespec="milliseconds"),
-            "request_headers": redact_headers(headers),
-            "request_body": redact_body(request_body or b"", self.request_content_type, self.body_limit),
-            "response_body": redact_body(response_body or b"", self.response_content_type, self.body_limit),
+            "query": redact_query(self.query),
+            "request_headers": self.redaction.headers(headers),
+            "request_body": self.redaction.body(request_body or b"", self.request_content_type, self.body_limit),
+            "response_body": self.redaction.body(response_body or b"", self.response_content_type, self.body_limit),
         }
         self._rendered = rendered  # published before the raw copy is dropped
         self.raw_headers = self.raw_request_body = self.raw_response_body = None
@@ -85,7 +90,7 @@ class GatewayEntry:
             "upstream": self.upstream,
             "method": self.method,
             "path": self.path,
-            "query": self.query,
+            "query": r["query"],
             "status": self.status,
             "duration_ms": self.duration_ms,
             "request_headers": r["request_headers"],

@@ -21,11 +21,14 @@ import re
 import socket
 import struct
 import time
+import weakref
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
+from aiohttp.http_exceptions import LineTooLong
 from multidict import CIMultiDict
 from starlette.types import Receive, Scope, Send
 
@@ -36,6 +39,7 @@ from gateway.errors import (
     BadProxyPath,
     GatewayError,
     RateLimited,
+    UpstreamBadReply,
     UpstreamTimeout,
     UpstreamUnreachable,
 )
@@ -44,7 +48,7 @@ from gateway.routes import Upstream
 from vnsandbox.context import DEFAULT_TENANT, set_request_id, set_tenant
 from vnsandbox.db import dumps
 from vnsandbox.errors import SandboxError
-from vnsandbox.middleware import REQUEST_ID_RE, new_request_id, receive_body_part
+from vnsandbox.middleware import REQUEST_ID_RE, UNJOURNALLED_PREFIXES, new_request_id, receive_body_part
 from vnsandbox.signing import CONSUMER_HEADER, TENANT_HEADER, TENANT_SIGNATURE_HEADER, tenant_assertion
 
 if TYPE_CHECKING:
@@ -91,6 +95,84 @@ _BAD_PATH = re.compile(r"(^|/)\.\.?(/|$)")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 #: Bodies up to this size are read whole before forwarding (faster); larger ones stream.
 SMALL_BODY = 65_536
+
+
+#: Whether the connection the current call was sent on came from the pool (set by the connector).
+_reused: ContextVar[bool] = ContextVar("upstream_connection_reused", default=False)
+
+
+class PoolConnector(aiohttp.TCPConnector):
+    """The upstream pool, remembering for each call whether its connection was reused.
+
+    A reused keep-alive connection may have been closed by the service just before the
+    call was written on it; :meth:`Proxy._send` retries such a call once, on a new connection.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._known: weakref.WeakSet[object] = weakref.WeakSet()
+
+    async def connect(
+        self,
+        req: aiohttp.ClientRequest,
+        traces: list[Any],
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp's signature)
+    ) -> Any:
+        conn = await super().connect(req, traces, timeout)
+        protocol = conn.protocol
+        _reused.set(protocol in self._known)
+        self._known.add(protocol)
+        return conn
+
+
+class _StreamedBody:
+    """A request body relayed as it arrives (no Content-Length, or a large one), cut at ``limit``
+    and at the body-read deadline.
+
+    Going over the limit or past the deadline stops the stream and keeps the refusal in
+    ``failure``; the relay then answers it (413, 408) whatever aiohttp made of the
+    interrupted upload.
+    """
+
+    def __init__(self, receive: Receive, limit: int, deadline: float, timeout_s: float) -> None:
+        self.receive = receive
+        self.limit = limit
+        self.deadline = deadline
+        self.timeout_s = timeout_s
+        self.started = False
+        self.failure: GatewayError | None = None
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        self.started = True
+        seen = 0
+        while True:
+            try:
+                message = await receive_body_part(self.receive, self.deadline, self.timeout_s, _read_timeout)
+            except GatewayError as exc:
+                self.failure = exc
+                raise _BodyRefused from None
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.limit:
+                self.failure = _too_large(self.limit)
+                raise _BodyRefused
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
+
+
+class _BodyRefused(Exception):
+    pass
+
+
+def _too_large(limit: int) -> GatewayError:
+    return GatewayError(
+        f"The request body is larger than {limit} bytes",
+        f"Nội dung yêu cầu vượt quá {limit} byte",
+        code="PAYLOAD_TOO_LARGE",
+        status_code=413,
+    )
 
 
 def kill_connection(receive: Receive, *, reset: bool) -> bool:
@@ -157,24 +239,39 @@ class Proxy:
         self.gw = gw
         self.settings = gw.settings
         self.session: aiohttp.ClientSession | None = None
+        self.fresh_session: aiohttp.ClientSession | None = None
         self.journal_body_bytes = self.settings.journal_body_bytes
+        #: (scheme, host, path) of GATEWAY_PUBLIC_BASE_URL, if set.
+        self.public: tuple[str, str, str] | None = None
+        if self.settings.public_base_url:
+            parts = urlsplit(self.settings.public_base_url)
+            self.public = (parts.scheme, parts.netloc, parts.path.rstrip("/"))
         self.timeout = aiohttp.ClientTimeout(
             total=None, connect=self.settings.connect_timeout_s, sock_read=self.settings.upstream_timeout_s
         )
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self.settings.pool_size, limit_per_host=0, ttl_dns_cache=300)
-        self.session = aiohttp.ClientSession(
+        connector = PoolConnector(limit=self.settings.pool_size, limit_per_host=0, ttl_dns_cache=300)
+        self.session = self._session(connector)
+        # Retries of calls whose pooled connection was found dead: always a new connection.
+        self.fresh_session = self._session(aiohttp.TCPConnector(force_close=True, ttl_dns_cache=300))
+
+    def _session(self, connector: aiohttp.BaseConnector) -> aiohttp.ClientSession:
+        limit = self.settings.max_upstream_header_bytes
+        return aiohttp.ClientSession(
             connector=connector,
             auto_decompress=False,
             timeout=self.timeout,
             skip_auto_headers=("User-Agent",),
+            max_line_size=limit,
+            max_field_size=limit,
         )
 
     async def stop(self) -> None:
-        if self.session is not None:
-            await self.session.close()
-            self.session = None
+        for session in (self.session, self.fresh_session):
+            if session is not None:
+                await session.close()
+        self.session = self.fresh_session = None
 
     async def handle(
         self,
@@ -257,13 +354,17 @@ class Proxy:
             fwd[TENANT_SIGNATURE_HEADER] = tenant_assertion(
                 self.settings.gateway_secret, principal.tenant, rid, principal.client_id
             )
-            if principal.tenant == DEFAULT_TENANT:
-                fwd["x-forwarded-prefix"] = upstream.prefix
+            # X-Forwarded-* sent by the caller were dropped above: these are the gateway's own,
+            # from GATEWAY_PUBLIC_BASE_URL when set, else from the request's Host and scheme.
+            link_prefix = "" if principal.tenant == DEFAULT_TENANT else gw.auth.link_prefix(principal.tenant)
+            if self.public is not None:
+                proto, host, base_path = self.public
             else:
-                fwd["x-forwarded-prefix"] = gw.auth.link_prefix(principal.tenant) + upstream.prefix
+                proto, base_path = scope.get("scheme", "http"), ""
+            fwd["x-forwarded-prefix"] = base_path + link_prefix + upstream.prefix
             if host:
                 fwd["x-forwarded-host"] = host
-            fwd["x-forwarded-proto"] = scope.get("scheme", "http")
+            fwd["x-forwarded-proto"] = proto
             client = scope.get("client")
             if client:
                 prior = fwd.get("x-forwarded-for")
@@ -280,15 +381,16 @@ class Proxy:
                 await exc.response()(scope, receive, send)
         finally:
             elapsed = time.perf_counter() - started
-            if call.tenant is not None:
-                self._journal(scope, raw_headers, rid, upstream, method, elapsed, call)
+            path = upstream.redaction.path(scope["path"])
+            if call.tenant is not None and not unquote(rest).startswith(UNJOURNALLED_PREFIXES):
+                self._journal(scope, path, raw_headers, rid, upstream, method, elapsed, call)
             gw.metrics.observe(upstream.api, method, call.status, elapsed)
             if self.settings.log_requests:
                 log.info(
                     "relayed",
                     extra={
                         "method": method,
-                        "path": scope["path"],
+                        "path": path,
                         "status": call.status,
                         "duration_ms": round(elapsed * 1000, 3),
                         "consumer": call.consumer,
@@ -301,6 +403,7 @@ class Proxy:
     def _journal(
         self,
         scope: Scope,
+        path: str,
         raw_headers: list[tuple[bytes, bytes]],
         rid: str,
         upstream: Upstream,
@@ -316,7 +419,7 @@ class Proxy:
             api=upstream.api,
             upstream=upstream.service,
             method=method,
-            path=scope["path"],
+            path=path,
             query=scope.get("query_string", b"").decode("latin-1"),
             status=call.status,
             duration_ms=round(elapsed * 1000, 3),
@@ -328,6 +431,7 @@ class Proxy:
             body_limit=self.journal_body_bytes,
             fault=call.fault,
             error=call.error,
+            redaction=upstream.redaction,
         )
 
     def _principal(
@@ -470,11 +574,18 @@ class Proxy:
 
     # -- relaying -------------------------------------------------------------------------
 
-    async def _body(self, scope: Scope, receive: Receive) -> bytes | AsyncIterator[bytes]:
+    async def _body(self, scope: Scope, receive: Receive) -> bytes | _StreamedBody:
         limit = self.settings.max_body_bytes
         timeout_s = self.settings.body_read_timeout_s
         deadline = asyncio.get_running_loop().time() + timeout_s
-        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        declared = chunked = None
+        for k, v in scope["headers"]:
+            if k == b"content-length":
+                declared = v
+            elif k == b"transfer-encoding":
+                chunked = v
+        if declared is None and chunked is None:
+            return b""  # HTTP/1.1: no Content-Length and no Transfer-Encoding, no body
         if declared is not None:
             try:
                 size = int(declared)
@@ -485,7 +596,7 @@ class Proxy:
                     code="INVALID_CONTENT_LENGTH",
                 ) from None
             if size > limit:
-                raise self._too_large(limit)
+                raise _too_large(limit)
             if size <= SMALL_BODY:
                 chunks = []
                 while True:
@@ -493,30 +604,7 @@ class Proxy:
                     chunks.append(message.get("body", b""))
                     if not message.get("more_body", False):
                         return b"".join(chunks)
-
-        async def stream() -> AsyncIterator[bytes]:
-            seen = 0
-            while True:
-                message = await receive_body_part(receive, deadline, timeout_s, _read_timeout)
-                chunk = message.get("body", b"")
-                seen += len(chunk)
-                if seen > limit:
-                    raise self._too_large(limit)
-                if chunk:
-                    yield chunk
-                if not message.get("more_body", False):
-                    return
-
-        return stream()
-
-    @staticmethod
-    def _too_large(limit: int) -> GatewayError:
-        return GatewayError(
-            f"The request body is larger than {limit} bytes",
-            f"Nội dung yêu cầu vượt quá {limit} byte",
-            code="PAYLOAD_TOO_LARGE",
-            status_code=413,
-        )
+        return _StreamedBody(receive, limit, deadline, timeout_s)
 
     async def _forward(
         self,
@@ -540,9 +628,10 @@ class Proxy:
             call.request_type = headers.get("content-type", "")
         method = scope["method"]
         try:
-            async with self.session.request(
-                method, url, headers=headers, data=body if body else None, allow_redirects=False
-            ) as resp:
+            resp = await self._send(method, url, headers, body)
+            async with resp:
+                if isinstance(body, _StreamedBody) and body.failure is not None:
+                    raise body.failure
                 out = [
                     (k.encode("latin-1"), v.encode("latin-1"))
                     for k, v in resp.headers.items()
@@ -570,10 +659,56 @@ class Proxy:
                 async for chunk in resp.content.iter_any():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await send({"type": "http.response.body", "body": b""})
-        except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-            raise UpstreamUnreachable(
-                f"The {upstream.service} service could not be reached at {upstream.base_url}: {exc.__class__.__name__}",
-                f"Không kết nối được tới dịch vụ {upstream.service} ({upstream.base_url})",
-            ) from None
         except (TimeoutError, aiohttp.ServerTimeoutError):
             raise self._timeout(upstream) from None
+        except aiohttp.ClientError as exc:
+            if isinstance(body, _StreamedBody) and body.failure is not None:
+                raise body.failure from None
+            raise self._upstream_error(upstream, exc) from None
+
+    async def _send(
+        self, method: str, url: str, headers: CIMultiDict[str], body: bytes | _StreamedBody
+    ) -> aiohttp.ClientResponse:
+        """Send the call and read the reply's head, retrying once on a new connection when a
+        reused keep-alive connection turns out dead before any byte of a reply came back.
+
+        Such a connection was closed by the service while it sat in the pool (idle timeout,
+        or the service ended it after its previous reply); the services never close a
+        connection on which they took up a request without answering it, so the call did
+        not take effect and is sent again, whatever its method. A streamed body is retried
+        only while none of it was read from the client.
+        """
+        assert self.session is not None and self.fresh_session is not None, "gateway not started"
+        data = body if body else None
+        _reused.set(False)
+        try:
+            return await self.session.request(method, url, headers=headers, data=data, allow_redirects=False)
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+            if isinstance(exc, aiohttp.ClientConnectorError) or not _reused.get():
+                raise
+            if isinstance(body, _StreamedBody) and (body.started or body.failure is not None):
+                raise
+            log.info("upstream closed a pooled connection; call sent again on a new one", extra={"url": url})
+        return await self.fresh_session.request(method, url, headers=headers, data=data, allow_redirects=False)
+
+    def _upstream_error(self, upstream: Upstream, exc: aiohttp.ClientError) -> GatewayError:
+        """The gateway's 502 for an upstream that could not be reached or answered something
+        that is not HTTP the gateway can relay."""
+        if isinstance(exc, aiohttp.ClientResponseError | aiohttp.ClientPayloadError):
+            cause = exc.__cause__
+            if isinstance(cause, LineTooLong) or "Got more than" in str(exc):
+                limit = self.settings.max_upstream_header_bytes
+                return UpstreamBadReply(
+                    f"The {upstream.service} service answered with a header line over {limit} bytes "
+                    "(GATEWAY_MAX_UPSTREAM_HEADER_BYTES)",
+                    f"Dịch vụ {upstream.service} trả lời với một dòng tiêu đề dài quá {limit} byte",
+                    code="UPSTREAM_HEADER_TOO_LARGE",
+                )
+            return UpstreamBadReply(
+                f"The {upstream.service} service answered with a malformed HTTP reply: {exc.__class__.__name__}",
+                f"Dịch vụ {upstream.service} trả lời không đúng định dạng HTTP",
+            )
+        return UpstreamUnreachable(
+            f"The {upstream.service} service could not be reached at {upstream.base_url}: {exc.__class__.__name__}",
+            f"Không kết nối được tới dịch vụ {upstream.service} ({upstream.base_url})",
+        )

@@ -24,6 +24,7 @@ import fnmatch
 from dataclasses import dataclass, field
 
 from gateway.settings import GatewaySettings
+from vnsandbox.journal import SECRET_PATHS, Redaction
 
 #: Browser-facing paths (after the API prefix) that need no gateway credentials: a citizen's
 #: browser cannot carry a consumer's token. The services authenticate these calls themselves
@@ -43,6 +44,8 @@ class Upstream:
     base_url: str
     title: str
     public: tuple[str, ...] = field(default=())
+    #: What the gateway's journal and log never show of this API's calls (the service's own rules).
+    redaction: Redaction = field(default_factory=Redaction, compare=False)
 
     def is_public(self, rest: str) -> bool:
         path = rest.split("?", 1)[0]
@@ -62,9 +65,16 @@ def upstreams(settings: GatewaySettings) -> list[Upstream]:
             settings.identity_url.rstrip("/"),
             "VNeID SSO & population database",
             PUBLIC_PATHS["identity"],
+            Redaction(SECRET_PATHS.get("identity", ())),
         ),
         Upstream(
-            "dvcqg", "v1", "dossier", settings.dossier_url.rstrip("/"), "DVCQG dossier sync", PUBLIC_PATHS["dossier"]
+            "dvcqg",
+            "v1",
+            "dossier",
+            settings.dossier_url.rstrip("/"),
+            "DVCQG dossier sync",
+            PUBLIC_PATHS["dossier"],
+            Redaction(SECRET_PATHS.get("dossier", ())),
         ),
         Upstream(
             "paygov",
@@ -73,5 +83,6 @@ def upstreams(settings: GatewaySettings) -> list[Upstream]:
             settings.payment_url.rstrip("/"),
             "PayGov payment platform",
             PUBLIC_PATHS["payment"],
+            Redaction(SECRET_PATHS.get("payment", ())),
         ),
     ]

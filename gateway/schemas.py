@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
 from gateway.auth import KNOWN_SCOPES
 from gateway.faults import KINDS
 from vnsandbox.bounds import Amount, ClockSeconds, Count, HttpStatus, Seed
 
 TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+def _with_offset(value: datetime) -> datetime:
+    """Stored times are UTC; SQLite hands them back without their offset."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+#: A time in a reply: ISO-8601 with its offset (``2026-09-15T03:30:00.123456+00:00``), on every database.
+Timestamp = Annotated[datetime, AfterValidator(_with_offset)]
 
 
 def _check_scopes(scopes: list[str]) -> list[str]:
@@ -69,7 +78,7 @@ class ConsumerOut(BaseModel):
     name: str
     scopes: list[str]
     quota: Quota
-    created_at: datetime
+    created_at: Timestamp
 
 
 class Credentials(BaseModel):
@@ -105,7 +114,7 @@ class TenantIn(BaseModel):
 class TenantOut(BaseModel):
     tenant: str
     description: str
-    created_at: datetime
+    created_at: Timestamp
     consumers: int
     #: Tenant-bound base URL of each API: links a browser can follow without credentials.
     links: dict[str, str] = Field(default_factory=dict)
@@ -170,7 +179,7 @@ class FaultOut(BaseModel):
     probability: float
     seed: int
     params: dict[str, Any]
-    created_at: datetime
+    created_at: Timestamp
     #: Times it fired in this replica.
     fired: int = 0
 

@@ -7,7 +7,7 @@ admin key of the control plane, and whether calls must carry credentials.
 
 from __future__ import annotations
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from vnsandbox.settings import ServiceSettings
@@ -33,6 +33,10 @@ class GatewaySettings(ServiceSettings):
     pool_size: int = 200
     #: Largest header block accepted, in bytes (431 beyond it).
     max_header_bytes: int = 16_384
+    #: Longest status or header line accepted in an upstream's reply, in bytes (a longer
+    #: one is ``502 UPSTREAM_HEADER_TOO_LARGE``). An OIDC redirect carries the client's
+    #: whole ``state``, so this is well above the usual 8190.
+    max_upstream_header_bytes: int = Field(65_536, ge=8190, le=1_048_576)
 
     #: Calls must carry a token or API key. ``None`` (unset): true in ``shared`` mode,
     #: false in ``embedded`` mode, where anonymous calls use the open ``default`` tenant.

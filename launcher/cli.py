@@ -65,10 +65,6 @@ def _set_parent_death_signal() -> None:
         pass
 
 
-def _health(url: str) -> dict[str, Any] | None:
-    return _get_json(url + "/_sandbox/health")
-
-
 def _get_json(url: str) -> dict[str, Any] | None:
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (loopback)
@@ -115,19 +111,20 @@ class Supervisor:
 
     def wait_healthy(self) -> bool:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        pending = {p.name for p in ALL}
+        ready_paths = {p.name: p.ready_path for p in ALL}
+        pending = set(ready_paths)
         while pending and time.monotonic() < deadline:
             for name in sorted(pending):
                 child = self.children[name]
                 if child.poll() is not None:
                     print(f"vnsandbox: {name} exited during start-up (code {child.returncode})", file=sys.stderr)
                     return False
-                if _health(self.url(name)) is not None:
+                if _get_json(self.url(name) + ready_paths[name]) is not None:
                     pending.discard(name)
             time.sleep(0.2)
         if pending:
             print(
-                f"vnsandbox: not healthy after {STARTUP_TIMEOUT_S:.0f} s: {', '.join(sorted(pending))}",
+                f"vnsandbox: not ready after {STARTUP_TIMEOUT_S:.0f} s: {', '.join(sorted(pending))}",
                 file=sys.stderr,
             )
         return not pending

@@ -16,6 +16,10 @@ class Process:
     factory: str
     default_port: int
     env_prefix: str
+    #: Answers 200 once the process can serve: the services when alive (their database
+    #: reachable), the gateway once every upstream answers too. ``vnsandbox up`` waits on it
+    #: before its banner; docker-compose.yml's health checks probe it.
+    ready_path: str = "/_sandbox/health"
 
 
 SERVICES = (
@@ -23,7 +27,7 @@ SERVICES = (
     Process("dossier", "services.dossier.app:create_app", 8002, "DOSSIER_"),
     Process("payment", "services.payment.app:create_app", 8003, "PAYMENT_"),
 )
-GATEWAY = Process("gateway", "gateway.app:create_app", 8000, "GATEWAY_")
+GATEWAY = Process("gateway", "gateway.app:create_app", 8000, "GATEWAY_", ready_path="/_sandbox/ready")
 ALL = (GATEWAY, *SERVICES)
 
 #: Public prefix of each service behind the gateway.

@@ -106,7 +106,7 @@ def wait_http(url: str, timeout: float = 60.0) -> dict[str, Any]:
     raise TimeoutError(f"{url} not ready: {last}")
 
 
-def wait_port(port: int, timeout: float = 30.0) -> None:
+def wait_port(port: int, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

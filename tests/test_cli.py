@@ -79,3 +79,29 @@ def test_up_prints_the_development_accounts(sandbox: SandboxProcesses) -> None:
     assert "client_id=vnsandbox-dev" in banner and "client_secret=vnsandbox-dev-secret" in banner
     assert "MaDonVi=000.00.01.H22" in banner
     assert "MaDoiTac=SANDBOX" in banner
+
+
+def test_up_waits_for_the_gateway_to_be_ready_before_its_banner(monkeypatch, tmp_path) -> None:
+    from vnsandbox.topology import ALL
+
+    from vnsandbox import cli
+
+    class Running:
+        returncode = None
+
+        def poll(self) -> None:
+            return None
+
+    asked: list[str] = []
+
+    def answer(url: str) -> dict[str, str] | None:
+        asked.append(url)
+        return {"status": "ok"}
+
+    monkeypatch.setattr(cli, "_get_json", answer)
+    sup = cli.Supervisor("127.0.0.1", {p.name: p.default_port for p in ALL}, tmp_path)
+    sup.children = {p.name: Running() for p in ALL}  # type: ignore[misc]
+    assert sup.wait_healthy()
+    assert "http://127.0.0.1:8000/_sandbox/ready" in asked
+    assert "http://127.0.0.1:8000/_sandbox/health" not in asked
+    assert "http://127.0.0.1:8001/_sandbox/health" in asked

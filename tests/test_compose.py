@@ -57,7 +57,19 @@ def test_compose_publishes_the_port_and_checks_health_on_it(proc) -> None:
     svc = SERVICES_IN_COMPOSE[proc.name]
     assert f"{proc.default_port}:{proc.default_port}" in svc["ports"]
     probe = " ".join(svc["healthcheck"]["test"])
-    assert f"127.0.0.1:{proc.default_port}/_sandbox/health" in probe
+    assert f"127.0.0.1:{proc.default_port}{proc.ready_path}" in probe
+
+
+def test_the_gateway_health_check_waits_for_readiness_not_liveness(tmp_path) -> None:
+    from gateway.app import create_app
+    from gateway.settings import GatewaySettings
+
+    probe = " ".join(SERVICES_IN_COMPOSE["gateway"]["healthcheck"]["test"])
+    assert "/_sandbox/ready" in probe and "/_sandbox/health" not in probe
+    # urlopen raises on a non-2xx reply, so the probe fails while the gateway answers 503.
+    assert "urllib.request.urlopen(" in probe
+    paths = {getattr(r, "path", "") for r in create_app(GatewaySettings(data_dir=tmp_path)).control.routes}
+    assert "/_sandbox/ready" in paths
 
 
 @pytest.mark.parametrize("proc", ALL, ids=lambda p: p.name)
@@ -135,3 +147,12 @@ def test_dockerfile_copies_what_exists_and_pins_the_same_uv() -> None:
     uv_in_docker = re.search(r"uv==([\d.]+)", dockerfile)
     uv_in_script = re.search(r"UV_VERSION=([\d.]+)", (ROOT / "sandbox").read_text())
     assert uv_in_docker and uv_in_script and uv_in_docker.group(1) == uv_in_script.group(1)
+
+
+@pytest.mark.parametrize("proc", ALL, ids=lambda p: p.name)
+def test_compose_hands_out_the_gateways_public_urls_in_shared_mode(proc) -> None:
+    from vnsandbox.topology import GATEWAY_PREFIX
+
+    url = _env(proc.name)[f"{proc.env_prefix}PUBLIC_BASE_URL"]
+    gateway = _env("gateway")["GATEWAY_PUBLIC_BASE_URL"]
+    assert url == gateway + GATEWAY_PREFIX.get(proc.name, "")

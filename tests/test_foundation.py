@@ -258,3 +258,89 @@ def test_docs_pages_load_their_assets_from_the_service(any_service: TenantClient
     assert "/static/docs/swagger-ui-bundle.js" in page and "cdn.jsdelivr" not in page
     assert any_service.get("/static/docs/swagger-ui.css").status_code == 200
     assert "/static/docs/redoc.standalone.js" in any_service.get("/redoc").text
+
+
+def test_redaction_masks_declared_secret_path_segments_at_any_depth() -> None:
+    from vnsandbox.journal import SECRET_PATHS, Redaction
+
+    rules = Redaction(SECRET_PATHS["payment"])
+    assert rules.path("/pay/t-1/tok123") == "/pay/t-1/***"
+    assert rules.path("/pay/t-1/tok123/receipt.pdf") == "/pay/t-1/***/receipt.pdf"
+    assert rules.path("/t/t-1/sig/paygov/v1/pay/t-1/tok123") == "/t/t-1/sig/paygov/v1/pay/t-1/***"
+    assert rules.path("/payments") == "/payments"
+
+
+def test_redaction_masks_the_oauth_code_in_forms_and_urls_and_keeps_the_state() -> None:
+    from vnsandbox.journal import NO_SECRET_PATHS, redact_query
+
+    assert redact_query("grant_type=authorization_code&code=abc&redirect_uri=x") == (
+        "grant_type=authorization_code&code=***&redirect_uri=x"
+    )
+    assert (
+        NO_SECRET_PATHS.url("https://rp.example/cb?code=abc&state=s%201")
+        == "https://rp.example/cb?code=***&state=s%201"
+    )
+    assert NO_SECRET_PATHS.headers([("Location", "/cb?code=abc")]) == {"location": "/cb?code=***"}
+
+
+SHARED_SECRET = "a-shared-mode-gateway-secret"
+SHARED_ISSUER = "https://sandbox.example.gov.vn/vneid/v1"
+FORGED = {"x-forwarded-host": "evil.example", "x-forwarded-proto": "https", "x-forwarded-prefix": "/phish"}
+
+
+@pytest.fixture(scope="module")
+def shared_identity(tmp_path_factory: pytest.TempPathFactory):
+    d: Path = tmp_path_factory.mktemp("shared-identity")
+    settings = IdentitySettings(
+        database_url=f"sqlite:///{d}/identity.db",
+        data_dir=d,
+        mode="shared",
+        gateway_secret=SHARED_SECRET,
+        public_base_url=SHARED_ISSUER,
+        seed_people=0,
+    )
+    with TestClient(create_identity(settings)) as client:
+        yield client
+
+
+def test_shared_mode_a_direct_caller_cannot_change_the_issuer(shared_identity: TestClient) -> None:
+    meta = shared_identity.get("/.well-known/openid-configuration", headers=FORGED).json()
+    assert meta["issuer"] == SHARED_ISSUER
+    assert meta["authorization_endpoint"].startswith(SHARED_ISSUER + "/")
+
+
+def test_shared_mode_a_direct_caller_cannot_move_the_docs_prefix(shared_identity: TestClient) -> None:
+    index = shared_identity.get("/", headers=FORGED).json()
+    assert index["docs"] == SHARED_ISSUER + "/docs"
+    assert "/phish" not in shared_identity.get("/docs", headers=FORGED).text
+
+
+def test_shared_mode_a_call_signed_by_the_gateway_follows_its_forwarded_headers(shared_identity: TestClient) -> None:
+    sig = tenant_assertion(SHARED_SECRET, "t-a", "rid-fwd")
+    meta = shared_identity.get(
+        "/.well-known/openid-configuration",
+        headers={
+            "x-sandbox-tenant": "t-a",
+            "x-sandbox-tenant-signature": sig,
+            "x-request-id": "rid-fwd",
+            "x-forwarded-host": "lgsp.example.gov.vn",
+            "x-forwarded-proto": "https",
+            "x-forwarded-prefix": "/t/t-a/sig/vneid/v1",
+        },
+    ).json()
+    assert meta["issuer"] == "https://lgsp.example.gov.vn/t/t-a/sig/vneid/v1"
+
+
+def test_shared_mode_a_forged_signature_does_not_unlock_forwarded_headers(shared_identity: TestClient) -> None:
+    headers = {"x-sandbox-tenant": "t-a", "x-sandbox-tenant-signature": "0" * 64, "x-request-id": "rid-x", **FORGED}
+    resp = shared_identity.get("/.well-known/openid-configuration", headers=headers)
+    assert "evil.example" not in resp.text
+
+
+def test_shared_mode_requires_the_public_base_url_naming_the_variable(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    from services.payment.settings import PaymentSettings
+
+    with pytest.raises(ValidationError, match="PAYMENT_PUBLIC_BASE_URL must be set when SANDBOX_MODE=shared"):
+        PaymentSettings(mode="shared", gateway_secret=SHARED_SECRET, data_dir=tmp_path)

@@ -103,6 +103,18 @@ def test_gateway_refuses_an_oversized_body_with_413(sandbox: SandboxProcesses) -
     assert resp.json()["error_code"] == "PAYLOAD_TOO_LARGE"
 
 
+def test_gateway_refuses_an_oversized_chunked_body_with_a_json_413(sandbox: SandboxProcesses) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(20):
+            yield b"x" * 65_536
+
+    resp = httpx.post(
+        sandbox.gateway + "/vneid/v1/_sandbox/clock", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert resp.status_code == 413, resp.text
+    assert resp.json()["error_code"] == "PAYLOAD_TOO_LARGE"
+
+
 def test_gateway_refuses_path_traversal(sandbox: SandboxProcesses) -> None:
     resp = httpx.get(sandbox.gateway + "/vneid/v1/%2e%2e/%2e%2e/etc/passwd")
     assert resp.status_code == 400

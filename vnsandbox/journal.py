@@ -3,7 +3,11 @@
 It is a bounded ring buffer in the process's memory (``*_JOURNAL_SIZE`` entries, 2000 by
 default), so it is per replica: with several replicas, read each replica's journal (the
 gateway's journal is the sandbox-wide view). Secrets are redacted before an entry is
-stored: credentials in headers, and password/secret/token fields in JSON and form bodies.
+stored: credentials in headers, password/secret/token fields in JSON and form bodies,
+secret query parameters and form fields (OAuth authorization ``code`` included, in URLs
+too: ``Location``), and the path segments a service declares secret
+(:data:`SECRET_PATHS`). :class:`Redaction` does it for the services'
+journals and logs and for the gateway's alike.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from vnsandbox.bounds import MAX_JSON_DEPTH_LIMIT, json_too_deep
 
@@ -32,52 +36,136 @@ _SECRET_HEADERS = {
 _SECRET_WORDS = re.compile(r"(secret|password|passwd|token|assertion|code_verifier|api[-_]?key|session)", re.I)
 
 
+#: Query parameters and form fields that are secrets by their exact name, beyond the
+#: secret-sounding names above: the OAuth 2.0 authorization ``code`` (token request form,
+#: redirect ``Location``). ``state`` is not a secret and stays visible.
+SECRET_PARAMS = frozenset({"code"})
+#: Headers whose value is a URL, redacted as one (path and query).
+_URL_HEADERS = {"location", "content-location", "referer"}
+#: Marks the secret segment in a :data:`SECRET_PATHS` template.
+SECRET_SEGMENT = "{secret}"
+
+
+#: Path segments that are secrets, per service (templates relative to the service's root;
+#: ``*`` any segment, ``{secret}`` the secret one). Every journal and request log line, in
+#: the service and in the gateway, shows them as ``***``: the hosted payment page's path
+#: holds its 192-bit page token, which opens the page without any other credential.
+SECRET_PATHS: dict[str, tuple[str, ...]] = {"payment": ("/pay/*/{secret}",)}
+
+
 def _is_secret_name(name: str) -> bool:
     return bool(_SECRET_WORDS.search(name))
 
 
-def redact_headers(headers: list[tuple[str, str]]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name, value in headers:
-        lname = name.lower()
-        out[lname] = REDACTED if lname in _SECRET_HEADERS or _is_secret_name(lname) else value
-    return out
+def _is_secret_param(name: str) -> bool:
+    return name in SECRET_PARAMS or _is_secret_name(name)
 
 
-def _redact_json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            k: (REDACTED if _is_secret_name(str(k)) and v not in (None, "") else _redact_json(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_redact_json(v) for v in value]
-    return value
+def redact_query(query: str) -> str:
+    """``a=1&code=xyz&state=s`` → ``a=1&code=***&state=s`` (other parameters kept as sent)."""
+    if not query:
+        return query
+    parts = query.split("&")
+    for i, part in enumerate(parts):
+        name, eq, value = part.partition("=")
+        if eq and value and _is_secret_param(unquote_plus(name)):
+            parts[i] = f"{name}={REDACTED}"
+    return "&".join(parts)
 
 
-def redact_body(body: bytes, content_type: str, limit: int) -> str | None:
-    """A printable, redacted copy of a body, cut at ``limit`` bytes."""
-    if not body:
-        return None
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media == "application/json" or media.endswith("+json"):
-        if json_too_deep(body, MAX_JSON_DEPTH_LIMIT):
-            # Not parsed (no recursion on hostile input) and not kept (it could hide secrets).
-            return f"<{len(body)} bytes of {media}, nested deeper than {MAX_JSON_DEPTH_LIMIT} levels>"
+class Redaction:
+    """What the journals and the request logs of one service (or one upstream of the
+    gateway) never show.
+
+    ``secret_paths`` are path templates relative to the service's root, such as
+    ``/pay/*/{secret}``: ``*`` is any one segment, ``{secret}`` any one segment that is
+    replaced by ``***``. They match at any depth, so the gateway's prefixed paths
+    (``/paygov/v1/pay/...``, ``/t/{tenant}/{sig}/paygov/v1/pay/...``) are covered too.
+    """
+
+    def __init__(self, secret_paths: tuple[str, ...] = ()) -> None:
+        self.secret_paths = secret_paths
+        self._templates = [tuple(t.strip("/").split("/")) for t in secret_paths]
+
+    def path(self, path: str) -> str:
+        if not self._templates:
+            return path
+        parts = path.split("/")
+        for tpl in self._templates:
+            for start in range(len(parts) - len(tpl) + 1):
+                window = parts[start : start + len(tpl)]
+                if all(t in ("*", SECRET_SEGMENT) or t == seg for t, seg in zip(tpl, window, strict=True)):
+                    for offset, t in enumerate(tpl):
+                        if t == SECRET_SEGMENT and parts[start + offset]:
+                            parts[start + offset] = REDACTED
+        return "/".join(parts)
+
+    def url(self, url: str) -> str:
+        """A URL (absolute or relative) with its secret path segments and parameters redacted."""
+        if "?" not in url and "#" not in url and not self._templates:
+            return url
         try:
-            text = json.dumps(_redact_json(json.loads(body)), ensure_ascii=False)
+            parts = urlsplit(url)
         except ValueError:
+            return url
+        return urlunsplit(
+            parts._replace(
+                path=self.path(parts.path), query=redact_query(parts.query), fragment=redact_query(parts.fragment)
+            )
+        )
+
+    def headers(self, headers: list[tuple[str, str]]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for name, value in headers:
+            lname = name.lower()
+            if lname in _SECRET_HEADERS or _is_secret_name(lname):
+                out[lname] = REDACTED
+            elif lname in _URL_HEADERS:
+                out[lname] = self.url(value)
+            else:
+                out[lname] = value
+        return out
+
+    def _json(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: (REDACTED if _is_secret_name(str(k)) and v not in (None, "") else self._json(v))
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self._json(v) for v in value]
+        if isinstance(value, str) and value.startswith(("http://", "https://")):
+            return self.url(value)
+        return value
+
+    def body(self, body: bytes, content_type: str, limit: int) -> str | None:
+        """A printable, redacted copy of a body, cut at ``limit`` bytes."""
+        if not body:
+            return None
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media == "application/json" or media.endswith("+json"):
+            if json_too_deep(body, MAX_JSON_DEPTH_LIMIT):
+                # Not parsed (no recursion on hostile input) and not kept (it could hide secrets).
+                return f"<{len(body)} bytes of {media}, nested deeper than {MAX_JSON_DEPTH_LIMIT} levels>"
+            try:
+                text = json.dumps(self._json(json.loads(body)), ensure_ascii=False)
+            except ValueError:
+                text = body[:limit].decode("utf-8", "replace")
+        elif media == "application/x-www-form-urlencoded":
+            text = redact_query(body.decode("utf-8", "replace"))
+        elif media.startswith("text/") or media in ("", "application/xml"):
             text = body[:limit].decode("utf-8", "replace")
-    elif media == "application/x-www-form-urlencoded":
-        pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
-        text = urlencode([(k, REDACTED if _is_secret_name(k) else v) for k, v in pairs])
-    elif media.startswith("text/") or media in ("", "application/xml"):
-        text = body[:limit].decode("utf-8", "replace")
-    else:
-        return f"<{len(body)} bytes of {media}>"
-    if len(text) > limit:
-        text = text[:limit] + f"...<cut, {len(body)} bytes>"
-    return text
+        else:
+            return f"<{len(body)} bytes of {media}>"
+        if len(text) > limit:
+            text = text[:limit] + f"...<cut, {len(body)} bytes>"
+        return text
+
+
+#: The rules of a service that declares no secret paths.
+NO_SECRET_PATHS = Redaction()
+redact_headers = NO_SECRET_PATHS.headers
+redact_body = NO_SECRET_PATHS.body
 
 
 @dataclass

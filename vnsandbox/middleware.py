@@ -33,7 +33,7 @@ from vnsandbox.errors import (
     Unauthorized,
     internal_error,
 )
-from vnsandbox.journal import Journal, redact_body, redact_headers
+from vnsandbox.journal import NO_SECRET_PATHS, Journal, Redaction, redact_query
 from vnsandbox.signing import (
     CONSUMER_HEADER,
     TENANT_HEADER,
@@ -133,8 +133,14 @@ class RequestContextMiddleware:
         own_input_error: Callable[[SandboxError], SandboxError] | None = None,
         max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
         body_read_timeout_s: float = 10.0,
+        redaction: Redaction = NO_SECRET_PATHS,
+        trust_client_forwarding: bool = True,
     ) -> None:
         self.app = app
+        #: Whether X-Forwarded-* of a call without the gateway's signature count (embedded mode).
+        self.trust_client_forwarding = trust_client_forwarding
+        #: What the journal and the request log never show (secret path segments, fields).
+        self.redaction = redaction
         #: Path prefixes whose endpoints refuse bad characters in their own wire format.
         self.own_input_checks = own_input_checks
         #: Renders a refused body (JSON nested too deep) in the platform's envelope on those paths.
@@ -161,13 +167,16 @@ class RequestContextMiddleware:
         set_request_id(rid)
         tenant = DEFAULT_TENANT
         set_tenant(tenant)
+        relayed = self._signed_by_gateway(hmap, rid)
         prefix = hmap.get("x-forwarded-prefix", "")
-        if prefix and PREFIX_RE.match(prefix):
+        if prefix and PREFIX_RE.match(prefix) and (relayed or self.trust_client_forwarding):
             # Relayed by the gateway under /{api}/{version}: docs and links use that prefix.
             scope["root_path"] = prefix.rstrip("/")
         state = scope.setdefault("state", {})
         state["request_id"] = rid
         state["journal_notes"] = {}
+        #: The gateway's valid tenant signature came with the call: its X-Forwarded-* are the gateway's.
+        state["relayed_by_gateway"] = relayed
 
         status_holder = {"status": 0, "headers": [], "body": bytearray()}
         rid_header = (b"x-request-id", rid.encode())
@@ -221,6 +230,13 @@ class RequestContextMiddleware:
                     raise
                 await internal_error().response()(scope, receive, send_wrapper)
         self._record(scope, headers, hmap, body, status_holder, tenant, rid, started)
+
+    def _signed_by_gateway(self, hmap: dict[str, str], rid: str) -> bool:
+        signature = hmap.get(TENANT_SIGNATURE_HEADER)
+        tenant = hmap.get(TENANT_HEADER)
+        if not signature or tenant is None:
+            return False
+        return verify_tenant_assertion(self.gateway_secret, tenant, rid, hmap.get(CONSUMER_HEADER, ""), signature)
 
     def _resolve_tenant(self, hmap: dict[str, str], rid: str) -> str:
         tenant = hmap.get(TENANT_HEADER)
@@ -296,7 +312,8 @@ class RequestContextMiddleware:
         rid: str,
         started: float,
     ) -> None:
-        path: str = scope["path"]
+        redaction = self.redaction
+        path = redaction.path(scope["path"])
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
         status = status_holder["status"]
         if self.log_requests:
@@ -304,7 +321,7 @@ class RequestContextMiddleware:
                 "request",
                 extra={"method": scope["method"], "path": path, "status": status, "duration_ms": duration_ms},
             )
-        if path.startswith(UNJOURNALLED_PREFIXES):
+        if scope["path"].startswith(UNJOURNALLED_PREFIXES):
             return
         resp_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in status_holder["headers"]]
         resp_ctype = next((v for k, v in resp_headers if k.lower() == "content-type"), "")
@@ -314,12 +331,12 @@ class RequestContextMiddleware:
             tenant=tenant,
             method=scope["method"],
             path=path,
-            query=scope.get("query_string", b"").decode("latin-1"),
+            query=redact_query(scope.get("query_string", b"").decode("latin-1")),
             status=status,
             duration_ms=duration_ms,
-            request_headers=redact_headers(headers),
-            request_body=redact_body(body, hmap.get("content-type", ""), self.journal_body_bytes),
-            response_headers=redact_headers(resp_headers),
-            response_body=redact_body(bytes(status_holder["body"]), resp_ctype, self.journal_body_bytes),
+            request_headers=redaction.headers(headers),
+            request_body=redaction.body(body, hmap.get("content-type", ""), self.journal_body_bytes),
+            response_headers=redaction.headers(resp_headers),
+            response_body=redaction.body(bytes(status_holder["body"]), resp_ctype, self.journal_body_bytes),
             notes=json.loads(json.dumps(notes, default=str)),
         )

@@ -21,7 +21,7 @@ from vnsandbox import __version__
 from vnsandbox.control import router as control_router
 from vnsandbox.db import Database
 from vnsandbox.errors import NotFound, SandboxError, install_error_handlers
-from vnsandbox.journal import Journal
+from vnsandbox.journal import SECRET_PATHS, Journal, Redaction
 from vnsandbox.logs import configure_logging
 from vnsandbox.middleware import RequestContextMiddleware
 from vnsandbox.openapi import FoundationReplies, control_replies, install_contract, service_replies
@@ -145,6 +145,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         own_input_error=spec.own_input_error,
         max_json_depth=settings.max_json_depth,
         body_read_timeout_s=settings.body_read_timeout_s,
+        redaction=Redaction(SECRET_PATHS.get(spec.name, ())),
+        trust_client_forwarding=settings.mode == "embedded",
     )
     for hook in spec.on_startup:
         hook(app)
@@ -220,17 +222,22 @@ def offline_docs_app(
 def public_base_url(request: Request) -> str:
     """Base URL the caller reaches this service at, for URLs the service hands out.
 
-    The configured ``*_PUBLIC_BASE_URL`` wins; otherwise the ``X-Forwarded-Proto/Host/
-    Prefix`` headers the gateway sets; otherwise the URL the request came in on.
+    Who may shape it: a call relayed by the gateway (it carries the gateway's valid tenant
+    signature) through the ``X-Forwarded-Proto/Host/Prefix`` the gateway sets (they hold
+    the tenant-bound prefix); any other call gets the configured ``*_PUBLIC_BASE_URL``,
+    which the shared mode requires. Only in the embedded mode, without that setting, do a
+    direct caller's own ``X-Forwarded-*`` headers count, then the URL the request came in on.
     """
     settings: ServiceSettings = request.app.state.settings
+    h = request.headers
+    relayed = bool(request.scope.get("state", {}).get("relayed_by_gateway"))
+    if relayed or (settings.mode == "embedded" and not settings.public_base_url):
+        host = h.get("x-forwarded-host")
+        if host:
+            proto = h.get("x-forwarded-proto", "http")
+            return f"{proto}://{host}{h.get('x-forwarded-prefix', '').rstrip('/')}"
     if settings.public_base_url:
         return settings.public_base_url.rstrip("/")
-    h = request.headers
-    host = h.get("x-forwarded-host")
-    if host:
-        proto = h.get("x-forwarded-proto", "http")
-        return f"{proto}://{host}{h.get('x-forwarded-prefix', '').rstrip('/')}"
     return str(request.base_url).rstrip("/")
 
 

@@ -62,8 +62,10 @@ class ServiceSettings(BaseSettings):
     #: SQLAlchemy URL. Empty means the embedded SQLite file ``<data_dir>/<service>.db``.
     database_url: str = ""
     #: Base URL under which callers reach this service, used in every URL the service
-    #: hands out (issuer, payment page, ...). Empty: derived from the request, honouring
-    #: the ``X-Forwarded-*`` headers the gateway sets.
+    #: hands out (issuer, payment page, ...) to calls not relayed by the gateway (those
+    #: follow the gateway's signed ``X-Forwarded-*``). Required in the shared mode; empty in
+    #: the embedded mode: derived from the request and any ``X-Forwarded-*`` it carries.
+    #: The gateway's own one also shapes the ``X-Forwarded-*`` it sends the services.
     public_base_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
@@ -102,6 +104,14 @@ class ServiceSettings(BaseSettings):
         from vnsandbox.outbound import OutboundPolicy  # imports this module
 
         OutboundPolicy.parse(self.mode, self.callback_allow)  # a bad entry stops the process at start
+        if self.mode == "shared" and not self.public_base_url:
+            var = f"{self.model_config.get('env_prefix', '')}PUBLIC_BASE_URL"
+            raise ValueError(
+                f"{var} must be set when SANDBOX_MODE=shared: the URLs this process hands out (OIDC issuer, "
+                "payment page, links) come from it for every call not relayed by the gateway"
+            )
+        if self.public_base_url and not self.public_base_url.startswith(("http://", "https://")):
+            raise ValueError("public_base_url must be an http:// or https:// URL")
         if self.max_body_bytes < 1024:
             raise ValueError("max_body_bytes must be at least 1024")
         return self

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
+from starlette.convertors import Convertor, register_url_convertor
 
 from services.dossier import accounts, portal, reports, rules, scorecard, service
 from services.dossier.errors import Code, DvcqgError, detail, dvcqg_errors, envelope, http_status
@@ -28,6 +29,25 @@ from vnsandbox.openapi import Responses, header_parameter, media_response, merge
 from vnsandbox.service import service_index
 from vnsandbox.signing import CONSUMER_HEADER, TENANT_SIGNATURE_HEADER, verify_tenant_assertion
 from vnsandbox.vn import catalogue
+
+#: The fixed routes under ``/api/``; ``/api/<name>`` never takes these names, so a POST to
+#: ``/api/tthc`` is a 405 naming GET rather than a call of a service "tthc".
+FIXED_API_NAMES = ("login", "service", "tthc", "doisoat", "chiso766")
+
+
+class _ServiceNameConvertor(Convertor[str]):
+    """The ``<name>`` of ``/api/<name>``: one path segment, not a fixed route's name."""
+
+    regex = "(?!(?:" + "|".join(FIXED_API_NAMES) + ")(?:/|$))[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("dvcqg_service", _ServiceNameConvertor())
 
 router = APIRouter()
 
@@ -250,13 +270,18 @@ def call_service(request: Request, session: SessionDep, body: BodyDep) -> JSONRe
 
 
 @router.post(
-    "/api/{service_name}",
+    "/api/{service_name:dvcqg_service}",
     summary="The sync API, service named in the path",
     tags=["DVCQG sync"],
     openapi_extra=merge_extra(body_doc(ServiceCall), SYNC_AUTH),
     responses=SYNC_ERRORS,
 )
-def call_named_service(service_name: str, request: Request, session: SessionDep, body: BodyDep) -> JSONResponse:
+def call_named_service(
+    service_name: str,
+    request: Request,
+    session: SessionDep,
+    body: BodyDep,
+) -> JSONResponse:
     """Same as `/api/service`, with the service taken from the path (`/api/DongBoHoSoMC`)."""
     return _dispatch(request, session, body, service_name)
 

@@ -127,3 +127,16 @@ def test_journal_keeps_no_password_or_session_token(dossier):
     assert json.loads(entry["request_body"])["password"] == "***"
     assert json.loads(entry["response_body"])["session"] == "***"
     assert p.token not in entry["response_body"]
+
+
+def test_a_post_to_a_fixed_api_route_that_only_reads_is_a_405_not_a_service_call(dossier) -> None:  # type: ignore[no-untyped-def]
+    reply = dossier.post("/api/tthc", json={"service": "TraCuuHoSo"})
+    assert reply.status_code == 405
+    assert reply.headers["allow"] == "GET"
+
+
+def test_the_fixed_api_names_are_exactly_the_fixed_routes_under_api() -> None:
+    from services.dossier.router import FIXED_API_NAMES, router
+
+    fixed = {r.path.split("/")[2] for r in router.routes if r.path.startswith("/api/") and "{" not in r.path}
+    assert fixed == set(FIXED_API_NAMES)

@@ -11,6 +11,8 @@ from pydantic import ValidationError
 from gateway.settings import GatewaySettings
 from tests.gateway.conftest import ADMIN_KEY, TenantCreds, create_tenant, expect_error, get_token
 
+PUBLIC = "https://lgsp.example.gov.vn"
+
 
 def test_anonymous_call_is_refused_with_401_when_auth_is_required(gateway: TestClient) -> None:
     resp = gateway.get("/dvcqg/v1/_sandbox/version")
@@ -218,16 +220,20 @@ def test_deleting_a_tenant_revokes_its_credentials(gateway: TestClient) -> None:
 
 def test_shared_mode_refuses_to_run_without_auth() -> None:
     with pytest.raises(ValidationError, match="GATEWAY_REQUIRE_AUTH"):
-        GatewaySettings(mode="shared", gateway_secret="s" * 32, admin_key="a" * 32, require_auth=False)
+        GatewaySettings(
+            mode="shared", gateway_secret="s" * 32, admin_key="a" * 32, require_auth=False, public_base_url=PUBLIC
+        )
 
 
 def test_shared_mode_refuses_the_development_admin_key() -> None:
     with pytest.raises(ValidationError, match="GATEWAY_ADMIN_KEY"):
-        GatewaySettings(mode="shared", gateway_secret="s" * 32)
+        GatewaySettings(mode="shared", gateway_secret="s" * 32, public_base_url=PUBLIC)
 
 
 def test_shared_mode_requires_auth_by_default() -> None:
-    assert GatewaySettings(mode="shared", gateway_secret="s" * 32, admin_key="a" * 32).auth_required
+    assert GatewaySettings(
+        mode="shared", gateway_secret="s" * 32, admin_key="a" * 32, public_base_url=PUBLIC
+    ).auth_required
     assert not GatewaySettings(mode="embedded").auth_required
 
 

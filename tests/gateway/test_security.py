@@ -128,3 +128,35 @@ def test_relayed_calls_are_logged_with_request_id_and_consumer(
     record = next(r for r in caplog.records if r.name == "gateway.proxy" and r.__dict__.get("status") == 200)
     assert record.__dict__["consumer"] == tenant_a.client_id
     assert record.__dict__["upstream"] == "identity"
+
+
+def test_forwarded_headers_sent_by_the_caller_are_replaced_by_the_gateways(tenant_a: TenantCreds) -> None:
+    tenant_a.get(
+        "/dvcqg/v1/_sandbox/clock",
+        headers={
+            "x-forwarded-host": "evil.example",
+            "x-forwarded-proto": "https",
+            "x-forwarded-prefix": "/phish",
+            "x-request-id": "rid-fwd-pin",
+        },
+    )
+    seen = tenant_a.get("/dvcqg/v1/_sandbox/journal", params={"request_id": "rid-fwd-pin"}).json()["entries"][0]
+    headers = seen["request_headers"]
+    assert headers["x-forwarded-host"] == "testserver"
+    assert headers["x-forwarded-proto"] == "http"
+    assert headers["x-forwarded-prefix"].endswith("/dvcqg/v1")
+    assert headers["x-forwarded-prefix"].startswith(f"/t/{tenant_a.tenant}/")
+
+
+def test_the_gateways_public_base_url_shapes_the_forwarded_headers(sandbox, tmp_path) -> None:
+    from gateway.app import Gateway
+    from tests.gateway.conftest import gateway_settings
+
+    settings = gateway_settings(
+        sandbox, f"sqlite:///{tmp_path / 'gw.db'}", tmp_path, public_base_url="https://lgsp.example.gov.vn/sandbox"
+    )
+    with TestClient(Gateway(settings)) as client:
+        meta = client.get(
+            "/vneid/v1/.well-known/openid-configuration", headers={"x-sandbox-admin-key": settings.admin_key}
+        ).json()
+    assert meta["issuer"] == "https://lgsp.example.gov.vn/sandbox/vneid/v1"

@@ -49,7 +49,13 @@ def test_requiring_s256_refuses_plain_pkce(tmp_path):
 
 
 def test_the_shared_mode_has_no_development_client(tmp_path):
-    with app_client(tmp_path, seed_people=0, mode="shared", gateway_secret="a-real-secret") as client:
+    with app_client(
+        tmp_path,
+        seed_people=0,
+        mode="shared",
+        gateway_secret="a-real-secret",
+        public_base_url="https://sandbox.example.gov.vn/vneid/v1",
+    ) as client:
         idp = TenantClient(client, new_tenant())
         assert idp.get("/_sandbox/clients/default").status_code == 404
 
