@@ -13,7 +13,16 @@ from services.dossier import accounts, payments, portal, reports, scorecard, ser
 from services.dossier.errors import Code, DvcqgError, envelope, http_status
 from services.dossier.models import InboxEvent, Unit
 from services.dossier.router import BodyDep, settings_of
-from services.dossier.schemas import CitizenAction, CitizenPay, PaymentEventIn, UnitIn, UnitPatch, body_doc, parse
+from services.dossier.schemas import (
+    JSON_OR_CSV,
+    CitizenAction,
+    CitizenPay,
+    PaymentEventIn,
+    UnitIn,
+    UnitPatch,
+    body_doc,
+    parse,
+)
 from vnsandbox.context import current_request_id, current_tenant
 from vnsandbox.db import SessionDep
 from vnsandbox.outbox import wake
@@ -194,14 +203,17 @@ def reconciliation(
     return _reply(Code.OK, {"data": report})
 
 
-@router.get("/scorecard", summary="Scorecard preview (Bộ chỉ số 766) of a unit and period")
+@router.get(
+    "/scorecard", summary="Scorecard preview (Bộ chỉ số 766) of a unit and period, JSON or CSV", responses=JSON_OR_CSV
+)
 def scorecard_preview(
     session: SessionDep,
     MaDonVi: str | None = None,
     TuNgay: str | None = None,
     DenNgay: str | None = None,
     SoHoSoBaoCao: int | None = None,
-) -> JSONResponse:
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Response:
     """The dossier-derived 766 indicators with their marks and the dossiers pulling each
     down. `SoHoSoBaoCao`: dossiers received per the national reporting system (for 1.4)."""
     tenant = current_tenant()
@@ -209,4 +221,7 @@ def scorecard_preview(
     if MaDonVi:
         codes = codes | {MaDonVi}
     filters = {"MaDonVi": MaDonVi, "TuNgay": TuNgay, "DenNgay": DenNgay, "SoHoSoBaoCao": SoHoSoBaoCao}
-    return _reply(Code.OK, {"data": scorecard.scorecard(session, tenant, codes, filters)})
+    card = scorecard.scorecard(session, tenant, codes, filters)
+    if format == "csv":
+        return Response(scorecard.scorecard_csv(card), media_type="text/csv; charset=utf-8")
+    return _reply(Code.OK, {"data": card})

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from services.dossier import accounts, catalogue, portal, reports, rules, scorecard, service
 from services.dossier.errors import Code, DvcqgError, envelope, http_status
-from services.dossier.schemas import SERVICES, LoginIn, ServiceCall, body_doc, parse
+from services.dossier.schemas import JSON_OR_CSV, SERVICES, LoginIn, ServiceCall, body_doc, parse
 from services.dossier.settings import DossierSettings
 from vnsandbox.context import current_request_id, current_tenant
 from vnsandbox.db import SessionDep
@@ -212,7 +212,12 @@ def reconciliation(
     return reply(Code.OK, {**envelope(Code.OK), "data": report})
 
 
-@router.get("/api/chiso766", summary="Scorecard preview (Bộ chỉ số 766) of the caller's units", tags=["DVCQG sync"])
+@router.get(
+    "/api/chiso766",
+    summary="Scorecard preview (Bộ chỉ số 766) of the caller's units, JSON or CSV",
+    tags=["DVCQG sync"],
+    responses=JSON_OR_CSV,
+)
 def scorecard_preview(
     request: Request,
     session: SessionDep,
@@ -220,14 +225,16 @@ def scorecard_preview(
     DenNgay: str | None = None,
     MaDonVi: str | None = None,
     SoHoSoBaoCao: int | None = None,
-) -> JSONResponse:
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Response:
     """The dossier-derived indicators (1.4, 2.1, 2.2, 3.3, 3.5, 3.6, 4.1–4.4) computed from what
     the caller synced, with the marks they would earn and the dossiers that pull each down."""
     caller = caller_of(request, session)
     filters = {"TuNgay": TuNgay, "DenNgay": DenNgay, "MaDonVi": MaDonVi, "SoHoSoBaoCao": SoHoSoBaoCao}
-    return reply(
-        Code.OK, {**envelope(Code.OK), "data": scorecard.scorecard(session, current_tenant(), caller.codes, filters)}
-    )
+    card = scorecard.scorecard(session, current_tenant(), caller.codes, filters)
+    if format == "csv":
+        return Response(scorecard.scorecard_csv(card), media_type="text/csv; charset=utf-8")
+    return reply(Code.OK, {**envelope(Code.OK), "data": card})
 
 
 @router.get("/api/tthc", summary="Procedure catalogue (danh mục TTHC) with the fee schedule", tags=["catalogue"])
