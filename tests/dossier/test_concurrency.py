@@ -81,3 +81,24 @@ def test_competing_status_updates_from_one_status_apply_exactly_one(province):
     history = province.lookup(code, history=True).json()["data"]["LichSu"]
     steps = [(e["TrangThaiTruoc"], e["TrangThai"]) for e in history if e["kind"] == "updated"]
     assert steps == [(4, winner)] + [(winner, winner)] * (targets.count(winner) - 1)
+
+
+def test_parallel_withdrawals_of_one_dossier_apply_once(province):
+    province.login()
+    province.sync(record(TrangThaiHoSo=4))
+    code = record()["MaHoSo"]
+    replies = race(lambda _: province.client.post(f"/_sandbox/citizen-dossiers/{code}/withdraw", json={}))
+    assert codes_of(replies) == [0] + [23] * (RACERS - 1)
+    history = province.lookup(code, history=True).json()["data"]["LichSu"]
+    assert [e["kind"] for e in history] == ["created", "citizen_withdraw"]
+
+
+def test_parallel_repeats_of_one_payment_event_record_it_once(province):
+    province.login()
+    province.sync(record(TrangThaiHoSo=6))
+    code = record()["MaHoSo"]
+    event = {"MaHoSo": code, "MaGiaoDich": "GD-RACE", "SoTien": 0, "TrangThaiGD": 1}
+    replies = race(lambda _: province.client.post("/_sandbox/payment-events", json=event))
+    assert codes_of(replies) == [0] + [24] * (RACERS - 1)
+    history = province.lookup(code, history=True).json()["data"]["LichSu"]
+    assert [e["kind"] for e in history].count("payment") == 1
