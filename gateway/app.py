@@ -28,10 +28,10 @@ from gateway.proxy import Proxy
 from gateway.quota import Buckets
 from gateway.routes import Upstream, upstreams
 from gateway.settings import GatewaySettings
-from vnsandbox.context import current_request_id
+from vnsandbox.calls import signed_request
+from vnsandbox.context import DEFAULT_TENANT
 from vnsandbox.db import Database
 from vnsandbox.logs import configure_logging
-from vnsandbox.signing import CONSUMER_HEADER, TENANT_HEADER, TENANT_SIGNATURE_HEADER, tenant_assertion
 
 log = logging.getLogger("gateway")
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -161,21 +161,16 @@ class Gateway:
         """A control-plane call from the gateway to one service, as ``tenant``."""
         session = self.proxy.session
         assert session is not None, "gateway not started"
-        rid = current_request_id()
-        headers = {
-            TENANT_HEADER: tenant,
-            CONSUMER_HEADER: consumer,
-            TENANT_SIGNATURE_HEADER: tenant_assertion(self.settings.gateway_secret, tenant, rid, consumer),
-            "x-request-id": rid,
-        }
         try:
-            async with session.request(
+            async with signed_request(
+                session,
                 method,
                 upstream.base_url + path,
+                secret=self.settings.gateway_secret,
+                tenant=tenant,
+                consumer=consumer,
                 json=json,
                 params=params,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=10),
             ) as resp:
                 return resp.status, await resp.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
@@ -188,15 +183,14 @@ class Gateway:
         """A service's plain-text control reply (its metrics), or None when it cannot be read."""
         session = self.proxy.session
         assert session is not None, "gateway not started"
-        rid = current_request_id()
-        headers = {
-            TENANT_HEADER: "default",
-            TENANT_SIGNATURE_HEADER: tenant_assertion(self.settings.gateway_secret, "default", rid),
-            "x-request-id": rid,
-        }
         try:
-            async with session.get(
-                upstream.base_url + path, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s)
+            async with signed_request(
+                session,
+                "GET",
+                upstream.base_url + path,
+                secret=self.settings.gateway_secret,
+                tenant=DEFAULT_TENANT,
+                timeout_s=timeout_s,
             ) as resp:
                 return await resp.text() if resp.status == 200 else None
         except (aiohttp.ClientError, TimeoutError):

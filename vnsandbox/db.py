@@ -255,6 +255,23 @@ def _apply_tenant_scope(state: ORMExecuteState) -> None:
         state.statement = state.statement.options(*options)
 
 
+def write_lock(session: Session) -> None:
+    """Make the rest of this unit of work the database's only writer, on SQLite.
+
+    SQLite reads outside a write transaction see whatever was last committed, so a
+    read-check-write sequence (the current status, the replay keys) can act on a stale
+    state when another process writes the same file in between. ``BEGIN IMMEDIATE`` takes
+    the file's write lock before the reads (other writers wait, up to the busy timeout).
+    A transaction that has already written holds that lock. On PostgreSQL this does
+    nothing: callers lock the rows they change (``SELECT … FOR UPDATE``)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    session.flush()  # pending changes open the transaction (and take the lock) first
+    conn = session.connection()
+    if not getattr(conn.connection.dbapi_connection, "in_transaction", True):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """FastAPI dependency: the request's unit of work, scoped to the request's tenant and
     committed after the endpoint returns."""

@@ -223,8 +223,8 @@ def reconciliation(
 
 @router.get(
     "/scorecard",
-    summary="Scorecard preview (Bộ chỉ số 766) of a unit and period",
-    responses={422: REPORT_ERRORS[422]},
+    summary="Scorecard preview (Bộ chỉ số 766) of a unit and period, JSON or CSV",
+    responses={**CSV_OR_JSON, 422: REPORT_ERRORS[422]},
 )
 def scorecard_preview(
     session: SessionDep,
@@ -232,7 +232,8 @@ def scorecard_preview(
     TuNgay: str | None = None,
     DenNgay: str | None = None,
     SoHoSoBaoCao: Annotated[Amount | None, Query(description="0 … 10^9")] = None,
-) -> JSONResponse:
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Response:
     """The dossier-derived 766 indicators with their marks and the dossiers pulling each
     down. `SoHoSoBaoCao`: dossiers received per the national reporting system (for 1.4)."""
     tenant = current_tenant()
@@ -240,4 +241,7 @@ def scorecard_preview(
     if MaDonVi:
         codes = codes | {MaDonVi}
     filters = {"MaDonVi": MaDonVi, "TuNgay": TuNgay, "DenNgay": DenNgay, "SoHoSoBaoCao": SoHoSoBaoCao}
-    return _reply(Code.OK, {"data": scorecard.scorecard(session, tenant, codes, filters)})
+    card = scorecard.scorecard(session, tenant, codes, filters)
+    if format == "csv":
+        return Response(scorecard.scorecard_csv(card), media_type="text/csv; charset=utf-8")
+    return _reply(Code.OK, {"data": card})

@@ -41,8 +41,11 @@ class Code(IntEnum):
     OUT_OF_ORDER = 25
     BATCH_TOO_LARGE = 26
     PARTIAL = 27
+    IMPLAUSIBLE_TIME = 28
     TRANSIENT = 30
     TIMEOUT = 31
+    POPULATION_UNAVAILABLE = 32
+    PAYMENT_UNAVAILABLE = 33
     INTERNAL = 99
 
 
@@ -72,8 +75,23 @@ MESSAGES: dict[Code, tuple[int, str, str]] = {
     ),
     Code.BATCH_TOO_LARGE: (413, "Số bản ghi vượt quá giới hạn một lần gửi", "Too many records in one call"),
     Code.PARTIAL: (200, "Một số bản ghi bị từ chối; xem từng kết quả", "Some records were rejected; see each result"),
+    Code.IMPLAUSIBLE_TIME: (
+        422,
+        "Thời điểm không hợp lý: sau thời điểm hiện tại hoặc trước khi tiếp nhận hồ sơ",
+        "Implausible time: later than now or before the dossier was received",
+    ),
     Code.TRANSIENT: (503, "Hệ thống đang bận, vui lòng thử lại sau", "Temporarily unavailable; retry later"),
     Code.TIMEOUT: (504, "Hết thời gian xử lý", "Timed out"),
+    Code.POPULATION_UNAVAILABLE: (
+        503,
+        "Không kiểm tra được CSDL quốc gia về dân cư; hồ sơ chưa được nhận, vui lòng gửi lại sau",
+        "The population database could not be checked; the record was not accepted, send it again later",
+    ),
+    Code.PAYMENT_UNAVAILABLE: (
+        502,
+        "Nền tảng thanh toán không trả lời đúng giao thức; vui lòng thử lại sau",
+        "The payment platform did not answer as its protocol says; try again later",
+    ),
     Code.INTERNAL: (500, "Lỗi hệ thống", "Internal error"),
 }
 

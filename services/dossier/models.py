@@ -104,7 +104,11 @@ class DossierEvent(Base):
     """
 
     __tablename__ = "dossier_event"
-    __table_args__ = (Index("ix_dossier_event_tenant_code", "tenant", "dossier_code"),)
+    __table_args__ = (
+        Index("ix_dossier_event_tenant_code", "tenant", "dossier_code"),
+        #: A progress record is applied at most once (``key`` is NULL for other events).
+        Index("uq_dossier_event_tenant_code_key", "tenant", "dossier_code", "key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant: Mapped[str] = mapped_column(String(63), index=True)

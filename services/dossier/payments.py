@@ -13,7 +13,6 @@ import hmac
 import uuid
 from typing import Any
 
-import httpx
 from sqlalchemy.orm import Session
 
 from services.dossier import rules
@@ -21,9 +20,10 @@ from services.dossier.accounts import now_naive
 from services.dossier.errors import Code, DvcqgError, detail
 from services.dossier.portal import get_dossier
 from services.dossier.settings import DossierSettings
-from vnsandbox.context import current_request_id
-from vnsandbox.signing import TENANT_SIGNATURE_HEADER, tenant_assertion
+from vnsandbox.calls import UnexpectedReply, signed_call
 
+#: Statuses of a PayGov reply: success, or a refusal in the PayGov envelope (its error table).
+PAYGOV_ANSWERS = frozenset({200, 400, 401, 404, 409, 422})
 #: The payment service's default field order of an INIT message (its ``/_sandbox/protocol``).
 INIT_ORDER = (
     "LoaiBanTin", "PhienBan", "MaDoiTac", "MaThamChieu", "SoTien", "MaTienTe", "LoaiHinhThanhToan",
@@ -93,22 +93,23 @@ def open_payment(
         "DiaChiNguoiNop": d.data.get("DiaChiChuHoSo") or "",
         "PhiLePhi": items,
     }
-    rid = current_request_id() or uuid.uuid4().hex
-    headers = {
-        "X-Sandbox-Tenant": tenant,
-        "X-Request-ID": rid,
-        TENANT_SIGNATURE_HEADER: tenant_assertion(settings.gateway_secret, tenant, rid),
-    }
     try:
-        resp = httpx.post(settings.payment_url.rstrip("/") + "/payments", json=fields, headers=headers, timeout=10)
+        resp = signed_call(
+            "POST",
+            settings.payment_url.rstrip("/") + "/payments",
+            secret=settings.gateway_secret,
+            tenant=tenant,
+            json=fields,
+            timeout_s=10.0,
+            expect=PAYGOV_ANSWERS,
+        )
         reply: dict[str, Any] = resp.json()
-    except (httpx.HTTPError, ValueError) as exc:
-        raise DvcqgError(
-            Code.TRANSIENT,
-            f"Payment service not reachable ({exc.__class__.__name__})",
-            "Không kết nối được nền tảng thanh toán",
-        ) from None
-    if str(reply.get("error_code")) != "0":
+        error_code = str(reply.get("error_code"))
+    except (UnexpectedReply, ValueError, AttributeError) as exc:
+        raise payment_unavailable(str(exc) if isinstance(exc, UnexpectedReply) else "not a PayGov reply") from None
+    if error_code.startswith("TENANT_"):  # the platform refused the portal's own call, not the payment
+        raise payment_unavailable(f"answered HTTP {resp.status_code} {error_code}")
+    if error_code != "0":
         raise DvcqgError(
             Code.VALIDATION,
             "The payment service refused the payment",
@@ -118,3 +119,12 @@ def open_payment(
             ],
         )
     return reply
+
+
+def payment_unavailable(reason: str) -> DvcqgError:
+    """Code 33: the payment platform was not reachable or did not answer as PayGov does."""
+    return DvcqgError(
+        Code.PAYMENT_UNAVAILABLE,
+        f"The payment platform did not answer as its protocol says ({reason}); try again later",
+        f"Nền tảng thanh toán không trả lời đúng giao thức ({reason}); vui lòng thử lại sau",
+    )

@@ -20,6 +20,7 @@ from services.dossier.errors import Code, DvcqgError, detail, envelope
 from services.dossier.models import Dossier, DossierEvent, InboxEvent, PaymentRecord
 from services.dossier.service import dossier_to_wire, fields_of
 from services.dossier.settings import DossierSettings
+from vnsandbox.db import write_lock
 from vnsandbox.outbox import Delivery, enqueue
 from vnsandbox.vn import catalogue
 
@@ -210,8 +211,14 @@ def file_citizen_dossier(session: Session, tenant: str, settings: DossierSetting
     return d
 
 
-def get_dossier(session: Session, tenant: str, code: str) -> Dossier:
-    d = session.scalar(select(Dossier).where(Dossier.tenant == tenant, Dossier.code == code))
+def get_dossier(session: Session, tenant: str, code: str, *, lock: bool = False) -> Dossier:
+    """The dossier, or code 22. With ``lock`` it stays locked until the unit of work ends
+    (as the province's sync calls lock it), so a status checked here is the one changed."""
+    stmt = select(Dossier).where(Dossier.tenant == tenant, Dossier.code == code)
+    if lock:
+        write_lock(session)
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    d = session.scalar(stmt)
     if d is None:
         raise DvcqgError(Code.NOT_FOUND, f"No dossier {code}", f"Không tìm thấy hồ sơ {code}")
     return d
@@ -219,7 +226,7 @@ def get_dossier(session: Session, tenant: str, code: str) -> Dossier:
 
 def citizen_withdraw(session: Session, tenant: str, settings: DossierSettings, code: str, reason: str) -> Dossier:
     """The citizen withdraws (status 7, allowed from any non-final status); the unit is told."""
-    d = get_dossier(session, tenant, code)
+    d = get_dossier(session, tenant, code, lock=True)
     problem = rules.transition_problem(d.status, 7)
     if problem is not None or d.status == 7:
         raise DvcqgError(
@@ -254,7 +261,7 @@ def citizen_supplement(
     """The citizen sends the documents asked for (status 5 only); the unit is told.
 
     The status stays 5: the province moves it back to 4 when it resumes processing."""
-    d = get_dossier(session, tenant, code)
+    d = get_dossier(session, tenant, code, lock=True)
     if d.status != 5:
         raise DvcqgError(
             Code.ILLEGAL_TRANSITION,
@@ -310,11 +317,11 @@ def record_payment(
     if problems:
         raise DvcqgError(Code.VALIDATION, details=problems)
     txn = str(body["MaGiaoDich"])
+    d = get_dossier(session, tenant, str(body["MaHoSo"]), lock=True)  # first: a parallel repeat waits here
     if session.scalar(
         select(PaymentRecord.id).where(PaymentRecord.tenant == tenant, PaymentRecord.transaction_id == txn)
     ):
         return Code.REPLAY, None
-    d = get_dossier(session, tenant, str(body["MaHoSo"]))
     now = now_naive(session, tenant)
     payment = {k: body.get(k) for k in ("MaGiaoDich", "MaThamChieu", "MaDoiTac", "SoTien", "ThoiGianGD", "PhiLePhi")}
     session.add(

@@ -313,10 +313,10 @@ def reconciliation(
 
 @router.get(
     "/api/chiso766",
-    summary="Scorecard preview (Bộ chỉ số 766) of the caller's units",
+    summary="Scorecard preview (Bộ chỉ số 766) of the caller's units, JSON or CSV",
     tags=["DVCQG sync"],
     openapi_extra=SYNC_AUTH,
-    responses=REPORT_ERRORS,
+    responses={**CSV_OR_JSON, **REPORT_ERRORS},
 )
 def scorecard_preview(
     request: Request,
@@ -325,14 +325,16 @@ def scorecard_preview(
     DenNgay: str | None = None,
     MaDonVi: str | None = None,
     SoHoSoBaoCao: Annotated[Amount | None, Query(description="0 … 10^9")] = None,
-) -> JSONResponse:
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Response:
     """The dossier-derived indicators (1.4, 2.1, 2.2, 3.3, 3.5, 3.6, 4.1–4.4) computed from what
     the caller synced, with the marks they would earn and the dossiers that pull each down."""
     caller = caller_of(request, session)
     filters = {"TuNgay": TuNgay, "DenNgay": DenNgay, "MaDonVi": MaDonVi, "SoHoSoBaoCao": SoHoSoBaoCao}
-    return reply(
-        Code.OK, {**envelope(Code.OK), "data": scorecard.scorecard(session, current_tenant(), caller.codes, filters)}
-    )
+    card = scorecard.scorecard(session, current_tenant(), caller.codes, filters)
+    if format == "csv":
+        return Response(scorecard.scorecard_csv(card), media_type="text/csv; charset=utf-8")
+    return reply(Code.OK, {**envelope(Code.OK), "data": card})
 
 
 @router.get("/api/tthc", summary="Procedure catalogue (danh mục TTHC) with the fee schedule", tags=["catalogue"])

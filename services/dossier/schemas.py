@@ -118,7 +118,9 @@ class PaymentEventIn(BaseModel):
 
 
 def parse(model: type[BaseModel], body: Any) -> Any:
-    """Validate ``body`` against ``model``; failures become code 1/20 with field details."""
+    """Validate the shape of a request ``body`` against ``model``: a body of the wrong shape
+    (a field missing or of the wrong type) is a malformed request, code 1 / HTTP 400, with
+    field details. Records inside ``data`` are checked by ``rules.py`` (code 20)."""
     if not isinstance(body, dict):
         raise DvcqgError(Code.MALFORMED, "The body must be a JSON object", "Nội dung phải là đối tượng JSON")
     try:
@@ -127,7 +129,12 @@ def parse(model: type[BaseModel], body: Any) -> Any:
         details = [
             detail(".".join(str(p) for p in e["loc"]) or "body", e["type"], e["msg"], e["msg"]) for e in exc.errors()
         ]
-        raise DvcqgError(Code.VALIDATION, details=details) from None
+        raise DvcqgError(
+            Code.MALFORMED,
+            "The request does not have the expected shape; see details",
+            "Yêu cầu không đúng cấu trúc; xem chi tiết",
+            details=details,
+        ) from None
 
 
 def body_doc(model: type[BaseModel]) -> dict[str, Any]:

@@ -14,8 +14,10 @@ Where the published description leaves a detail open the sandbox picks one (and 
   reporting system has (``SoHoSoBaoCao``, optional; without it the portal's count).
 - **Received in the period**: ``NgayTiepNhan`` within the period.
 - **2.1 end of processing**: the first time the dossier reached 9 (else ``NgayKetThucXuLy``
-  for a dossier at 10, else 10), or 3 / 7 / 8. Supplement time: from entering 5 until the
-  citizen's supplement arrived or the province left 5, whichever came first.
+  for a dossier at 10, else 10), or 3 / 7 / 8 (the record's own ``NgayKetThucXuLy`` when it
+  has one: a dossier synced straight to a closing status closed then, not when it was synced).
+  Supplement time: from entering 5 until the citizen's supplement arrived or the province
+  left 5, whichever came first.
 - **3.3 online**: ``KenhThucHien`` 2; when the dossier lists result documents, one of them
   must also carry ``MaKetQua`` and ``DuongDanTepTinKetQua`` (the catalogue does not say
   which procedures return paper results, so listing a result is taken as saying so).
@@ -30,6 +32,8 @@ Where the published description leaves a detail open the sandbox picks one (and 
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -157,6 +161,8 @@ def end_of_processing(d: Dossier, t: Timeline) -> datetime | None:
     if 10 in t.reached:
         return d.finished_at or t.reached[10]
     closing = [t.reached[s] for s in (3, 7, 8) if s in t.reached]
+    if closing and d.finished_at is not None:
+        closing.append(d.finished_at)  # the record's own end time (NgayKetThucXuLy)
     return min(closing) if closing else None
 
 
@@ -327,3 +333,26 @@ def scorecard(session: Session, tenant: str, codes: frozenset[str], filters: Map
         "TongDiemToiDa": round(sum(possible), 2),
         "ChiSo": indicators,
     }
+
+
+def scorecard_csv(card: Mapping[str, Any]) -> str:
+    """The scorecard flattened: one row per figure, per procedure of 2.2 and per dossier (or
+    procedure) pulling an indicator down; columns ``ChiSo, Ma, key, value, detail``."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["ChiSo", "Ma", "key", "value", "detail"])
+    for key in ("SoHoSo", "TongDiem", "TongDiemToiDa", "TuNgay", "DenNgay", "ThoiDiemTinh"):
+        w.writerow(["", "", key, card[key], ""])
+    for ind in card["ChiSo"]:
+        code = ind["ChiSo"]
+        if code == "2.2":
+            for proc, avg in ind["TheoThuTuc"].items():
+                w.writerow([code, proc, "ThoiGianTrungBinhNgay", avg["ThoiGianTrungBinhNgay"], avg["SoHoSo"]])
+            continue
+        for key in ("TuSo", "MauSo", "TyLe", "Diem", "DiemToiDa"):
+            w.writerow([code, "", key, "" if ind[key] is None else ind[key], ind["TenChiSo"] if key == "TyLe" else ""])
+        for item in ind["HoSoKeoGiam"]:
+            w.writerow(
+                [code, item.get("MaHoSo") or item.get("MaTTHC") or "", "HoSoKeoGiam", item["LyDo"], item["reason"]]
+            )
+    return buf.getvalue()

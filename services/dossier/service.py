@@ -10,12 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -23,10 +22,12 @@ from sqlalchemy.orm import Session
 from services.dossier import rules
 from services.dossier.accounts import Caller, now_naive
 from services.dossier.errors import Code, DvcqgError, detail, envelope
-from services.dossier.models import Base, Dossier, DossierEvent, RejectedUpdate
+from services.dossier.models import Dossier, DossierEvent, RejectedUpdate
 from services.dossier.settings import DossierSettings
 from vnsandbox import switches
 from vnsandbox.bounds import MAX_COUNT, MAX_OFFSET
+from vnsandbox.calls import UnexpectedReply, signed_call
+from vnsandbox.db import write_lock
 
 #: Switch names this service understands (listed by ``/_sandbox/switches``).
 SWITCHES = {
@@ -44,6 +45,8 @@ SWITCHES = {
 
 ITEM_OK = Code.OK
 NOT_AN_OBJECT = detail("data", "type", "Mỗi bản ghi là một đối tượng JSON", "Each item must be a JSON object")
+#: How many times a call is run again after a concurrent call wrote the same rows first.
+CONFLICT_ATTEMPTS = 3
 DUPLICATE_IN_BATCH = detail(
     "MaHoSo", "duplicate_in_batch", "MaHoSo lặp lại trong cùng lần gửi", "MaHoSo repeated in one call"
 )
@@ -158,29 +161,52 @@ def _reject(run: SyncRun, code: Code, ma_ho_so: Any, problems: list[dict[str, st
     return item_result(code, ma_ho_so, details=problems)
 
 
+#: The record's own date of reaching a status (the sync time when the record has none).
+STATUS_DATE = {
+    1: "NgayNopHoSo",
+    2: "NgayTiepNhan",
+    3: "NgayTuChoi",
+    7: "NgayKetThucXuLy",
+    8: "NgayKetThucXuLy",
+    9: "NgayKetThucXuLy",
+    10: "NgayTra",
+}
+
+
 def status_time(rec: Mapping[str, Any], times: Mapping[str, datetime], status: int, default: datetime) -> datetime:
-    """When a dossier reached ``status``, from its own dates where they say so."""
-    key = {3: "NgayTuChoi", 9: "NgayKetThucXuLy", 10: "NgayTra", 2: "NgayTiepNhan", 1: "NgayNopHoSo"}.get(status)
+    """When a dossier reached ``status``, from its own dates where they say so (a province
+    catching up creates or updates a dossier straight to a closing status long after it
+    closed: 7 and 8 are dated by the record's ``NgayKetThucXuLy``, as 9 is)."""
+    key = STATUS_DATE.get(status)
     return times.get(key, default) if key else default
 
 
-def _owner_in_population(run: SyncRun, number: str) -> dict[str, str] | None:
-    """Ask the identity service whether the owner exists (when ``check_population`` is on)."""
+def _owner_in_population(run: SyncRun, number: str) -> tuple[Code, dict[str, str]] | None:
+    """Ask the identity service whether the owner exists (when ``check_population`` is on).
+
+    200: present; 404: absent (code 20, rule ``population``); anything else, a timeout or no
+    answer: the check could not be made and the record is refused with code 32, never let
+    through unchecked."""
     url = run.settings.identity_url.rstrip("/") + run.settings.identity_lookup_path.format(number=number)
     try:
-        resp = httpx.get(url, headers={"X-Sandbox-Tenant": run.tenant}, timeout=5.0)
-    except httpx.HTTPError as exc:
-        run.warnings.append(
-            detail(
-                "SoGiayToChuHoSo",
-                "population_unavailable",
-                "Không kiểm tra được CSDL quốc gia về dân cư; bỏ qua",
-                f"Population database not reachable ({exc.__class__.__name__}); check skipped",
-            )
+        resp = signed_call(
+            "GET",
+            url,
+            secret=run.settings.gateway_secret,
+            tenant=run.tenant,
+            timeout_s=5.0,
+            expect=frozenset({200, 404}),
         )
-        return None
+    except UnexpectedReply as exc:
+        answer = f"HTTP {exc.status}" if exc.status is not None else exc.reason
+        return Code.POPULATION_UNAVAILABLE, detail(
+            "SoGiayToChuHoSo",
+            "population_unavailable",
+            f"CSDL quốc gia về dân cư không trả lời đúng ({answer}); chưa kiểm tra được chủ hồ sơ",
+            f"The population database did not answer as expected ({answer}); the owner could not be checked",
+        )
     if resp.status_code == 404:
-        return detail(
+        return Code.VALIDATION, detail(
             "SoGiayToChuHoSo",
             "population",
             "Số định danh của chủ hồ sơ không có trong CSDL quốc gia về dân cư",
@@ -204,11 +230,59 @@ def fields_of(rec: Mapping[str, Any], times: Mapping[str, datetime]) -> dict[str
 
 def sync_dossiers(run: SyncRun, items: list[Any], updating: bool) -> list[dict[str, Any]]:
     """DongBoHoSoMC: validate every record, then create or update each valid one."""
+    return _once_more_on_conflict(run, lambda: _sync_dossiers(run, items, updating))
+
+
+def _once_more_on_conflict(run: SyncRun, apply: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Run ``apply`` in a savepoint and write its rows; when the database refuses them because
+    a concurrent call wrote the same dossier or progress record first (unique constraint),
+    undo this attempt and run it again: it then sees that write and answers 21 / 24, as for a
+    sequential duplicate. Code 30 only if the records keep colliding."""
+    write_lock(run.session)  # before the savepoint: on SQLite a SAVEPOINT would begin a deferred transaction
+    for _ in range(CONFLICT_ATTEMPTS):
+        run.processed = 0
+        run.warnings = []
+        try:
+            with run.session.begin_nested():
+                results = apply()
+                run.session.flush()
+        except IntegrityError:
+            continue
+        return results
+    raise DvcqgError(
+        Code.TRANSIENT,
+        "Concurrent calls kept writing the same dossiers; send the call again",
+        "Các lần gửi đồng thời liên tục ghi cùng hồ sơ; vui lòng gửi lại",
+    )
+
+
+def _locked_dossiers(run: SyncRun, codes: Collection[Any], lock: bool) -> dict[str, Dossier]:
+    """The tenant's dossiers among ``codes``, fresh from the database. With ``lock`` they stay
+    locked until the call's unit of work ends (rows in id order, so two calls never wait on
+    each other crosswise; on SQLite :func:`write_lock` holds the whole file), so a status
+    read here is still the status when this call writes: parallel calls on one dossier
+    apply one after the other."""
+    stmt = (
+        select(Dossier)
+        .where(Dossier.tenant == run.tenant, Dossier.code.in_(codes))
+        .order_by(Dossier.id)
+        .execution_options(populate_existing=True)
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return {d.code: d for d in run.session.scalars(stmt)}
+
+
+def _problems_code(problems: list[dict[str, str]]) -> Code:
+    """Code 28 when every problem is an implausible time, else 20."""
+    return Code.IMPLAUSIBLE_TIME if all(p["rule"] in rules.TIME_RULES for p in problems) else Code.VALIDATION
+
+
+def _sync_dossiers(run: SyncRun, items: list[Any], updating: bool) -> list[dict[str, Any]]:
     tenant = run.tenant
     codes = [i.get("MaHoSo") for i in items if isinstance(i, dict) and isinstance(i.get("MaHoSo"), str)]
-    existing = {
-        d.code: d for d in run.session.scalars(select(Dossier).where(Dossier.tenant == tenant, Dossier.code.in_(codes)))
-    }
+    existing = _locked_dossiers(run, codes, lock=updating)
+    no_later_than = run.now + timedelta(seconds=run.settings.future_tolerance_s)
     seen: set[str] = set()
     results = []
     new_rows: list[dict[str, Any]] = []
@@ -252,6 +326,7 @@ def sync_dossiers(run: SyncRun, items: list[Any], updating: bool) -> list[dict[s
             merged = dict(raw)
         checked = rules.check_dossier(merged, run.caller.codes, run.settings.fee_check)
         problems = list(checked.problems)
+        problems += rules.time_problems(checked.record, checked.times, no_later_than)
         number = checked.record.get("SoGiayToChuHoSo")
         if (
             not problems
@@ -259,9 +334,10 @@ def sync_dossiers(run: SyncRun, items: list[Any], updating: bool) -> list[dict[s
             and (checked.record.get("LoaiDoiTuong") or 1) == 1
             and isinstance(number, str)
         ):
-            p = _owner_in_population(run, number.strip())
-            if p is not None:
-                problems.append(p)
+            found = _owner_in_population(run, number.strip())
+            if found is not None:
+                results.append(_reject(run, found[0], code, [found[1]]))
+                continue
         warnings = list(checked.warnings)
         new_status = checked.record.get("TrangThaiHoSo")
         if not problems and updating and current is not None and isinstance(new_status, int):
@@ -273,7 +349,7 @@ def sync_dossiers(run: SyncRun, items: list[Any], updating: bool) -> list[dict[s
                     continue
                 warnings.append(problem)
         if problems:
-            results.append(_reject(run, Code.VALIDATION, code, problems))
+            results.append(_reject(run, _problems_code(problems), code, problems))
             continue
         assert isinstance(code, str) and isinstance(new_status, int)
         seen.add(code)
@@ -345,25 +421,12 @@ def sync_dossiers(run: SyncRun, items: list[Any], updating: bool) -> list[dict[s
                 warnings,
             )
         results.append(item_result(ITEM_OK, code, warnings=warnings))
-    flush_or_retry(run.session, [(Dossier, new_rows), (DossierEvent, new_events)])
+    run.session.flush()
+    for table, rows in ((Dossier, new_rows), (DossierEvent, new_events)):
+        if rows:
+            # One ``executemany`` per table: ORM objects cost more than validating a record.
+            run.session.execute(insert(table), rows)
     return results
-
-
-def flush_or_retry(session: Session, bulk: list[tuple[type[Base], list[dict[str, Any]]]] | None = None) -> None:
-    """Write the call's rows now (``bulk``: rows inserted with one ``executemany`` per table);
-    a concurrent call that created the same dossier first makes this one a transient failure
-    (code 30: retry), never a 500."""
-    try:
-        session.flush()
-        for table, rows in bulk or []:
-            if rows:
-                session.execute(insert(table), rows)
-    except IntegrityError:
-        raise DvcqgError(
-            Code.TRANSIENT,
-            "A concurrent call wrote the same dossier; send the call again",
-            "Một lần gửi đồng thời đã ghi cùng hồ sơ; vui lòng gửi lại",
-        ) from None
 
 
 def _record_event(
@@ -408,11 +471,15 @@ def record_key(rec: Mapping[str, Any]) -> str:
 
 def update_progress(run: SyncRun, items: list[Any]) -> list[dict[str, Any]]:
     """CapNhatTienDoHoSoMC: append progress records; their TrangThai drives TrangThaiHoSo."""
+    return _once_more_on_conflict(run, lambda: _update_progress(run, items))
+
+
+def _update_progress(run: SyncRun, items: list[Any]) -> list[dict[str, Any]]:
     tenant = run.tenant
     codes = {i.get("MaHoSo") for i in items if isinstance(i, dict) and isinstance(i.get("MaHoSo"), str)}
-    dossiers = {
-        d.code: d for d in run.session.scalars(select(Dossier).where(Dossier.tenant == tenant, Dossier.code.in_(codes)))
-    }
+    # Locked first: the replay keys and the status read below stay true until this call commits.
+    dossiers = _locked_dossiers(run, codes, lock=True)
+    no_later_than = run.now + timedelta(seconds=run.settings.future_tolerance_s)
     known_keys: set[tuple[str, str | None]] = {
         (c, k)
         for c, k in run.session.execute(
@@ -446,9 +513,13 @@ def update_progress(run: SyncRun, items: list[Any]) -> list[dict[str, Any]]:
         if (code, key) in known_keys:
             results.append(item_result(Code.REPLAY, code))
             continue
-        known_keys.add((code, key))
         rec = checked.record
         at = checked.times["ThoiDiemXuLy"]
+        implausible = rules.progress_time_problems(rec, at, no_later_than, d.received_at)
+        if implausible:
+            results.append(_reject(run, Code.IMPLAUSIBLE_TIME, code, implausible))
+            continue
+        known_keys.add((code, key))
         new_status = int(rec["TrangThai"])
         if d.last_progress_at is not None and at < d.last_progress_at:
             _record_event(run, code, d.unit_code, "progress", d.status, new_status, at, "out_of_order", rec, key=key)

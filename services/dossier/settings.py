@@ -33,13 +33,18 @@ class DossierSettings(ServiceSettings):
     transition_mode: Literal["strict", "lenient"] = "strict"
     #: Fee consistency with the catalogue: ``strict`` rejects, ``warn`` warns, ``off`` skips.
     fee_check: Literal["strict", "warn", "off"] = "strict"
+    #: How far (seconds) a record's own times may run ahead of the tenant's test clock before
+    #: they are refused as being in the future (code 28): room for a province's clock drift.
+    future_tolerance_s: int = 300
     #: Check that the owner's CCCD is present in the population database (identity service).
     check_population: bool = False
     #: Base URL of the identity service, used when ``check_population`` is on.
     identity_url: str = "http://127.0.0.1:8001"
     #: Path template of the identity service's population look-up (``{number}`` is the CCCD);
-    #: 200 means present, 404 means absent. The default is the identity service's persona
-    #: control endpoint, which needs no client token and sees the tenant's population.
+    #: 200 means present, 404 means absent, anything else (or no answer) refuses the record
+    #: with code 32. The call carries the gateway's tenant signature. The default is the
+    #: identity service's persona control endpoint, which needs no client token and sees the
+    #: tenant's population.
     identity_lookup_path: str = "/_sandbox/personas/{number}"
     #: Payment service the portal opens fee payments on (status 6), as a PayGov partner.
     payment_url: str = "http://127.0.0.1:8003"
@@ -66,6 +71,8 @@ class DossierSettings(ServiceSettings):
             raise ValueError("batch_max must be at least 1")
         if self.session_ttl_s < 1:
             raise ValueError("session_ttl_s must be at least 1")
+        if self.future_tolerance_s < 0:
+            raise ValueError("future_tolerance_s must not be negative")
         return self
 
     @property

@@ -54,9 +54,10 @@ from services.payment.schemas import (
 )
 from services.payment.settings import PaymentSettings
 from vnsandbox import audit, clock, switches
+from vnsandbox.calls import signed_headers
 from vnsandbox.db import ClockOffset, Database, Switch
 from vnsandbox.outbox import enqueue
-from vnsandbox.signing import hmac_hex, tenant_assertion
+from vnsandbox.signing import hmac_hex
 from vnsandbox.vn import catalogue
 from vnsandbox.vn.banks import BANK_CODES_CSV, banks
 from vnsandbox.vn.money import amount_in_words
@@ -606,7 +607,6 @@ def renotify(session: Session, tenant: str, settings: PaymentSettings, payment: 
 def _link_dossier(session: Session, tenant: str, settings: PaymentSettings, payment: Payment) -> None:
     """Tell the dossier service the fees of ``MaHoSo`` are paid (the agreed contract)."""
     receipt = payment.request.get("ThongTinBienLai") or {}
-    rid = uuid.uuid4().hex
     enqueue(
         session,
         tenant,
@@ -623,11 +623,7 @@ def _link_dossier(session: Session, tenant: str, settings: PaymentSettings, paym
             "PhiLePhi": receipt.get("PhiLePhi") or [],
         },
         ref=payment.dossier_code,
-        headers={
-            "X-Sandbox-Tenant": tenant,
-            "X-Request-ID": rid,
-            "X-Sandbox-Tenant-Signature": tenant_assertion(settings.gateway_secret, tenant, rid),
-        },
+        headers=signed_headers(settings.gateway_secret, tenant, uuid.uuid4().hex),
         accept="2xx",
         max_attempts=settings.notice_max_attempts,
     )

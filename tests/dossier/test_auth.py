@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.dossier.conftest import DEV_UNIT, Province, advance, record, register_unit
 
 
@@ -127,6 +129,32 @@ def test_journal_keeps_no_password_or_session_token(dossier):
     assert json.loads(entry["request_body"])["password"] == "***"
     assert json.loads(entry["response_body"])["session"] == "***"
     assert p.token not in entry["response_body"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"data": []}, id="service missing"),
+        pytest.param({"service": 7, "data": []}, id="service not a string"),
+        pytest.param({"service": "DongBoHoSoMC", "data": "x"}, id="data a string"),
+        pytest.param({"service": "DongBoHoSoMC", "isUpdating": "maybe", "data": []}, id="isUpdating not a flag"),
+    ],
+)
+def test_call_of_the_wrong_shape_is_code_1(province, body):
+    r = province.call(body)
+    assert (r.status_code, r.json()["error_code"]) == (400, 1), r.text
+    assert r.json()["details"]
+
+
+def test_login_without_password_is_code_1(dossier):
+    r = dossier.post("/api/login", json={"username": "sandbox"}, headers={"MaDonVi": DEV_UNIT})
+    assert (r.status_code, r.json()["error_code"]) == (400, 1), r.text
+    assert [d["field"] for d in r.json()["details"]] == ["password"]
+
+
+def test_body_that_is_not_an_object_is_code_1(dossier):
+    r = dossier.post("/api/service", json=["DongBoHoSoMC"])
+    assert (r.status_code, r.json()["error_code"]) == (400, 1), r.text
 
 
 def test_a_post_to_a_fixed_api_route_that_only_reads_is_a_405_not_a_service_call(dossier) -> None:  # type: ignore[no-untyped-def]

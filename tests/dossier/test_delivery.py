@@ -34,6 +34,12 @@ def file(dossier, **overrides) -> str:
     return str(r.json()["data"]["MaHoSo"])
 
 
+def receipt(dossier, code: str, status: int) -> dict:
+    """The province's update receiving a filed dossier at its filing time (due in 2099)."""
+    filed = dossier.get(f"/_sandbox/dossiers/{code}").json()["data"]["NgayNopHoSo"]
+    return {"MaHoSo": code, "TrangThaiHoSo": status, "NgayTiepNhan": filed, "NgayHenTra": "20991120080000"}
+
+
 def state(dossier, code: str) -> tuple[int, str]:
     row = deliveries(dossier, ref=code)[0]
     return row["attempts"], row["status"]
@@ -126,7 +132,7 @@ def test_unit_without_webhook_polls_and_acknowledges(province):
 def test_province_receives_and_syncs_the_filed_dossier(province):
     code = file(province.client)
     province.call({"service": "LayHoSoTuCongDVCQG"})
-    upd = {"MaHoSo": code, "TrangThaiHoSo": 2, "NgayTiepNhan": "20991115080000", "NgayHenTra": "20991120080000"}
+    upd = receipt(province.client, code, 2)
     assert province.sync(upd, updating=True).json()["error_code"] == 0
     assert province.status_of(code) == 2
 
@@ -143,7 +149,7 @@ def test_citizen_withdrawal_sets_status_7_and_is_delivered(dossier, hooked):
 
 def test_withdrawing_a_finished_dossier_is_an_illegal_transition(province):
     code = file(province.client)
-    upd = {"MaHoSo": code, "TrangThaiHoSo": 3, "NgayTiepNhan": "20991115080000", "NgayHenTra": "20991120080000"}
+    upd = receipt(province.client, code, 3)
     province.sync(upd, updating=True)
     r = province.client.post(f"/_sandbox/citizen-dossiers/{code}/withdraw", json={})
     assert r.json()["error_code"] == 23
@@ -152,9 +158,10 @@ def test_withdrawing_a_finished_dossier_is_an_illegal_transition(province):
 def test_supplement_is_delivered_when_documents_were_requested(province, receiver):
     province.client.patch(f"/_sandbox/units/{DEV_UNIT}", json={"webhook_url": receiver.url})
     code = file(province.client)
-    upd = {"MaHoSo": code, "TrangThaiHoSo": 2, "NgayTiepNhan": "20991115080000", "NgayHenTra": "20991120080000"}
+    upd = receipt(province.client, code, 2)
     province.sync(upd, updating=True)
-    province.progress([progress(0, 4, "20991115090000", MaHoSo=code), progress(0, 5, "20991115100000", MaHoSo=code)])
+    at = upd["NgayTiepNhan"]
+    assert province.progress([progress(0, 4, at, MaHoSo=code), progress(0, 5, at, MaHoSo=code)]).json()["accepted"] == 2
     docs = [{"TenGiayTo": "Bản sao giấy chứng sinh", "DuongDan": "https://example.vn/f/1.pdf"}]
     r = province.client.post(f"/_sandbox/citizen-dossiers/{code}/supplement", json={"TaiLieuBoSung": docs})
     assert r.status_code == 200, r.text

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import json
 
-from tests.dossier.conftest import DEV_UNIT, record, wait_for
+import pytest
+from fastapi.testclient import TestClient
+
+from services.dossier.app import create_app
+from services.dossier.settings import DossierSettings
+from tests.dossier.conftest import DEV_UNIT, Province, record, wait_for
+from tests.support import TenantClient, free_port, new_tenant
 
 
 def event(code: str, txn: str = "GD0001", amount: int = 135000) -> dict[str, object]:
@@ -84,3 +90,23 @@ def test_paying_a_dossier_without_fees_is_refused(province):
     r = province.client.post(f"/_sandbox/citizen-dossiers/{record()['MaHoSo']}/pay", json={})
     assert r.json()["error_code"] == 20
     assert r.json()["details"][0]["field"] == "DanhSachLePhi"
+
+
+@pytest.fixture(scope="module")
+def portal_without_payment(database_urls, tmp_path_factory):
+    """A dossier service whose payment platform is down (nothing listens on its port)."""
+    settings = DossierSettings(
+        database_url=database_urls["dossier"],
+        data_dir=tmp_path_factory.mktemp("nopay"),
+        payment_url=f"http://127.0.0.1:{free_port()}",
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_paying_while_the_payment_platform_is_down_is_code_33(portal_without_payment):
+    province = Province(TenantClient(portal_without_payment, new_tenant()))
+    fees = [{"TenPhiLePhi": "Lệ phí cấp GPLX", "MucPhi": 135000}]
+    assert province.sync(record(MaTTHC="3.000346", DanhSachLePhi=fees, TrangThaiHoSo=6)).json()["error_code"] == 0
+    r = province.client.post(f"/_sandbox/citizen-dossiers/{record()['MaHoSo']}/pay", json={})
+    assert (r.status_code, r.json()["error_code"]) == (502, 33), r.text

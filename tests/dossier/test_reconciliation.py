@@ -29,7 +29,7 @@ def scenario(province):
             NgayKetThucXuLy="20241112100000",
         ),
         4: record(4, NgayTiepNhan="20241115080000", NgayHenTra="20241122170000"),
-        5: record(5, NgayTiepNhan="20241205080000", NgayHenTra="20241210170000"),
+        5: record(5, NgayTiepNhan="20241025080000", NgayHenTra="20241030170000"),  # before the period
         6: record(6, MaTTHC="9.999999"),
     }
     body = province.sync(list(d.values())).json()

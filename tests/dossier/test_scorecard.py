@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 from datetime import UTC, datetime
 
@@ -262,3 +264,58 @@ def test_province_reads_its_own_scorecard_with_its_session(p):
         "/api/chiso766", params={"TuNgay": "20241101", "DenNgay": "20241130"}, headers={"session": p.token}
     )
     assert r.json()["data"]["SoHoSo"] == 1
+
+
+def test_dossier_created_straight_to_a_closing_status_ends_at_its_own_end_time(p):
+    # A province catching up in December syncs a dossier it stopped on 4 November (due the 5th).
+    ok(p.sync(received(1, TrangThaiHoSo=8, NgayKetThucXuLy="20241104080000")))
+    c = card(p)["2.1"]
+    assert (c["TuSo"], c["MauSo"], c["HoSoKeoGiam"]) == (1, 1, [])
+
+
+def test_dossier_updated_straight_to_a_closing_status_ends_at_its_own_end_time(p):
+    ok(p.sync(received(1, TrangThaiHoSo=4)))
+    update = {"MaHoSo": record(1)["MaHoSo"], "TrangThaiHoSo": 7, "NgayKetThucXuLy": "20241104080000"}
+    ok(p.sync(update, updating=True))
+    c = card(p)["2.1"]
+    assert (c["TuSo"], c["MauSo"], c["HoSoKeoGiam"]) == (1, 1, [])
+
+
+def test_closing_without_its_own_end_time_is_measured_when_synced(p):
+    ok(p.sync(received(1, TrangThaiHoSo=8)))
+    c = card(p)["2.1"]
+    assert (c["TuSo"], c["MauSo"]) == (0, 1)
+
+
+def csv_rows(response):
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[0] == ["ChiSo", "Ma", "key", "value", "detail"]
+    return rows[1:]
+
+
+def test_scorecard_csv_has_the_json_figures(p):
+    ok(p.sync([received(1), received(2)]))
+    steps(p, 1, (4, "20241102080000"), (9, "20241104080000"))
+    steps(p, 2, (4, "20241102080000"), (9, "20241106080000"))
+    params = {"TuNgay": "20241101", "DenNgay": "20241130", "format": "csv"}
+    rows = csv_rows(p.client.get("/_sandbox/scorecard", params=params))
+    figures = {(c, k): v for c, m, k, v, _ in rows if not m}
+    assert (figures[("2.1", "TuSo")], figures[("2.1", "MauSo")], figures[("2.1", "TyLe")]) == ("1", "2", "50.0")
+    assert figures[("", "SoHoSo")] == "2"
+    assert ["2.1", record(2)["MaHoSo"], "HoSoKeoGiam"] in [r[:3] for r in rows]
+    assert ["2.2", "1.001193", "ThoiGianTrungBinhNgay"] in [r[:3] for r in rows]
+
+
+def test_province_reads_its_scorecard_as_csv_with_its_session(p):
+    ok(p.sync(received(1)))
+    params = {"TuNgay": "20241101", "DenNgay": "20241130", "format": "csv"}
+    rows = csv_rows(p.client.get("/api/chiso766", params=params, headers={"session": p.token}))
+    assert ["1.4", "", "TuSo", "1"] in [r[:4] for r in rows]
+
+
+def test_scorecard_csv_is_declared_in_openapi(dossier):
+    paths = dossier.get("/openapi.json").json()["paths"]
+    for path in ("/api/chiso766", "/_sandbox/scorecard"):
+        assert "text/csv" in paths[path]["get"]["responses"]["200"]["content"], path
