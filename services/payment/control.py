@@ -9,7 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from services.payment import errors, schemas, service
+from services.payment import errors, notices, partners, reports, schemas, service
 from services.payment.models import Payment
 from services.payment.protocol import DEFAULT_FIELD_ORDERS, MAGIC_AMOUNT_ENDINGS, MAGIC_BANKS, RESULT_CODES
 from services.payment.router import clean_url, page_url, reconciliation_response
@@ -45,14 +45,14 @@ def protocol() -> dict[str, Any]:
 def partners_list(request: Request, session: SessionDep) -> dict[str, Any]:
     """Every partner of the tenant with its secret, algorithm, effective field orders and URLs;
     the built-in ``SANDBOX`` partner is listed too in the embedded mode."""
-    items = service.list_partners(session, current_tenant(), _settings(request))
+    items = partners.list_partners(session, current_tenant(), _settings(request))
     return {"count": len(items), "partners": [p.to_dict() for p in items]}
 
 
 @router.get("/partners/{code}", summary="One partner")
 def partner_get(code: str, request: Request, session: SessionDep) -> dict[str, Any]:
     """One partner; ``PARTNER_UNKNOWN`` if the tenant has none with that code."""
-    partner = service.find_partner(session, current_tenant(), _settings(request), code)
+    partner = partners.find_partner(session, current_tenant(), _settings(request), code)
     if partner is None:
         raise errors.PartnerUnknown(details=[{"field": "MaDoiTac", "rule": "registered", "message": code}])
     return partner.to_dict()
@@ -76,13 +76,13 @@ def partner_put(code: str, body: schemas.PartnerIn, request: Request, session: S
     link-local or cloud metadata, and in the shared mode not loopback or private either unless
     ``SANDBOX_CALLBACK_ALLOW`` names them."""
     check_callback_urls(_settings(request), {"notice_url": body.notice_url, "return_url": body.return_url})
-    return service.upsert_partner(session, current_tenant(), code, body).to_dict()
+    return partners.upsert_partner(session, current_tenant(), code, body).to_dict()
 
 
 @router.delete("/partners/{code}", summary="Remove a partner")
 def partner_delete(code: str, session: SessionDep) -> dict[str, Any]:
     """Remove a partner: its messages are then refused with ``PARTNER_UNKNOWN``; its payments stay."""
-    if not service.delete_partner(session, current_tenant(), code):
+    if not partners.delete_partner(session, current_tenant(), code):
         raise errors.PartnerUnknown(details=[{"field": "MaDoiTac", "rule": "registered", "message": code}])
     return {"removed": code}
 
@@ -168,7 +168,7 @@ def payment_notify(
     delivery, use ``POST /_sandbox/deliveries/{id}/redeliver``."""
     tenant = current_tenant()
     payment = service.payment_by_transaction(session, tenant, transaction_id)
-    queued = service.renotify(session, tenant, _settings(request), payment)
+    queued = notices.renotify(session, tenant, _settings(request), payment)
     background.add_task(wake, request.app)
     return {"queued": queued, "MaGiaoDich": transaction_id}
 
@@ -182,7 +182,7 @@ def reconciliation(
 ) -> Response:
     """The same report as ``GET /reconciliation``, without the partner's checksum."""
     tenant = current_tenant()
-    report = service.reconciliation(session, tenant, partner_code, day or service.today_vn(session, tenant))
+    report = reports.reconciliation(session, tenant, partner_code, day or reports.today_vn(session, tenant))
     return reconciliation_response(report, format)
 
 

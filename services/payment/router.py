@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from services.payment import errors, schemas, service
+from services.payment import errors, names, notices, partners, reports, schemas, service
 from services.payment.protocol import INIT, OUTCOMES, QUERY, REFUND
 from services.payment.receipts import receipt_pdf
 from services.payment.settings import PaymentSettings
@@ -138,7 +138,7 @@ def payments(
                 notes["switch_init_fail"] = True
                 raise errors.PlatformUnavailable()
         payment = service.init(session, tenant, settings, body)
-        partner = service.find_partner(session, tenant, settings, payment.partner_code)
+        partner = partners.find_partner(session, tenant, settings, payment.partner_code)
         assert partner is not None
         reply = schemas.init_reply(payment, page_url(request, tenant, payment.page_token))
         return JSONResponse(partner.key.sign("INIT_REPLY", reply))
@@ -189,7 +189,7 @@ def _check_form(action: str, bank_code: str) -> None:
 
 
 def _render_result(
-    request: Request, payment: Any, partner: service.PartnerConfig | None, status: int = 200
+    request: Request, payment: Any, partner: partners.PartnerConfig | None, status: int = 200
 ) -> Response:
     return templates.TemplateResponse(
         request,
@@ -199,13 +199,13 @@ def _render_result(
             "money": money,
             "status_text": schemas.STATUS_VI[payment.status],
             "description": schemas.result_description(payment),
-            "bank_name": service.bank_name(payment.bank_code, _settings(request).bank_codes_file)
+            "bank_name": names.bank_name(payment.bank_code, _settings(request).bank_codes_file)
             if payment.bank_code
             else "",
             "completed": vn_time(payment.completed_ts),
             "repeated": status == 409,
             "receipt_url": f"{page_url(request, payment.tenant, payment.page_token)}/receipt.pdf",
-            "return_url": service.return_url(partner, payment),
+            "return_url": notices.return_url(partner, payment),
         },
         status_code=status,
     )
@@ -220,14 +220,14 @@ def pay_page(tenant: str, token: str, request: Request, session: SessionDep, bac
     except errors.PaymentNotFound as exc:
         return _error_page(request, exc)
     settings = _settings(request)
-    partner = service.find_partner(session, tenant, settings, payment.partner_code)
+    partner = partners.find_partner(session, tenant, settings, payment.partner_code)
     if service.expire_if_due(session, tenant, settings, payment):
         background.add_task(wake, request.app)
     if payment.status != "pending":
         return _render_result(request, payment, partner)
     info = dict(payment.request.get("ThongTinBienLai") or {})
-    info["TenTTHC"] = service.procedure_name(info)
-    service.audit_payer_read(
+    info["TenTTHC"] = names.procedure_name(info)
+    reports.audit_payer_read(
         session, tenant, payment, client="payment-page", purpose="payer views the payment page", action="page"
     )
     fees = info.get("PhiLePhi") or [{"TenPhiLePhi": payment.description, "SoTien": payment.amount}]
@@ -274,7 +274,7 @@ def pay_submit(
     except errors.PayGovError as exc:
         return _error_page(request, exc, back=str(request.url.path))
     settings = _settings(request)
-    partner = service.find_partner(session, tenant, settings, payment.partner_code)
+    partner = partners.find_partner(session, tenant, settings, payment.partner_code)
     background.add_task(wake, request.app)
     if service.expire_if_due(session, tenant, settings, payment) or payment.status != "pending":
         return _render_result(request, payment, partner, status=409)
@@ -282,7 +282,7 @@ def pay_submit(
         service.complete(session, tenant, settings, payment, action, bank_code or payment.bank_code or "NCB")
     except errors.PaymentNotPending:  # completed meanwhile (expiry sweep, control plane)
         return _render_result(request, payment, partner, status=409)
-    target = service.return_url(partner, payment)
+    target = notices.return_url(partner, payment)
     if target:
         return RedirectResponse(target, status_code=303)
     return _render_result(request, payment, partner)
@@ -293,8 +293,8 @@ def pay_receipt(tenant: str, token: str, request: Request, session: SessionDep) 
     """The receipt of the page's payment, for the citizen's browser."""
     tenant = _page_tenant(tenant, session)
     payment = service.payment_by_token(session, tenant, token)
-    data = service.receipt_of(payment)
-    service.audit_payer_read(
+    data = reports.receipt_of(payment)
+    reports.audit_payer_read(
         session, tenant, payment, client="payment-page", purpose="payer downloads the receipt", action="receipt.pdf"
     )
     return _pdf(request, data)
@@ -330,10 +330,10 @@ def receipt_json(transaction_id: str, request: Request, session: SessionDep) -> 
 def _audited_receipt(request: Request, session: Session, transaction_id: str, action: str) -> dict[str, Any]:
     tenant = current_tenant()
     payment = service.payment_by_transaction(session, tenant, transaction_id)
-    data = service.receipt_of(payment)
+    data = reports.receipt_of(payment)
     client = str(getattr(request.state, "consumer", "") or "")  # the gateway's consumer, when relayed
     purpose = request.headers.get("x-purpose", "")
-    service.audit_payer_read(session, tenant, payment, client=client, purpose=purpose, action=action)
+    reports.audit_payer_read(session, tenant, payment, client=client, purpose=purpose, action=action)
     return data
 
 
@@ -354,7 +354,7 @@ def reconciliation(
     tenant = current_tenant()
     params = {"MaDoiTac": partner_code, "Ngay": day, "MaXacThuc": checksum}
     partner = service.authenticate(session, tenant, _settings(request), params, "RECONCILE")
-    report = service.reconciliation(session, tenant, partner.code, day)
+    report = reports.reconciliation(session, tenant, partner.code, day)
     return reconciliation_response(report, format)
 
 
@@ -367,4 +367,4 @@ def reconciliation_response(report: dict[str, Any], format: str) -> Response:
         "X-Tong-Tien-Thanh-Cong": str(report["TongTienThanhCong"]),
         "Content-Disposition": f'attachment; filename="doisoat-{report["MaDoiTac"]}-{report["Ngay"]}.csv"',
     }
-    return Response(service.reconciliation_csv(report), media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(reports.reconciliation_csv(report), media_type="text/csv; charset=utf-8", headers=headers)
