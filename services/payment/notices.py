@@ -1,5 +1,5 @@
 """Notices to partners: the signed result and refund notices (outbox rows, with the notice
-switches applied), a replay of a result notice, and the return URL.
+switches applied), a replay of a result notice, the return URL, and the notices sent about a payment.
 
 A notice is written in the unit of work of the outcome it announces, so an outcome without its
 notice cannot be committed; the outbox worker sends it after the commit.
@@ -19,7 +19,7 @@ from services.payment.protocol import NOTIFY
 from services.payment.schemas import notice_fields
 from services.payment.settings import PaymentSettings
 from vnsandbox import switches
-from vnsandbox.outbox import enqueue
+from vnsandbox.outbox import enqueue, list_deliveries
 from vnsandbox.signing import hmac_hex
 
 NOTICE_KIND, REFUND_NOTICE_KIND = "payment.notice", "payment.refund_notice"
@@ -114,3 +114,20 @@ def return_url(partner: PartnerConfig | None, payment: Payment) -> str | None:
     signed = partner.key.sign(NOTIFY, notice_fields(payment))
     sep = "&" if "?" in partner.return_url else "?"
     return partner.return_url + sep + urlencode({k: str(v) for k, v in signed.items()})
+
+
+def notices_of(session: Session, tenant: str, payment: Payment) -> list[dict[str, Any]]:
+    """Every notice sent about the payment (result, refunds, dossier link) with its delivery
+    state, oldest first."""
+    # Deliveries are filed by MaThamChieu (notices) and MaHoSo (dossier link); both can be
+    # shared with other payments, so keep those that carry this MaGiaoDich.
+    sent = {
+        d.id: d
+        for ref in {payment.reference, payment.dossier_code} - {""}
+        for d in list_deliveries(session, tenant, ref=ref)
+        if payment.transaction_id in d.payload
+    }
+    return [
+        {"id": d.id, "kind": d.kind, "status": d.status, "attempts": d.attempts, "last_status": d.last_status}
+        for d in sorted(sent.values(), key=lambda d: (d.created_ts, d.seq))
+    ]

@@ -1,5 +1,5 @@
 """Partners of the payment platform (``MaDoiTac``): the registry, the built-in development
-partner, registering, replacing and removing one.
+partner, registering, replacing and removing one, and the check of its callback URLs.
 
 No HTTP types here; functions take the request's unit of work and never commit it.
 """
@@ -18,6 +18,7 @@ from services.payment.protocol import DEFAULT_FIELD_ORDERS, PartnerKey
 from services.payment.schemas import PartnerIn
 from services.payment.settings import PaymentSettings
 from vnsandbox import clock
+from vnsandbox.outbound import OutboundRefused, policy_of
 
 
 @dataclass(frozen=True)
@@ -76,12 +77,31 @@ def find_partner(session: Session, tenant: str, settings: PaymentSettings, code:
     return None
 
 
+def get_partner(session: Session, tenant: str, settings: PaymentSettings, code: str) -> PartnerConfig:
+    """The partner with that code; ``PARTNER_UNKNOWN`` if the tenant has none."""
+    partner = find_partner(session, tenant, settings, code)
+    if partner is None:
+        raise errors.PartnerUnknown(details=[{"field": "MaDoiTac", "rule": "registered", "message": code}])
+    return partner
+
+
 def list_partners(session: Session, tenant: str, settings: PaymentSettings) -> list[PartnerConfig]:
     rows = [_config(r) for r in session.scalars(select(Partner).where(Partner.tenant == tenant).order_by(Partner.code))]
     codes = {p.code for p in rows}
     if settings.dev_partner_enabled and settings.dev_partner_code not in codes:
         rows.insert(0, dev_partner(settings))
     return rows
+
+
+def check_callback_urls(settings: PaymentSettings, urls: dict[str, str]) -> None:
+    """``OUTBOUND_URL_REFUSED`` (422, naming the field) for a URL the outbound policy refuses."""
+    policy = policy_of(settings)
+    for name, url in urls.items():
+        try:
+            if url:
+                policy.check_url(url)
+        except OutboundRefused as exc:
+            raise errors.CallbackUrlRefused(exc.message_en, exc.message_vi, details=[exc.detail(name)]) from None
 
 
 def upsert_partner(session: Session, tenant: str, code: str, data: PartnerIn) -> PartnerConfig:
@@ -103,9 +123,9 @@ def upsert_partner(session: Session, tenant: str, code: str, data: PartnerIn) ->
     return _config(row)
 
 
-def delete_partner(session: Session, tenant: str, code: str) -> bool:
+def delete_partner(session: Session, tenant: str, code: str) -> None:
+    """Remove a partner (its payments stay); ``PARTNER_UNKNOWN`` if the tenant has none with that code."""
     row = session.scalar(select(Partner).where(Partner.tenant == tenant, Partner.code == code))
     if row is None:
-        return False
+        raise errors.PartnerUnknown(details=[{"field": "MaDoiTac", "rule": "registered", "message": code}])
     session.delete(row)
-    return True

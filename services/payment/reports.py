@@ -15,10 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.payment import errors
+from services.payment.lookups import payment_by_token, payment_by_transaction
 from services.payment.models import SUCCESS, Payment
 from services.payment.names import bank_name, procedure_name
 from services.payment.protocol import vn_day_bounds, wire_time
 from services.payment.schemas import trang_thai
+from services.payment.service import authenticate
+from services.payment.settings import PaymentSettings
 from vnsandbox import audit, clock
 from vnsandbox.vn.money import amount_in_words
 from vnsandbox.vn.wiretime import VN_TZ
@@ -77,6 +80,26 @@ def audit_payer_read(
     audit.record(
         session, tenant, service="payment", client=client, subject=subject, fields=shown, purpose=purpose, action=action
     )
+
+
+def audited_receipt(
+    session: Session, tenant: str, transaction_id: str, *, client: str, purpose: str, action: str
+) -> dict[str, Any]:
+    """The receipt of a paid transaction (by ``MaGiaoDich``), its read written to the audit trail."""
+    payment = payment_by_transaction(session, tenant, transaction_id)
+    data = receipt_of(payment)
+    audit_payer_read(session, tenant, payment, client=client, purpose=purpose, action=action)
+    return data
+
+
+def page_receipt(session: Session, tenant: str, token: str) -> dict[str, Any]:
+    """The receipt of the payment page's payment, downloaded by the payer (audited)."""
+    payment = payment_by_token(session, tenant, token)
+    data = receipt_of(payment)
+    audit_payer_read(
+        session, tenant, payment, client="payment-page", purpose="payer downloads the receipt", action="receipt.pdf"
+    )
+    return data
 
 
 # --- Reconciliation ------------------------------------------------------------------------
@@ -148,6 +171,15 @@ def reconciliation(session: Session, tenant: str, partner_code: str, day: str) -
         "TongTienDaHoan": sum(p.refunded_amount for p in paid),
         "GiaoDich": [_row(p) for p in payments],
     }
+
+
+def signed_reconciliation(
+    session: Session, tenant: str, settings: PaymentSettings, partner_code: str, day: str, checksum: str
+) -> dict[str, Any]:
+    """The partner's reconciliation of ``day``, once its ``MaXacThuc`` over ``MaDoiTac|Ngay`` checks out."""
+    params = {"MaDoiTac": partner_code, "Ngay": day, "MaXacThuc": checksum}
+    partner = authenticate(session, tenant, settings, params, "RECONCILE")
+    return reconciliation(session, tenant, partner.code, day)
 
 
 def reconciliation_csv(report: Mapping[str, Any]) -> str:

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from services.payment import errors, names, notices, partners, reports, schemas, service
+from services.payment import errors, lookups, names, notices, page, partners, reports, schemas, service
 from services.payment.protocol import INIT, OUTCOMES, QUERY, REFUND
 from services.payment.receipts import receipt_pdf
 from services.payment.settings import PaymentSettings
@@ -29,7 +29,6 @@ from vnsandbox.errors import MalformedJSON
 from vnsandbox.middleware import valid_tenant
 from vnsandbox.outbox import wake
 from vnsandbox.service import public_base_url, service_index
-from vnsandbox.vn.banks import banks
 from vnsandbox.vn.wiretime import VN_TZ
 
 
@@ -96,6 +95,37 @@ def index(request: Request) -> dict[str, Any]:
     return service_index(request, messages=f"{public_base_url(request)}/payments")
 
 
+MessageHandler = Callable[[Request, Session, str, PaymentSettings, dict[str, Any]], dict[str, Any]]
+
+
+def _init(
+    request: Request, session: Session, tenant: str, settings: PaymentSettings, body: dict[str, Any]
+) -> dict[str, Any]:
+    service.apply_init_switches(request.app.state.db, session, tenant, settings, body, request.state.journal_notes)
+    payment = service.init(session, tenant, settings, body)
+    partner = partners.find_partner(session, tenant, settings, payment.partner_code)
+    assert partner is not None
+    return partner.key.sign("INIT_REPLY", schemas.init_reply(payment, page_url(request, tenant, payment.page_token)))
+
+
+def _query(
+    request: Request, session: Session, tenant: str, settings: PaymentSettings, body: dict[str, Any]
+) -> dict[str, Any]:
+    payment, partner = service.query(session, tenant, settings, body)
+    return partner.key.sign("QUERY_REPLY", schemas.query_reply(payment))
+
+
+def _refund(
+    request: Request, session: Session, tenant: str, settings: PaymentSettings, body: dict[str, Any]
+) -> dict[str, Any]:
+    payment, refund, partner = service.refund(session, tenant, settings, body)
+    return partner.key.sign("REFUND_REPLY", schemas.refund_reply(payment, refund))
+
+
+#: ``LoaiBanTin`` → the handler answering it (its signed reply).
+MESSAGES: dict[str, MessageHandler] = {INIT: _init, QUERY: _query, REFUND: _refund}
+
+
 @router.post(
     "/payments",
     summary="PayGov message: INIT, QUERY or REFUND (told apart by LoaiBanTin)",
@@ -121,33 +151,9 @@ def payments(
     if not isinstance(body, dict):
         raise MalformedJSON("The message must be a JSON object", "Bản tin phải là một đối tượng JSON")
     schemas.ensure_clean(body)
-    settings = _settings(request)
-    tenant = current_tenant()
     msg_type = service.message_type(body)
     background.add_task(wake, request.app)
-    if msg_type == INIT:
-        code = body.get("MaDoiTac")
-        if isinstance(code, str) and code:
-            delay, fail = service.take_init_switches(request.app.state.db, session, tenant, code)
-            notes = request.state.journal_notes
-            if delay:
-                delay = min(delay, settings.max_slow_s)
-                notes["switch_init_slow_s"] = delay
-                time.sleep(delay)
-            if fail:
-                notes["switch_init_fail"] = True
-                raise errors.PlatformUnavailable()
-        payment = service.init(session, tenant, settings, body)
-        partner = partners.find_partner(session, tenant, settings, payment.partner_code)
-        assert partner is not None
-        reply = schemas.init_reply(payment, page_url(request, tenant, payment.page_token))
-        return JSONResponse(partner.key.sign("INIT_REPLY", reply))
-    if msg_type == QUERY:
-        payment, partner = service.query(session, tenant, settings, body)
-        return JSONResponse(partner.key.sign("QUERY_REPLY", schemas.query_reply(payment)))
-    assert msg_type == REFUND
-    payment, refund, partner = service.refund(session, tenant, settings, body)
-    return JSONResponse(partner.key.sign("REFUND_REPLY", schemas.refund_reply(payment, refund)))
+    return JSONResponse(MESSAGES[msg_type](request, session, current_tenant(), _settings(request), body))
 
 
 # --- Hosted payment page ------------------------------------------------------------------
@@ -216,7 +222,7 @@ def pay_page(tenant: str, token: str, request: Request, session: SessionDep, bac
     """The page ``UrlThanhToan`` points to: order summary, banks and wallets, outcome buttons."""
     try:
         tenant = _page_tenant(tenant, session)
-        payment = service.payment_by_token(session, tenant, token)
+        payment = lookups.payment_by_token(session, tenant, token)
     except errors.PaymentNotFound as exc:
         return _error_page(request, exc)
     settings = _settings(request)
@@ -225,24 +231,14 @@ def pay_page(tenant: str, token: str, request: Request, session: SessionDep, bac
         background.add_task(wake, request.app)
     if payment.status != "pending":
         return _render_result(request, payment, partner)
-    info = dict(payment.request.get("ThongTinBienLai") or {})
-    info["TenTTHC"] = names.procedure_name(info)
-    reports.audit_payer_read(
-        session, tenant, payment, client="payment-page", purpose="payer views the payment page", action="page"
-    )
-    fees = info.get("PhiLePhi") or [{"TenPhiLePhi": payment.description, "SoTien": payment.amount}]
-    bank_list = banks(settings.bank_codes_file)
-    selected = payment.bank_code or bank_list[0].code
+    summary = page.order_summary(session, tenant, settings, payment)
     return templates.TemplateResponse(
         request,
         "pay.html",
         {
             "payment": payment,
             "partner_name": partner.name if partner else payment.partner_code,
-            "info": info,
-            "fees": fees,
-            "banks": bank_list,
-            "selected": selected,
+            **summary,
             "expires": vn_time(payment.expires_ts),
             "money": money,
         },
@@ -268,7 +264,7 @@ def pay_submit(
     try:
         tenant = _page_tenant(tenant, session)
         _check_form(action, bank_code)
-        payment = service.payment_by_token(session, tenant, token)
+        payment = lookups.payment_by_token(session, tenant, token)
     except errors.PaymentNotFound as exc:
         return _error_page(request, exc)
     except errors.PayGovError as exc:
@@ -276,11 +272,7 @@ def pay_submit(
     settings = _settings(request)
     partner = partners.find_partner(session, tenant, settings, payment.partner_code)
     background.add_task(wake, request.app)
-    if service.expire_if_due(session, tenant, settings, payment) or payment.status != "pending":
-        return _render_result(request, payment, partner, status=409)
-    try:
-        service.complete(session, tenant, settings, payment, action, bank_code or payment.bank_code or "NCB")
-    except errors.PaymentNotPending:  # completed meanwhile (expiry sweep, control plane)
+    if not page.choose_outcome(session, tenant, settings, payment, action, bank_code):
         return _render_result(request, payment, partner, status=409)
     target = notices.return_url(partner, payment)
     if target:
@@ -292,12 +284,7 @@ def pay_submit(
 def pay_receipt(tenant: str, token: str, request: Request, session: SessionDep) -> Response:
     """The receipt of the page's payment, for the citizen's browser."""
     tenant = _page_tenant(tenant, session)
-    payment = service.payment_by_token(session, tenant, token)
-    data = reports.receipt_of(payment)
-    reports.audit_payer_read(
-        session, tenant, payment, client="payment-page", purpose="payer downloads the receipt", action="receipt.pdf"
-    )
-    return _pdf(request, data)
+    return _pdf(request, reports.page_receipt(session, tenant, token))
 
 
 # --- Receipts and reconciliation ----------------------------------------------------------
@@ -328,13 +315,11 @@ def receipt_json(transaction_id: str, request: Request, session: SessionDep) -> 
 
 
 def _audited_receipt(request: Request, session: Session, transaction_id: str, action: str) -> dict[str, Any]:
-    tenant = current_tenant()
-    payment = service.payment_by_transaction(session, tenant, transaction_id)
-    data = reports.receipt_of(payment)
     client = str(getattr(request.state, "consumer", "") or "")  # the gateway's consumer, when relayed
     purpose = request.headers.get("x-purpose", "")
-    reports.audit_payer_read(session, tenant, payment, client=client, purpose=purpose, action=action)
-    return data
+    return reports.audited_receipt(
+        session, current_tenant(), transaction_id, client=client, purpose=purpose, action=action
+    )
 
 
 @router.get("/reconciliation", summary="Daily reconciliation file of a partner (CSV or JSON)", tags=["paygov"])
@@ -351,10 +336,7 @@ def reconciliation(
     The CSV has one row per transaction; the totals of successful payments are in the
     ``X-Tong-Tien-Thanh-Cong`` / ``X-So-Giao-Dich-Thanh-Cong`` headers (and in the JSON form).
     """
-    tenant = current_tenant()
-    params = {"MaDoiTac": partner_code, "Ngay": day, "MaXacThuc": checksum}
-    partner = service.authenticate(session, tenant, _settings(request), params, "RECONCILE")
-    report = reports.reconciliation(session, tenant, partner.code, day)
+    report = reports.signed_reconciliation(session, current_tenant(), _settings(request), partner_code, day, checksum)
     return reconciliation_response(report, format)
 
 

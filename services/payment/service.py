@@ -1,8 +1,11 @@
-"""Behaviour of the payment platform's messages: INIT, QUERY and REFUND, and the outcome of a
-payment (completion, expiry, the report to the dossier service).
+"""Behaviour of the payment platform's messages: INIT (with its switches), QUERY and REFUND,
+and the outcome of a payment (completion, expiry and its sweep, the report to the dossier service).
 
-Partners are in :mod:`services.payment.partners`, the notices to partners in
-:mod:`services.payment.notices`, receipts and reconciliation in :mod:`services.payment.reports`.
+The other concerns have their own modules: partners (:mod:`~services.payment.partners`),
+looking payments up (:mod:`~services.payment.lookups`), notices to partners
+(:mod:`~services.payment.notices`), the hosted page (:mod:`~services.payment.page`), receipts
+and reconciliation (:mod:`~services.payment.reports`), bank and procedure names
+(:mod:`~services.payment.names`).
 
 No HTTP types here. Functions take the request's unit of work (``session``) and never
 commit it; the router's dependency commits after the endpoint returns, so a refused
@@ -26,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.payment import errors
+from services.payment.lookups import find_payment
 from services.payment.models import CANCELLED, EXPIRED, FAILED, PENDING, SUCCESS, Payment, Refund
 from services.payment.notices import NOTICE_KIND, REFUND_NOTICE_KIND, notify
 from services.payment.partners import PartnerConfig, find_partner
@@ -160,29 +164,28 @@ def take_init_switches(db: Database, session: Session, tenant: str, partner_code
         return max(0.0, delay), fail is not None
 
 
-def find_payment(session: Session, tenant: str, partner_code: str, reference: str) -> Payment | None:
-    return session.scalar(
-        select(Payment).where(
-            Payment.tenant == tenant, Payment.partner_code == partner_code, Payment.reference == reference
-        )
-    )
-
-
-def payment_by_transaction(session: Session, tenant: str, transaction_id: str, *, lock: bool = False) -> Payment:
-    stmt = select(Payment).where(Payment.tenant == tenant, Payment.transaction_id == transaction_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    payment = session.scalar(stmt)
-    if payment is None:
-        raise errors.PaymentNotFound(details=[{"field": "MaGiaoDich", "rule": "exists", "message": transaction_id}])
-    return payment
-
-
-def payment_by_token(session: Session, tenant: str, token: str) -> Payment:
-    payment = session.scalar(select(Payment).where(Payment.tenant == tenant, Payment.page_token == token))
-    if payment is None:
-        raise errors.PaymentNotFound()
-    return payment
+def apply_init_switches(
+    db: Database,
+    session: Session,
+    tenant: str,
+    settings: PaymentSettings,
+    body: Mapping[str, Any],
+    notes: dict[str, Any],
+) -> None:
+    """Apply the INIT switches of the message's partner: ``init_slow`` waits (at most
+    ``PAYMENT_MAX_SLOW_S``), ``init_fail`` refuses with ``PLATFORM_UNAVAILABLE``; what was
+    applied is written to ``notes`` (the request's journal notes)."""
+    code = body.get("MaDoiTac")
+    if not isinstance(code, str) or not code:
+        return
+    delay, fail = take_init_switches(db, session, tenant, code)
+    if delay:
+        delay = min(delay, settings.max_slow_s)
+        notes["switch_init_slow_s"] = delay
+        time.sleep(delay)
+    if fail:
+        notes["switch_init_fail"] = True
+        raise errors.PlatformUnavailable()
 
 
 def _new_transaction_id(now: float) -> str:
