@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,28 @@ class TenantClient:
 
     def delete(self, url: str, **kw: Any) -> httpx.Response:
         return self.request("DELETE", url, **kw)
+
+
+def wait_for(
+    predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition", interval: float = 0.05
+) -> Any:
+    """Poll until ``predicate()`` is truthy and return its value (waiting on background work, e.g.
+    the outbox worker's deliveries, not timing it); ``what`` names it in the failure."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def deliveries(client: TenantClient, **params: Any) -> list[dict[str, Any]]:
+    """The tenant's outbox deliveries (``GET /_sandbox/deliveries``, filtered by ``params``)."""
+    r = client.get("/_sandbox/deliveries", params=params)
+    assert r.status_code == 200, r.text
+    items: list[dict[str, Any]] = r.json()["deliveries"]
+    return items
 
 
 def shared_mode(client: TenantClient, monkeypatch: Any, callback_allow: str = "") -> TenantClient:

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
+from fastapi.testclient import TestClient
 
+from services.dossier.app import create_app as create_dossier
+from services.dossier.settings import DossierSettings
+from services.payment.app import create_app as create_payment
+from services.payment.settings import PaymentSettings
 from tests.receiver import Receiver, fail_first
 from vnsandbox import clock
 from vnsandbox.db import ControlBase, Database
@@ -237,3 +243,50 @@ def test_stored_reply_is_truncated(db: Database, receiver: Receiver) -> None:
         row = list_deliveries(s, TENANT)[0]
         (attempt,) = attempts_of(s, TENANT, row.id)
     assert row.status == DELIVERED and attempt.response_body == "x" * RESPONSE_BODY_BYTES
+
+
+def test_retry_policy_reads_each_field_from_the_prefixed_setting() -> None:
+    settings = SimpleNamespace(
+        hook_base_s=1.0, hook_max_s=9.0, hook_max_attempts=4, hook_timeout_s=3.0, hook_lease_s=7.0
+    )
+    policy = RetryPolicy.from_settings(settings, "hook_")
+    assert policy == RetryPolicy(base_s=1.0, max_s=9.0, max_attempts=4, timeout_s=3.0, lease_s=7.0)
+
+
+def test_retry_policy_reads_a_renamed_field_from_the_setting_it_names() -> None:
+    settings = SimpleNamespace(wait_s=1.5, hook_max_s=9.0, hook_max_attempts=4, hook_timeout_s=3.0, hook_lease_s=7.0)
+    assert RetryPolicy.from_settings(settings, "hook_", base_s="wait_s").base_s == 1.5
+
+
+def test_retry_policy_refuses_a_name_for_a_field_it_does_not_have() -> None:
+    with pytest.raises(TypeError, match="no field base"):
+        RetryPolicy.from_settings(SimpleNamespace(), "hook_", base="wait_s")
+
+
+@pytest.mark.parametrize(
+    "create_app, settings_class, env",
+    [
+        (
+            create_dossier,
+            DossierSettings,
+            {"DOSSIER_WEBHOOK_BASE_S": "1", "DOSSIER_WEBHOOK_MAX_S": "9", "DOSSIER_WEBHOOK_MAX_ATTEMPTS": "4",
+             "DOSSIER_WEBHOOK_TIMEOUT_S": "3", "DOSSIER_WEBHOOK_LEASE_S": "7"},
+        ),
+        (
+            create_payment,
+            PaymentSettings,
+            {"PAYMENT_NOTICE_RETRY_BASE_S": "1", "PAYMENT_NOTICE_RETRY_MAX_S": "9", "PAYMENT_NOTICE_MAX_ATTEMPTS": "4",
+             "PAYMENT_NOTICE_TIMEOUT_S": "3", "PAYMENT_NOTICE_LEASE_S": "7"},
+        ),
+    ],
+    ids=["dossier", "payment"],
+)  # fmt: skip
+def test_each_service_outbox_retries_as_its_documented_environment_says(
+    create_app, settings_class, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = settings_class(database_url=f"sqlite:///{tmp_path}/svc.db", data_dir=tmp_path)
+    with TestClient(create_app(settings)) as client:
+        sender = client.app.state.outbox
+        assert sender.policy == RetryPolicy(base_s=1.0, max_s=9.0, max_attempts=4, timeout_s=3.0, lease_s=7.0)

@@ -31,7 +31,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Annotated, Any, ClassVar
 
 import httpx
@@ -155,6 +155,17 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         return float(min(self.max_s, self.base_s * (2 ** max(0, attempt - 1))))
+
+    @classmethod
+    def from_settings(cls, settings: object, prefix: str, **names: str) -> RetryPolicy:
+        """The policy a service's settings declare: field ``f`` is read from the setting
+        ``prefix + f``, or from ``names[f]`` where the service's documented name differs
+        (the environment variables stay as each service documents them)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(names) - known)
+        if unknown:
+            raise TypeError(f"RetryPolicy has no field {', '.join(unknown)}")
+        return cls(**{name: getattr(settings, names.get(name, prefix + name)) for name in sorted(known)})
 
 
 def _tenant_now(session: Session, tenant: str) -> float:

@@ -18,14 +18,8 @@ from vnsandbox.service import ServiceSpec, create_service_app
 
 
 def retry_policy(app: FastAPI) -> RetryPolicy:
-    s: DossierSettings = app.state.settings
-    return RetryPolicy(
-        base_s=s.webhook_base_s,
-        max_s=s.webhook_max_s,
-        max_attempts=s.webhook_max_attempts,
-        timeout_s=s.webhook_timeout_s,
-        lease_s=s.webhook_lease_s,
-    )
+    """The webhook retry policy of the settings (``DOSSIER_WEBHOOK_BASE_S``, ``_MAX_S``, …)."""
+    return RetryPolicy.from_settings(app.state.settings, "webhook_")
 
 
 def own_input_error(exc: SandboxError) -> SandboxError:

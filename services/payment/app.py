@@ -19,13 +19,9 @@ from vnsandbox.service import PeriodicWorker, ServiceSpec, create_service_app
 
 
 def _retry_policy(app: FastAPI) -> RetryPolicy:
-    s: PaymentSettings = app.state.settings
-    return RetryPolicy(
-        base_s=s.notice_retry_base_s,
-        max_s=s.notice_retry_max_s,
-        max_attempts=s.notice_max_attempts,
-        timeout_s=s.notice_timeout_s,
-        lease_s=s.notice_lease_s,
+    """The notice retry policy of the settings (``PAYMENT_NOTICE_RETRY_BASE_S``, ``…_MAX_ATTEMPTS``, …)."""
+    return RetryPolicy.from_settings(
+        app.state.settings, "notice_", base_s="notice_retry_base_s", max_s="notice_retry_max_s"
     )
 
 

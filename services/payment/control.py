@@ -7,9 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
-from services.payment import errors, schemas, service
+from services.payment import errors, lookups, notices, partners, reports, schemas, service
 from services.payment.models import Payment
 from services.payment.protocol import DEFAULT_FIELD_ORDERS, MAGIC_AMOUNT_ENDINGS, MAGIC_BANKS, RESULT_CODES
 from services.payment.router import PAYMENT_404, clean_url, page_url, reconciliation_response
@@ -17,8 +16,7 @@ from services.payment.settings import PaymentSettings
 from vnsandbox.context import current_tenant
 from vnsandbox.db import SessionDep
 from vnsandbox.openapi import error_responses, media_response
-from vnsandbox.outbound import OutboundRefused, policy_of
-from vnsandbox.outbox import list_deliveries, wake
+from vnsandbox.outbox import wake
 
 router = APIRouter(prefix="/_sandbox", tags=["sandbox control"], dependencies=[Depends(clean_url)])
 
@@ -46,28 +44,14 @@ def protocol() -> dict[str, Any]:
 def partners_list(request: Request, session: SessionDep) -> dict[str, Any]:
     """Every partner of the tenant with its secret, algorithm, effective field orders and URLs;
     the built-in ``SANDBOX`` partner is listed too in the embedded mode."""
-    items = service.list_partners(session, current_tenant(), _settings(request))
+    items = partners.list_partners(session, current_tenant(), _settings(request))
     return {"count": len(items), "partners": [p.to_dict() for p in items]}
 
 
 @router.get("/partners/{code}", summary="One partner", responses=error_responses(404))
 def partner_get(code: str, request: Request, session: SessionDep) -> dict[str, Any]:
     """One partner; ``PARTNER_UNKNOWN`` if the tenant has none with that code."""
-    partner = service.find_partner(session, current_tenant(), _settings(request), code)
-    if partner is None:
-        raise errors.PartnerUnknown(details=[{"field": "MaDoiTac", "rule": "registered", "message": code}])
-    return partner.to_dict()
-
-
-def check_callback_urls(settings: PaymentSettings, urls: dict[str, str]) -> None:
-    """``OUTBOUND_URL_REFUSED`` (422, naming the field) for a URL the outbound policy refuses."""
-    policy = policy_of(settings)
-    for name, url in urls.items():
-        try:
-            if url:
-                policy.check_url(url)
-        except OutboundRefused as exc:
-            raise errors.CallbackUrlRefused(exc.message_en, exc.message_vi, details=[exc.detail(name)]) from None
+    return partners.get_partner(session, current_tenant(), _settings(request), code).to_dict()
 
 
 @router.put("/partners/{code}", summary="Register or replace a partner (MaDoiTac)")
@@ -76,15 +60,14 @@ def partner_put(code: str, body: schemas.PartnerIn, request: Request, session: S
     The URLs must be http(s) and pass the outbound-URL policy (``OUTBOUND_URL_REFUSED``): never
     link-local or cloud metadata, and in the shared mode not loopback or private either unless
     ``SANDBOX_CALLBACK_ALLOW`` names them."""
-    check_callback_urls(_settings(request), {"notice_url": body.notice_url, "return_url": body.return_url})
-    return service.upsert_partner(session, current_tenant(), code, body).to_dict()
+    partners.check_callback_urls(_settings(request), {"notice_url": body.notice_url, "return_url": body.return_url})
+    return partners.upsert_partner(session, current_tenant(), code, body).to_dict()
 
 
 @router.delete("/partners/{code}", summary="Remove a partner", responses=error_responses(404))
 def partner_delete(code: str, session: SessionDep) -> dict[str, Any]:
     """Remove a partner: its messages are then refused with ``PARTNER_UNKNOWN``; its payments stay."""
-    if not service.delete_partner(session, current_tenant(), code):
-        raise errors.PartnerUnknown(details=[{"field": "MaDoiTac", "rule": "registered", "message": code}])
+    partners.delete_partner(session, current_tenant(), code)
     return {"removed": code}
 
 
@@ -104,12 +87,7 @@ def payments_list(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
 ) -> dict[str, Any]:
     """Payments with their wire state (as QUERY answers it), internal status and page URL."""
-    stmt = select(Payment).where(Payment.tenant == current_tenant())
-    if status:
-        stmt = stmt.where(Payment.status == status)
-    if partner_code:
-        stmt = stmt.where(Payment.partner_code == partner_code)
-    rows = list(session.scalars(stmt.order_by(Payment.id.desc()).limit(limit)))
+    rows = lookups.list_payments(session, current_tenant(), status=status, partner_code=partner_code, limit=limit)
     return {"count": len(rows), "payments": [_view(request, p) for p in rows]}
 
 
@@ -118,20 +96,9 @@ def payment_get(transaction_id: str, request: Request, session: SessionDep) -> d
     """The payment, and every notice sent about it (result, refunds, dossier link) with its
     delivery state: whether the partner acknowledged it, how many attempts it took."""
     tenant = current_tenant()
-    payment = service.payment_by_transaction(session, tenant, transaction_id)
-    # Deliveries are filed by MaThamChieu (notices) and MaHoSo (dossier link); both can be
-    # shared with other payments, so keep those that carry this MaGiaoDich.
-    sent = {
-        d.id: d
-        for ref in {payment.reference, payment.dossier_code} - {""}
-        for d in list_deliveries(session, tenant, ref=ref)
-        if transaction_id in d.payload
-    }
-    notices = [
-        {"id": d.id, "kind": d.kind, "status": d.status, "attempts": d.attempts, "last_status": d.last_status}
-        for d in sorted(sent.values(), key=lambda d: (d.created_ts, d.seq))
-    ]
-    return _view(request, payment) | {"notices": notices}
+    payment = lookups.payment_by_transaction(session, tenant, transaction_id)
+    notices_sent = notices.notices_of(session, tenant, payment)
+    return _view(request, payment) | {"notices": notices_sent}
 
 
 @router.post(
@@ -151,7 +118,7 @@ def payment_complete(
     ``card_locked``, ``cancelled`` or ``timeout``. Magic banks and amounts apply as on the page."""
     tenant = current_tenant()
     settings = _settings(request)
-    payment = service.payment_by_transaction(session, tenant, transaction_id, lock=True)
+    payment = lookups.payment_by_transaction(session, tenant, transaction_id, lock=True)
     background.add_task(wake, request.app)
     if service.expire_if_due(session, tenant, settings, payment):
         # Returned, not raised: the expiry just recorded (and its notice) is kept.
@@ -171,8 +138,8 @@ def payment_notify(
     """Queue a fresh copy of the result notice (notice switches apply). To resend one exact
     delivery, use ``POST /_sandbox/deliveries/{id}/redeliver``."""
     tenant = current_tenant()
-    payment = service.payment_by_transaction(session, tenant, transaction_id)
-    queued = service.renotify(session, tenant, _settings(request), payment)
+    payment = lookups.payment_by_transaction(session, tenant, transaction_id)
+    queued = notices.renotify(session, tenant, _settings(request), payment)
     background.add_task(wake, request.app)
     return {"queued": queued, "MaGiaoDich": transaction_id}
 
@@ -190,7 +157,7 @@ def reconciliation(
 ) -> Response:
     """The same report as ``GET /reconciliation``, without the partner's checksum."""
     tenant = current_tenant()
-    report = service.reconciliation(session, tenant, partner_code, day or service.today_vn(session, tenant))
+    report = reports.reconciliation(session, tenant, partner_code, day or reports.today_vn(session, tenant))
     return reconciliation_response(report, format)
 
 

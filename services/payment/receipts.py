@@ -36,7 +36,7 @@ def _wire_date(value: str) -> str:
 
 
 def receipt_pdf(data: dict[str, Any], font_file: Path) -> bytes:
-    """Render the receipt JSON (see ``service.receipt_of``) as a one-page PDF."""
+    """Render the receipt JSON (see ``reports.receipt_of``) as a one-page PDF."""
     pdf = FPDF(format="A4")
     pdf.set_title(_t("Biên lai " + str(data["SoBienLai"])))
     pdf.set_author("PayGov sandbox")

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from services.payment import errors, schemas, service
+from services.payment import errors, lookups, names, notices, page, partners, reports, schemas, service
 from services.payment.protocol import INIT, OUTCOMES, QUERY, REFUND
 from services.payment.receipts import receipt_pdf
 from services.payment.settings import PaymentSettings
@@ -30,7 +30,6 @@ from vnsandbox.middleware import valid_tenant
 from vnsandbox.openapi import Responses, error_responses, media_response, message_body
 from vnsandbox.outbox import wake
 from vnsandbox.service import public_base_url, service_index
-from vnsandbox.vn.banks import banks
 from vnsandbox.vn.wiretime import VN_TZ
 
 
@@ -126,6 +125,37 @@ def index(request: Request) -> dict[str, Any]:
     return service_index(request, messages=f"{public_base_url(request)}/payments")
 
 
+MessageHandler = Callable[[Request, Session, str, PaymentSettings, dict[str, Any]], dict[str, Any]]
+
+
+def _init(
+    request: Request, session: Session, tenant: str, settings: PaymentSettings, body: dict[str, Any]
+) -> dict[str, Any]:
+    service.apply_init_switches(request.app.state.db, session, tenant, settings, body, request.state.journal_notes)
+    payment = service.init(session, tenant, settings, body)
+    partner = partners.find_partner(session, tenant, settings, payment.partner_code)
+    assert partner is not None
+    return partner.key.sign("INIT_REPLY", schemas.init_reply(payment, page_url(request, tenant, payment.page_token)))
+
+
+def _query(
+    request: Request, session: Session, tenant: str, settings: PaymentSettings, body: dict[str, Any]
+) -> dict[str, Any]:
+    payment, partner = service.query(session, tenant, settings, body)
+    return partner.key.sign("QUERY_REPLY", schemas.query_reply(payment))
+
+
+def _refund(
+    request: Request, session: Session, tenant: str, settings: PaymentSettings, body: dict[str, Any]
+) -> dict[str, Any]:
+    payment, refund, partner = service.refund(session, tenant, settings, body)
+    return partner.key.sign("REFUND_REPLY", schemas.refund_reply(payment, refund))
+
+
+#: ``LoaiBanTin`` → the handler answering it (its signed reply).
+MESSAGES: dict[str, MessageHandler] = {INIT: _init, QUERY: _query, REFUND: _refund}
+
+
 @router.post(
     "/payments",
     summary="PayGov message: INIT, QUERY or REFUND (told apart by LoaiBanTin)",
@@ -152,33 +182,9 @@ def payments(
     if not isinstance(body, dict):
         raise MalformedJSON("The message must be a JSON object", "Bản tin phải là một đối tượng JSON")
     schemas.ensure_clean(body)
-    settings = _settings(request)
-    tenant = current_tenant()
     msg_type = service.message_type(body)
     background.add_task(wake, request.app)
-    if msg_type == INIT:
-        code = body.get("MaDoiTac")
-        if isinstance(code, str) and code:
-            delay, fail = service.take_init_switches(request.app.state.db, session, tenant, code)
-            notes = request.state.journal_notes
-            if delay:
-                delay = min(delay, settings.max_slow_s)
-                notes["switch_init_slow_s"] = delay
-                time.sleep(delay)
-            if fail:
-                notes["switch_init_fail"] = True
-                raise errors.PlatformUnavailable()
-        payment = service.init(session, tenant, settings, body)
-        partner = service.find_partner(session, tenant, settings, payment.partner_code)
-        assert partner is not None
-        reply = schemas.init_reply(payment, page_url(request, tenant, payment.page_token))
-        return JSONResponse(partner.key.sign("INIT_REPLY", reply))
-    if msg_type == QUERY:
-        payment, partner = service.query(session, tenant, settings, body)
-        return JSONResponse(partner.key.sign("QUERY_REPLY", schemas.query_reply(payment)))
-    assert msg_type == REFUND
-    payment, refund, partner = service.refund(session, tenant, settings, body)
-    return JSONResponse(partner.key.sign("REFUND_REPLY", schemas.refund_reply(payment, refund)))
+    return JSONResponse(MESSAGES[msg_type](request, session, current_tenant(), _settings(request), body))
 
 
 # --- Hosted payment page ------------------------------------------------------------------
@@ -220,7 +226,7 @@ def _check_form(action: str, bank_code: str) -> None:
 
 
 def _render_result(
-    request: Request, payment: Any, partner: service.PartnerConfig | None, status: int = 200
+    request: Request, payment: Any, partner: partners.PartnerConfig | None, status: int = 200
 ) -> Response:
     return templates.TemplateResponse(
         request,
@@ -230,13 +236,13 @@ def _render_result(
             "money": money,
             "status_text": schemas.STATUS_VI[payment.status],
             "description": schemas.result_description(payment),
-            "bank_name": service.bank_name(payment.bank_code, _settings(request).bank_codes_file)
+            "bank_name": names.bank_name(payment.bank_code, _settings(request).bank_codes_file)
             if payment.bank_code
             else "",
             "completed": vn_time(payment.completed_ts),
             "repeated": status == 409,
             "receipt_url": f"{page_url(request, payment.tenant, payment.page_token)}/receipt.pdf",
-            "return_url": service.return_url(partner, payment),
+            "return_url": notices.return_url(partner, payment),
         },
         status_code=status,
     )
@@ -252,33 +258,23 @@ def pay_page(tenant: str, token: str, request: Request, session: SessionDep, bac
     """The page ``UrlThanhToan`` points to: order summary, banks and wallets, outcome buttons."""
     try:
         tenant = _page_tenant(tenant, session)
-        payment = service.payment_by_token(session, tenant, token)
+        payment = lookups.payment_by_token(session, tenant, token)
     except errors.PaymentNotFound as exc:
         return _error_page(request, exc)
     settings = _settings(request)
-    partner = service.find_partner(session, tenant, settings, payment.partner_code)
+    partner = partners.find_partner(session, tenant, settings, payment.partner_code)
     if service.expire_if_due(session, tenant, settings, payment):
         background.add_task(wake, request.app)
     if payment.status != "pending":
         return _render_result(request, payment, partner)
-    info = dict(payment.request.get("ThongTinBienLai") or {})
-    info["TenTTHC"] = service.procedure_name(info)
-    service.audit_payer_read(
-        session, tenant, payment, client="payment-page", purpose="payer views the payment page", action="page"
-    )
-    fees = info.get("PhiLePhi") or [{"TenPhiLePhi": payment.description, "SoTien": payment.amount}]
-    bank_list = banks(settings.bank_codes_file)
-    selected = payment.bank_code or bank_list[0].code
+    summary = page.order_summary(session, tenant, settings, payment)
     return templates.TemplateResponse(
         request,
         "pay.html",
         {
             "payment": payment,
             "partner_name": partner.name if partner else payment.partner_code,
-            "info": info,
-            "fees": fees,
-            "banks": bank_list,
-            "selected": selected,
+            **summary,
             "expires": vn_time(payment.expires_ts),
             "money": money,
         },
@@ -314,21 +310,17 @@ def pay_submit(
     try:
         tenant = _page_tenant(tenant, session)
         _check_form(action, bank_code)
-        payment = service.payment_by_token(session, tenant, token)
+        payment = lookups.payment_by_token(session, tenant, token)
     except errors.PaymentNotFound as exc:
         return _error_page(request, exc)
     except errors.PayGovError as exc:
         return _error_page(request, exc, back=str(request.url.path))
     settings = _settings(request)
-    partner = service.find_partner(session, tenant, settings, payment.partner_code)
+    partner = partners.find_partner(session, tenant, settings, payment.partner_code)
     background.add_task(wake, request.app)
-    if service.expire_if_due(session, tenant, settings, payment) or payment.status != "pending":
+    if not page.choose_outcome(session, tenant, settings, payment, action, bank_code):
         return _render_result(request, payment, partner, status=409)
-    try:
-        service.complete(session, tenant, settings, payment, action, bank_code or payment.bank_code or "NCB")
-    except errors.PaymentNotPending:  # completed meanwhile (expiry sweep, control plane)
-        return _render_result(request, payment, partner, status=409)
-    target = service.return_url(partner, payment)
+    target = notices.return_url(partner, payment)
     if target:
         return RedirectResponse(target, status_code=303)
     return _render_result(request, payment, partner)
@@ -343,12 +335,7 @@ def pay_submit(
 def pay_receipt(tenant: str, token: str, request: Request, session: SessionDep) -> Response:
     """The receipt of the page's payment, for the citizen's browser."""
     tenant = _page_tenant(tenant, session)
-    payment = service.payment_by_token(session, tenant, token)
-    data = service.receipt_of(payment)
-    service.audit_payer_read(
-        session, tenant, payment, client="payment-page", purpose="payer downloads the receipt", action="receipt.pdf"
-    )
-    return _pdf(request, data)
+    return _pdf(request, reports.page_receipt(session, tenant, token))
 
 
 # --- Receipts and reconciliation ----------------------------------------------------------
@@ -388,13 +375,11 @@ def receipt_json(transaction_id: str, request: Request, session: SessionDep) -> 
 
 
 def _audited_receipt(request: Request, session: Session, transaction_id: str, action: str) -> dict[str, Any]:
-    tenant = current_tenant()
-    payment = service.payment_by_transaction(session, tenant, transaction_id)
-    data = service.receipt_of(payment)
     client = str(getattr(request.state, "consumer", "") or "")  # the gateway's consumer, when relayed
     purpose = request.headers.get("x-purpose", "")
-    service.audit_payer_read(session, tenant, payment, client=client, purpose=purpose, action=action)
-    return data
+    return reports.audited_receipt(
+        session, current_tenant(), transaction_id, client=client, purpose=purpose, action=action
+    )
 
 
 @router.get(
@@ -419,10 +404,7 @@ def reconciliation(
     The CSV has one row per transaction; the totals of successful payments are in the
     ``X-Tong-Tien-Thanh-Cong`` / ``X-So-Giao-Dich-Thanh-Cong`` headers (and in the JSON form).
     """
-    tenant = current_tenant()
-    params = {"MaDoiTac": partner_code, "Ngay": day, "MaXacThuc": checksum}
-    partner = service.authenticate(session, tenant, _settings(request), params, "RECONCILE")
-    report = service.reconciliation(session, tenant, partner.code, day)
+    report = reports.signed_reconciliation(session, current_tenant(), _settings(request), partner_code, day, checksum)
     return reconciliation_response(report, format)
 
 
@@ -435,4 +417,4 @@ def reconciliation_response(report: dict[str, Any], format: str) -> Response:
         "X-Tong-Tien-Thanh-Cong": str(report["TongTienThanhCong"]),
         "Content-Disposition": f'attachment; filename="doisoat-{report["MaDoiTac"]}-{report["Ngay"]}.csv"',
     }
-    return Response(service.reconciliation_csv(report), media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(reports.reconciliation_csv(report), media_type="text/csv; charset=utf-8", headers=headers)

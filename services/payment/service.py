@@ -1,4 +1,11 @@
-"""Behaviour of the payment platform: partners, INIT/QUERY/REFUND, outcomes, notices, expiry.
+"""Behaviour of the payment platform's messages: INIT (with its switches), QUERY and REFUND,
+and the outcome of a payment (completion, expiry and its sweep, the report to the dossier service).
+
+The other concerns have their own modules: partners (:mod:`~services.payment.partners`),
+looking payments up (:mod:`~services.payment.lookups`), notices to partners
+(:mod:`~services.payment.notices`), the hosted page (:mod:`~services.payment.page`), receipts
+and reconciliation (:mod:`~services.payment.reports`), bank and procedure names
+(:mod:`~services.payment.names`).
 
 No HTTP types here. Functions take the request's unit of work (``session``) and never
 commit it; the router's dependency commits after the endpoint returns, so a refused
@@ -8,7 +15,6 @@ as the outcome they announce: an outcome without its notice cannot be committed.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -16,19 +22,18 @@ import secrets
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.payment import errors
-from services.payment.models import CANCELLED, EXPIRED, FAILED, PENDING, SUCCESS, Partner, Payment, Refund
+from services.payment.lookups import find_payment
+from services.payment.models import CANCELLED, EXPIRED, FAILED, PENDING, SUCCESS, Payment, Refund
+from services.payment.notices import NOTICE_KIND, REFUND_NOTICE_KIND, notify
+from services.payment.partners import PartnerConfig, find_partner
 from services.payment.protocol import (
-    DEFAULT_FIELD_ORDERS,
     INIT,
     MAGIC_BANKS,
     NOTIFY,
@@ -37,31 +42,22 @@ from services.payment.protocol import (
     REFUND_NOTIFY,
     REQUEST_TYPES,
     RESULT_CODES,
-    PartnerKey,
     outcome_for,
-    vn_day_bounds,
     wire_time,
 )
 from services.payment.schemas import (
     InitIn,
-    PartnerIn,
     QueryIn,
     RefundIn,
     notice_fields,
     parse_message,
     refund_notice_fields,
-    trang_thai,
 )
 from services.payment.settings import PaymentSettings
-from vnsandbox import audit, clock, switches
+from vnsandbox import clock, switches
 from vnsandbox.calls import signed_headers
 from vnsandbox.db import ClockOffset, Database, Switch
 from vnsandbox.outbox import enqueue
-from vnsandbox.signing import hmac_hex
-from vnsandbox.vn import catalogue
-from vnsandbox.vn.banks import BANK_CODES_CSV, banks
-from vnsandbox.vn.money import amount_in_words
-from vnsandbox.vn.wiretime import VN_TZ
 
 log = logging.getLogger("services.payment")
 
@@ -84,106 +80,12 @@ SWITCHES = {
     "notice_wrong_checksum": "a notice is sent with a wrong MaXacThuc (the partner must refuse it)",
 }
 
-NOTICE_KIND, REFUND_NOTICE_KIND, DOSSIER_KIND = "payment.notice", "payment.refund_notice", "dossier.payment"
+DOSSIER_KIND = "dossier.payment"
 
 
 def now_ts(session: Session, tenant: str) -> float:
     """The tenant's test-clock time in epoch seconds."""
     return clock.now(session, tenant).timestamp()
-
-
-# --- Partners ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PartnerConfig:
-    """A partner as the protocol sees it (stored, or the built-in development partner)."""
-
-    key: PartnerKey
-    name: str
-    notice_url: str
-    return_url: str
-    builtin: bool
-
-    @property
-    def code(self) -> str:
-        return self.key.code
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "name": self.name,
-            "secret": self.key.secret,
-            "algorithm": self.key.algorithm,
-            "field_orders": {t: self.key.order(t) for t in DEFAULT_FIELD_ORDERS},
-            "notice_url": self.notice_url,
-            "return_url": self.return_url,
-            "builtin": self.builtin,
-        }
-
-
-def _config(row: Partner) -> PartnerConfig:
-    return PartnerConfig(
-        key=PartnerKey(row.code, row.secret, row.algorithm, dict(row.field_orders or {})),
-        name=row.name,
-        notice_url=row.notice_url,
-        return_url=row.return_url,
-        builtin=False,
-    )
-
-
-def dev_partner(settings: PaymentSettings) -> PartnerConfig:
-    return PartnerConfig(
-        key=PartnerKey(settings.dev_partner_code, settings.dev_partner_secret),
-        name="Đối tác phát triển mặc định (sandbox)",
-        notice_url=settings.dev_partner_notice_url,
-        return_url=settings.dev_partner_return_url,
-        builtin=True,
-    )
-
-
-def find_partner(session: Session, tenant: str, settings: PaymentSettings, code: str) -> PartnerConfig | None:
-    row = session.scalar(select(Partner).where(Partner.tenant == tenant, Partner.code == code))
-    if row is not None:
-        return _config(row)
-    if settings.dev_partner_enabled and code == settings.dev_partner_code:
-        return dev_partner(settings)
-    return None
-
-
-def list_partners(session: Session, tenant: str, settings: PaymentSettings) -> list[PartnerConfig]:
-    rows = [_config(r) for r in session.scalars(select(Partner).where(Partner.tenant == tenant).order_by(Partner.code))]
-    codes = {p.code for p in rows}
-    if settings.dev_partner_enabled and settings.dev_partner_code not in codes:
-        rows.insert(0, dev_partner(settings))
-    return rows
-
-
-def upsert_partner(session: Session, tenant: str, code: str, data: PartnerIn) -> PartnerConfig:
-    if not code or len(code) > 50 or not code.replace("_", "").replace("-", "").replace(".", "").isalnum():
-        raise errors.PartnerInvalid(
-            details=[{"field": "MaDoiTac", "rule": "pattern", "message": "1-50 letters, digits, '.', '_', '-'"}]
-        )
-    row = session.scalar(select(Partner).where(Partner.tenant == tenant, Partner.code == code))
-    if row is None:
-        row = Partner(tenant=tenant, code=code, created_ts=now_ts(session, tenant))
-        session.add(row)
-    row.name = data.name
-    row.secret = data.secret
-    row.algorithm = data.algorithm
-    row.field_orders = dict(data.field_orders)
-    row.notice_url = data.notice_url
-    row.return_url = data.return_url
-    session.flush()
-    return _config(row)
-
-
-def delete_partner(session: Session, tenant: str, code: str) -> bool:
-    row = session.scalar(select(Partner).where(Partner.tenant == tenant, Partner.code == code))
-    if row is None:
-        return False
-    session.delete(row)
-    return True
 
 
 # --- Messages ---------------------------------------------------------------------------
@@ -262,29 +164,28 @@ def take_init_switches(db: Database, session: Session, tenant: str, partner_code
         return max(0.0, delay), fail is not None
 
 
-def find_payment(session: Session, tenant: str, partner_code: str, reference: str) -> Payment | None:
-    return session.scalar(
-        select(Payment).where(
-            Payment.tenant == tenant, Payment.partner_code == partner_code, Payment.reference == reference
-        )
-    )
-
-
-def payment_by_transaction(session: Session, tenant: str, transaction_id: str, *, lock: bool = False) -> Payment:
-    stmt = select(Payment).where(Payment.tenant == tenant, Payment.transaction_id == transaction_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    payment = session.scalar(stmt)
-    if payment is None:
-        raise errors.PaymentNotFound(details=[{"field": "MaGiaoDich", "rule": "exists", "message": transaction_id}])
-    return payment
-
-
-def payment_by_token(session: Session, tenant: str, token: str) -> Payment:
-    payment = session.scalar(select(Payment).where(Payment.tenant == tenant, Payment.page_token == token))
-    if payment is None:
-        raise errors.PaymentNotFound()
-    return payment
+def apply_init_switches(
+    db: Database,
+    session: Session,
+    tenant: str,
+    settings: PaymentSettings,
+    body: Mapping[str, Any],
+    notes: dict[str, Any],
+) -> None:
+    """Apply the INIT switches of the message's partner: ``init_slow`` waits (at most
+    ``PAYMENT_MAX_SLOW_S``), ``init_fail`` refuses with ``PLATFORM_UNAVAILABLE``; what was
+    applied is written to ``notes`` (the request's journal notes)."""
+    code = body.get("MaDoiTac")
+    if not isinstance(code, str) or not code:
+        return
+    delay, fail = take_init_switches(db, session, tenant, code)
+    if delay:
+        delay = min(delay, settings.max_slow_s)
+        notes["switch_init_slow_s"] = delay
+        time.sleep(delay)
+    if fail:
+        notes["switch_init_fail"] = True
+        raise errors.PlatformUnavailable()
 
 
 def _new_transaction_id(now: float) -> str:
@@ -439,7 +340,7 @@ def refund(
         raise errors.RefundAmountExceeded(
             details=[{"field": "SoTien", "rule": "le_remaining", "message": f"{msg.amount} > {remaining}"}]
         )
-    _notify(
+    notify(
         session,
         tenant,
         settings,
@@ -496,7 +397,7 @@ def complete(
     session.refresh(payment)
     partner = find_partner(session, tenant, settings, payment.partner_code)
     if partner is not None:
-        _notify(session, tenant, settings, partner, NOTICE_KIND, NOTIFY, notice_fields(payment), payment.reference)
+        notify(session, tenant, settings, partner, NOTICE_KIND, NOTIFY, notice_fields(payment), payment.reference)
     if payment.status == SUCCESS and payment.dossier_code:
         _link_dossier(session, tenant, settings, payment)
     return payment
@@ -540,70 +441,6 @@ def sweep_expired(db: Database, settings: PaymentSettings, limit: int = 200, ten
     return expired
 
 
-def _wrong_checksum(partner: PartnerConfig, checksum: str) -> str:
-    return hmac_hex("wrong:" + partner.key.secret, checksum, partner.key.algorithm)
-
-
-def _notify(
-    session: Session,
-    tenant: str,
-    settings: PaymentSettings,
-    partner: PartnerConfig,
-    kind: str,
-    message_type: str,
-    fields: dict[str, Any],
-    ref: str,
-) -> int:
-    """Queue a signed notice to the partner's notice URL, with the notice switches applied."""
-    if not partner.notice_url:
-        return 0
-    body = partner.key.sign(message_type, fields)
-    scope = partner.code
-    if switches.take(session, tenant, "notice_wrong_checksum", scope) is not None:
-        body["MaXacThuc"] = _wrong_checksum(partner, body["MaXacThuc"])
-    delay = 0.0
-    held = switches.take(session, tenant, "notice_out_of_order", scope)
-    if held is not None:
-        delay = _number(held.params.get("delay_s"), 30.0)
-    copies = 1
-    dup = switches.take(session, tenant, "notice_duplicate", scope)
-    if dup is not None:
-        copies = int(min(10.0, max(2.0, _number(dup.params.get("copies"), 2.0))))
-    for _ in range(copies):
-        enqueue(
-            session,
-            tenant,
-            kind=kind,
-            target_url=partner.notice_url,
-            payload=body,
-            ref=ref,
-            sign_secret=partner.key.secret,
-            accept="json:MaLoi=00",
-            max_attempts=settings.notice_max_attempts,
-            delay_s=delay,
-        )
-    return copies
-
-
-def _number(value: Any, default: float) -> float:
-    try:
-        return float(value) if value is not None else default
-    except (TypeError, ValueError):
-        return default
-
-
-def renotify(session: Session, tenant: str, settings: PaymentSettings, payment: Payment) -> int:
-    """Queue the result notice of a finished payment once more (a replay, freshly signed)."""
-    if payment.status == PENDING:
-        raise errors.PaymentNotPending(
-            "The payment has no outcome yet", "Giao dịch chưa có kết quả", code="PAYMENT_PENDING"
-        )
-    partner = find_partner(session, tenant, settings, payment.partner_code)
-    if partner is None:
-        raise errors.PartnerUnknown()
-    return _notify(session, tenant, settings, partner, NOTICE_KIND, NOTIFY, notice_fields(payment), payment.reference)
-
-
 def _link_dossier(session: Session, tenant: str, settings: PaymentSettings, payment: Payment) -> None:
     """Tell the dossier service the fees of ``MaHoSo`` are paid (the agreed contract)."""
     receipt = payment.request.get("ThongTinBienLai") or {}
@@ -627,170 +464,3 @@ def _link_dossier(session: Session, tenant: str, settings: PaymentSettings, paym
         accept="2xx",
         max_attempts=settings.notice_max_attempts,
     )
-
-
-def return_url(partner: PartnerConfig | None, payment: Payment) -> str | None:
-    """Where the payer's browser goes after the outcome: the partner's return URL with the signed fields."""
-    if partner is None or not partner.return_url:
-        return None
-    signed = partner.key.sign(NOTIFY, notice_fields(payment))
-    sep = "&" if "?" in partner.return_url else "?"
-    return partner.return_url + sep + urlencode({k: str(v) for k, v in signed.items()})
-
-
-# --- Receipts and reconciliation --------------------------------------------------------
-
-
-def receipt_of(payment: Payment) -> dict[str, Any]:
-    if payment.status != SUCCESS:
-        raise errors.ReceiptUnavailable(
-            details=[{"field": "MaGiaoDich", "rule": "paid", "message": f"status {payment.status}"}]
-        )
-    info = payment.request.get("ThongTinBienLai") or {}
-    fees = info.get("PhiLePhi") or [
-        {"LoaiPhiLePhi": 1, "MaPhiLePhi": "", "TenPhiLePhi": payment.description, "SoTien": payment.amount}
-    ]
-    return {
-        "SoBienLai": "BL-" + payment.transaction_id,
-        "MauSoBienLai": "01BLP0-001",
-        "MaGiaoDich": payment.transaction_id,
-        "MaThamChieu": payment.reference,
-        "MaDoiTac": payment.partner_code,
-        "NgayThanhToan": wire_time(payment.completed_ts),
-        "SoTien": payment.amount,
-        "SoTienBangChu": amount_in_words(payment.amount),
-        "MaTienTe": payment.currency,
-        "SoTienDaHoan": payment.refunded_amount,
-        "MaNganHang": payment.bank_code,
-        "TenNganHang": bank_name(payment.bank_code),
-        "ThongTinGiaoDich": payment.description,
-        "MaDichVu": info.get("MaDichVu"),
-        "MaDVC": info.get("MaDVC"),
-        "MaTTHC": info.get("MaTTHC"),
-        "TenTTHC": procedure_name(info) or None,
-        "MaDonVi": info.get("MaDonVi"),
-        "MaHoSo": info.get("MaHoSo"),
-        "HoTenNguoiNop": info.get("HoTenNguoiNop") or payment.payer_name,
-        "SoCMNDNguoiNop": info.get("SoCMNDNguoiNop"),
-        "DiaChiNguoiNop": info.get("DiaChiNguoiNop"),
-        "PhiLePhi": fees,
-    }
-
-
-PAYER_FIELDS = ("HoTenNguoiNop", "SoCMNDNguoiNop", "DiaChiNguoiNop")
-
-
-def audit_payer_read(
-    session: Session, tenant: str, payment: Payment, *, client: str, purpose: str, action: str
-) -> None:
-    """Record that the payer's personal data (receipt data) was handed out, when it names a citizen."""
-    info = payment.request.get("ThongTinBienLai") or {}
-    subject = info.get("SoCMNDNguoiNop")
-    if not isinstance(subject, str) or not subject:
-        return
-    shown = [f for f in PAYER_FIELDS if info.get(f)]
-    audit.record(
-        session, tenant, service="payment", client=client, subject=subject, fields=shown, purpose=purpose, action=action
-    )
-
-
-RECONCILIATION_COLUMNS = (
-    "MaDoiTac",
-    "MaThamChieu",
-    "MaGiaoDich",
-    "ThoiGianKhoiTao",
-    "ThoiGianGD",
-    "SoTien",
-    "MaTienTe",
-    "TrangThaiGD",
-    "MaLoi",
-    "MaNganHang",
-    "SoTienDaHoan",
-    "MaHoSo",
-)
-
-
-def reconciliation(session: Session, tenant: str, partner_code: str, day: str) -> dict[str, Any]:
-    """Every transaction a partner opened on ``day`` (``yyyyMMdd``, Vietnam time) and its state."""
-    try:
-        start, end = vn_day_bounds(day)
-    except (ValueError, OverflowError):
-        raise errors.FieldInvalid(
-            details=[{"field": "Ngay", "rule": "date", "message": "must be a date yyyyMMdd"}]
-        ) from None
-    payments = list(
-        session.scalars(
-            select(Payment)
-            .where(
-                Payment.tenant == tenant,
-                Payment.partner_code == partner_code,
-                Payment.created_ts >= start,
-                Payment.created_ts < end,
-            )
-            .order_by(Payment.created_ts, Payment.id)
-        )
-    )
-    rows = [
-        {
-            "MaDoiTac": p.partner_code,
-            "MaThamChieu": p.reference,
-            "MaGiaoDich": p.transaction_id,
-            "ThoiGianKhoiTao": wire_time(p.created_ts),
-            "ThoiGianGD": wire_time(p.completed_ts),
-            "SoTien": p.amount,
-            "MaTienTe": p.currency,
-            "TrangThaiGD": trang_thai(p),
-            "MaLoi": p.result_code,
-            "MaNganHang": p.bank_code,
-            "SoTienDaHoan": p.refunded_amount,
-            "MaHoSo": p.dossier_code,
-        }
-        for p in payments
-    ]
-    paid = [p for p in payments if p.status == SUCCESS]
-    return {
-        "MaDoiTac": partner_code,
-        "Ngay": day,
-        "SoGiaoDich": len(rows),
-        "SoGiaoDichThanhCong": len(paid),
-        "TongTienThanhCong": sum(p.amount for p in paid),
-        "TongTienDaHoan": sum(p.refunded_amount for p in paid),
-        "GiaoDich": rows,
-    }
-
-
-def reconciliation_csv(report: Mapping[str, Any]) -> str:
-    import io
-
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(RECONCILIATION_COLUMNS), lineterminator="\n")
-    writer.writeheader()
-    for row in report["GiaoDich"]:
-        writer.writerow(row)
-    return buf.getvalue()
-
-
-def today_vn(session: Session, tenant: str) -> str:
-    return clock.now(session, tenant).astimezone(VN_TZ).strftime("%Y%m%d")
-
-
-# --- Banks and procedures ----------------------------------------------------------------
-
-
-def procedure_name(info: Mapping[str, Any]) -> str:
-    """``TenTTHC`` as the partner sent it, else the catalogue's name of ``MaTTHC`` (else empty)."""
-    given = info.get("TenTTHC")
-    if isinstance(given, str) and given:
-        return given
-    code = info.get("MaTTHC")
-    procedure = catalogue.get(code) if isinstance(code, str) else None
-    return procedure.name if procedure is not None else ""
-
-
-def bank_name(code: str, path: Path = BANK_CODES_CSV) -> str:
-    for bank in banks(path):
-        if bank.code == code:
-            return bank.name
-    if code in MAGIC_BANKS:
-        return "Ngân hàng thử nghiệm (sandbox)"
-    return code

@@ -8,6 +8,8 @@ import httpx
 import pytest
 
 from tests.support import TenantClient
+from tests.support import deliveries as deliveries  # the dossier tests import it from here
+from tests.support import wait_for as wait_for  # the dossier tests import it from here
 
 DEV_UNIT = "000.00.01.H22"
 #: A valid CCCD: Hà Nội (001), male born in the 1900s (0), 1990.
@@ -160,26 +162,6 @@ def receiver():
     r = Receiver()
     yield r
     r.close()
-
-
-def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
-    """Poll until ``predicate()`` is truthy (waiting on background delivery, not timing it)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not reached in time")
-
-
-def deliveries(client: TenantClient, **params: Any) -> list[dict[str, Any]]:
-    r = client.get("/_sandbox/deliveries", params=params)
-    assert r.status_code == 200, r.text
-    items: list[dict[str, Any]] = r.json()["deliveries"]
-    return items
 
 
 def citizen_filing(**overrides: Any) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.receiver import Received, Receiver, Reply
-from tests.support import TenantClient
+from tests.support import TenantClient, deliveries, wait_for
 
 SECRET = "province-secret-0001"
 PARTNER = "HCM_MCDT"
@@ -140,24 +139,6 @@ def refund_body(reference: str, refund_ref: str, amount: int) -> dict[str, Any]:
         "LyDo": "Hồ sơ bị từ chối",
     }
     return signed(fields, REFUND_ORDER)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    """Poll until ``predicate()`` is truthy (background delivery happens in the worker thread)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def deliveries(payment: TenantClient, **params: Any) -> list[dict[str, Any]]:
-    r = payment.get("/_sandbox/deliveries", params=params)
-    assert r.status_code == 200, r.text
-    items: list[dict[str, Any]] = r.json()["deliveries"]
-    return items
 
 
 def advance(client: TenantClient, seconds: float) -> None:

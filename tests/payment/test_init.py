@@ -94,6 +94,13 @@ def test_unknown_message_type_has_its_own_code(payment: TenantClient, province: 
     assert (status, reply["error_code"]) == (400, "MESSAGE_TYPE_UNKNOWN")
 
 
+def test_every_message_type_is_answered_by_its_own_handler() -> None:
+    from services.payment.protocol import REQUEST_TYPES
+    from services.payment.router import MESSAGES
+
+    assert sorted(MESSAGES) == sorted(REQUEST_TYPES) == ["INIT", "QUERY", "REFUND"]
+
+
 @pytest.mark.parametrize(
     "field",
     ["PhienBan", "MaThamChieu", "SoTien", "MaTienTe", "LoaiHinhThanhToan", "MaKenhThanhToan", "MaThietBi",
