@@ -151,7 +151,7 @@ def test_dockerfile_copies_what_exists_and_pins_the_same_uv() -> None:
 
 @pytest.mark.parametrize("proc", ALL, ids=lambda p: p.name)
 def test_compose_hands_out_the_gateways_public_urls_in_shared_mode(proc) -> None:
-    from vnsandbox.topology import GATEWAY_PREFIX
+    from launcher.topology import GATEWAY_PREFIX
 
     url = _env(proc.name)[f"{proc.env_prefix}PUBLIC_BASE_URL"]
     gateway = _env("gateway")["GATEWAY_PUBLIC_BASE_URL"]

@@ -344,3 +344,13 @@ def test_shared_mode_requires_the_public_base_url_naming_the_variable(tmp_path: 
 
     with pytest.raises(ValidationError, match="PAYMENT_PUBLIC_BASE_URL must be set when SANDBOX_MODE=shared"):
         PaymentSettings(mode="shared", gateway_secret=SHARED_SECRET, data_dir=tmp_path)
+
+
+def test_a_parameter_route_beside_a_fixed_sibling_never_takes_the_siblings_name(identity) -> None:  # type: ignore[no-untyped-def]
+    fixed = identity.patch("/_sandbox/clients/default", json={"name": "x"})
+    assert fixed.status_code == 405
+    assert fixed.headers["allow"] == "GET"
+    refused = identity.post(
+        "/_sandbox/clients", json={"client_id": "default", "redirect_uris": ["https://rp.example/cb"]}
+    )
+    assert refused.status_code == 422

@@ -321,7 +321,8 @@ def _schemas_without_bounds(app: FastAPI) -> list[str]:
             if target is not None and ref not in seen:
                 yield from walk(target, where, seen | {ref})
             return
-        if schema.get("type") in ("integer", "number"):
+        if schema.get("type") in ("integer", "number") and "enum" not in schema and "const" not in schema:
+            # An enumeration (``Literal[1, 2]``) is bounded by its values.
             has_max = "maximum" in schema or "exclusiveMaximum" in schema
             has_min = "minimum" in schema or "exclusiveMinimum" in schema
             if not (has_max and has_min):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 from sqlalchemy import MetaData
 from sqlalchemy.orm import Session
+from starlette.convertors import CONVERTOR_TYPES, Convertor, register_url_convertor
 
 from vnsandbox import __version__
 from vnsandbox.control import router as control_router
@@ -259,3 +261,30 @@ def service_index(request: Request, **links: str) -> dict[str, Any]:
         "openapi": f"{base}/openapi.json",
         "control": f"{base}/_sandbox",
     }
+
+
+def _segment_except_convertor(reserved: tuple[str, ...]) -> Convertor[str]:
+    class SegmentExcept(Convertor[str]):
+        """One path segment that is none of ``reserved``."""
+
+        regex = "(?!(?:" + "|".join(re.escape(r) for r in reserved) + ")(?:/|$))[^/]+"
+
+        def convert(self, value: str) -> str:
+            return value
+
+        def to_string(self, value: str) -> str:
+            return value
+
+    return SegmentExcept()
+
+
+def segment_except(*reserved: str) -> str:
+    """The name of a path convertor matching one segment that is none of ``reserved``, for a
+    route beside fixed siblings: ``/clients/{client_id:<name>}`` beside ``/clients/default``
+    then never takes ``default``, so a method only the parameter route has is a 405 on the
+    fixed path (whose ``Allow`` names the fixed route's methods) instead of a call with
+    ``client_id="default"``."""
+    name = "except_" + "_".join(re.sub(r"\W", "_", r) for r in sorted(reserved))
+    if name not in CONVERTOR_TYPES:
+        register_url_convertor(name, _segment_except_convertor(tuple(sorted(reserved))))
+    return name

@@ -15,7 +15,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
-from starlette.convertors import Convertor, register_url_convertor
 
 from services.dossier import accounts, portal, reports, rules, scorecard, service
 from services.dossier.errors import Code, DvcqgError, detail, dvcqg_errors, envelope, http_status
@@ -26,7 +25,7 @@ from vnsandbox.bounds import Amount, PageOffset
 from vnsandbox.context import current_request_id, current_tenant
 from vnsandbox.db import SessionDep
 from vnsandbox.openapi import Responses, header_parameter, media_response, merge_extra, secured
-from vnsandbox.service import service_index
+from vnsandbox.service import segment_except, service_index
 from vnsandbox.signing import CONSUMER_HEADER, TENANT_SIGNATURE_HEADER, verify_tenant_assertion
 from vnsandbox.vn import catalogue
 
@@ -34,20 +33,6 @@ from vnsandbox.vn import catalogue
 #: ``/api/tthc`` is a 405 naming GET rather than a call of a service "tthc".
 FIXED_API_NAMES = ("login", "service", "tthc", "doisoat", "chiso766")
 
-
-class _ServiceNameConvertor(Convertor[str]):
-    """The ``<name>`` of ``/api/<name>``: one path segment, not a fixed route's name."""
-
-    regex = "(?!(?:" + "|".join(FIXED_API_NAMES) + ")(?:/|$))[^/]+"
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        return value
-
-
-register_url_convertor("dvcqg_service", _ServiceNameConvertor())
 
 router = APIRouter()
 
@@ -270,7 +255,7 @@ def call_service(request: Request, session: SessionDep, body: BodyDep) -> JSONRe
 
 
 @router.post(
-    "/api/{service_name:dvcqg_service}",
+    "/api/{service_name:" + segment_except(*FIXED_API_NAMES) + "}",
     summary="The sync API, service named in the path",
     tags=["DVCQG sync"],
     openapi_extra=merge_extra(body_doc(ServiceCall), SYNC_AUTH),

@@ -117,18 +117,43 @@ class PaymentEventIn(BaseModel):
     PhiLePhi: list[Any] = Field(default_factory=list)
 
 
+#: Validation errors about a value's range or length rather than the body's shape: a body
+#: of the right shape whose values break such a rule is code 20 (did not pass validation).
+VALUE_RULES = frozenset(
+    {
+        "greater_than",
+        "greater_than_equal",
+        "less_than",
+        "less_than_equal",
+        "multiple_of",
+        "finite_number",
+        "string_too_long",
+        "string_too_short",
+        "too_long",
+        "too_short",
+        "string_pattern_mismatch",
+    }
+)
+
+
 def parse(model: type[BaseModel], body: Any) -> Any:
-    """Validate the shape of a request ``body`` against ``model``: a body of the wrong shape
-    (a field missing or of the wrong type) is a malformed request, code 1 / HTTP 400, with
-    field details. Records inside ``data`` are checked by ``rules.py`` (code 20)."""
+    """Validate a request ``body`` against ``model``. A body of the wrong shape (not an
+    object, a field missing or of the wrong type) is a malformed request, code 1 / HTTP 400;
+    a body of the right shape whose values are out of range or too long did not pass
+    validation, code 20. Both name each field in ``details``. Records inside ``data`` are
+    checked by ``rules.py`` (code 20)."""
     if not isinstance(body, dict):
         raise DvcqgError(Code.MALFORMED, "The body must be a JSON object", "Nội dung phải là đối tượng JSON")
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        details = [
-            detail(".".join(str(p) for p in e["loc"]) or "body", e["type"], e["msg"], e["msg"]) for e in exc.errors()
-        ]
+        errors = exc.errors()
+        details = [detail(".".join(str(p) for p in e["loc"]) or "body", e["type"], e["msg"], e["msg"]) for e in errors]
+        # A field of a union type reports one error per member (``int`` too large, not a
+        # ``str``): the field's value is out of range when any member says so.
+        out_of_range = {e["loc"][:1] for e in errors if e["type"] in VALUE_RULES}
+        if all(e["loc"][:1] in out_of_range for e in errors):
+            raise DvcqgError(Code.VALIDATION, details=details) from None
         raise DvcqgError(
             Code.MALFORMED,
             "The request does not have the expected shape; see details",

@@ -27,7 +27,10 @@ from vnsandbox.context import current_tenant
 from vnsandbox.db import SessionDep
 from vnsandbox.errors import NotFound, ValidationFailed
 from vnsandbox.openapi import error_responses
-from vnsandbox.service import public_base_url
+from vnsandbox.service import public_base_url, segment_except
+
+#: ``/clients/default`` is the development client's page; no client is called ``default``.
+NOT_DEFAULT = segment_except("default")
 
 router = APIRouter(prefix="/_sandbox", tags=["identity control"])
 
@@ -194,12 +197,16 @@ def client_create(body: ClientIn, session: SessionDep) -> dict[str, Any]:
     return client_to_wire(clients.create(session, current_tenant(), values), BASE_TENANT)
 
 
-@router.get("/clients/{client_id}", summary="One client", responses=CLIENT_404)
+@router.get("/clients/{client_id:" + NOT_DEFAULT + "}", summary="One client", responses=CLIENT_404)
 def client_get(client_id: str, session: SessionDep) -> dict[str, Any]:
     return client_to_wire(clients.get(session, current_tenant(), client_id), BASE_TENANT)
 
 
-@router.patch("/clients/{client_id}", summary="Change a client", responses={**CLIENT_404, **error_responses(409)})
+@router.patch(
+    "/clients/{client_id:" + NOT_DEFAULT + "}",
+    summary="Change a client",
+    responses={**CLIENT_404, **error_responses(409)},
+)
 def client_edit(client_id: str, body: ClientPatch, session: SessionDep) -> dict[str, Any]:
     values = body.model_dump(exclude_unset=True)
     current = client_to_wire(clients.get(session, current_tenant(), client_id), BASE_TENANT)
@@ -207,7 +214,7 @@ def client_edit(client_id: str, body: ClientPatch, session: SessionDep) -> dict[
     return client_to_wire(clients.update(session, current_tenant(), client_id, values), BASE_TENANT)
 
 
-@router.delete("/clients/{client_id}", summary="Remove a client", responses=CLIENT_404)
+@router.delete("/clients/{client_id:" + NOT_DEFAULT + "}", summary="Remove a client", responses=CLIENT_404)
 def client_delete(client_id: str, session: SessionDep) -> dict[str, Any]:
     clients.delete(session, current_tenant(), client_id)
     return {"deleted": client_id}

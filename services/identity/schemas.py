@@ -228,7 +228,9 @@ class ClientIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    client_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
+    client_id: str = Field(
+        min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$", description="any name but `default`"
+    )
     client_secret: str | None = Field(None, max_length=256, description="generated when left out")
     name: str = Field("", max_length=256)
     redirect_uris: list[str] = Field(default_factory=list)
@@ -242,6 +244,13 @@ class ClientIn(BaseModel):
     jwks: dict[str, Any] = Field(default_factory=dict, description="public keys for private_key_jwt")
     required_level: int = Field(1, ge=1, le=2)
     require_pkce: bool = False
+
+    @field_validator("client_id")
+    @classmethod
+    def _not_default(cls, value: str) -> str:
+        if value == "default":  # /_sandbox/clients/default is the development client's page
+            raise PydanticCustomError("reserved_name", "`default` is reserved; choose another client_id")
+        return value
 
 
 class ClientPatch(PatchModel):
