@@ -22,7 +22,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.identity import clients, keys, people
-from services.identity.errors import AuthorizeError, OAuthError, invalid_grant, invalid_request, invalid_token
+from services.identity.errors import AuthorizeError, invalid_grant, invalid_request, invalid_token
 from services.identity.models import (
     AuthorizationCode,
     Client,
@@ -34,6 +34,7 @@ from services.identity.models import (
 )
 from services.identity.settings import IdentitySettings
 from vnsandbox import switches
+from vnsandbox.errors import OAuthError
 from vnsandbox.vn import cccd
 
 #: Error switches of the authorization endpoint: switch → OAuth ``error`` sent to the client.

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
 from services.identity import clients, keys, oidc, people
-from services.identity.errors import AuthorizeError, OAuthError, PopulationError, invalid_request, invalid_token
+from services.identity.errors import AuthorizeError, PopulationError, invalid_request, invalid_token
 from services.identity.models import Client, IssuedToken
 from services.identity.schemas import (
     VerifyBatchIn,
@@ -33,7 +33,7 @@ from services.identity.settings import IdentitySettings
 from vnsandbox import audit, clock, switches
 from vnsandbox.context import current_tenant
 from vnsandbox.db import SessionDep
-from vnsandbox.errors import PayloadTooLarge, SandboxError
+from vnsandbox.errors import OAuthError, PayloadTooLarge, SandboxError
 from vnsandbox.service import public_base_url, service_index
 from vnsandbox.vn import cccd
 
