@@ -59,9 +59,13 @@ class PopulationError(SandboxError):
         status_code: int,
         result_code: str,
         headers: dict[str, str] | None = None,
+        keep_changes: bool = False,
     ) -> None:
         super().__init__(message_en, message_vi, code=code, status_code=status_code, headers=headers)
         self.result_code = result_code
+        #: As :attr:`vnsandbox.errors.OAuthError.keep_changes`: committed before it is answered
+        #: (the use of a failure switch counts although the call fails).
+        self.keep_changes = keep_changes
 
     def body(self) -> dict[str, Any]:
         body = super().body()
