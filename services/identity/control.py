@@ -6,7 +6,6 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
 
 from services.identity import clients, keys, people, population
 from services.identity.models import BASE_TENANT, PopulationInfo, aware
@@ -17,6 +16,7 @@ from services.identity.schemas import (
     LevelIn,
     PersonaIn,
     PersonaPatch,
+    SeedIn,
     client_to_wire,
     persona_to_control,
 )
@@ -100,11 +100,6 @@ def persona_level(number: str, body: LevelIn, session: SessionDep) -> dict[str, 
 
 
 # -- seeding ------------------------------------------------------------------------------------
-
-
-class SeedIn(BaseModel):
-    people: int = Field(ge=0, description="how many people to generate for this tenant")
-    seed: int = Field(0, description="the same seed gives the same people")
 
 
 def _info(row: PopulationInfo | None) -> dict[str, Any] | None:

@@ -277,6 +277,11 @@ def client_to_wire(c: Client, base_tenant: str) -> dict[str, Any]:
     }
 
 
+class SeedIn(BaseModel):
+    people: int = Field(ge=0, description="how many people to generate for this tenant")
+    seed: int = Field(0, description="the same seed gives the same people")
+
+
 # -- population verification ------------------------------------------------------------------
 
 
