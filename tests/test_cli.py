@@ -82,8 +82,8 @@ def test_up_prints_the_development_accounts(sandbox: SandboxProcesses) -> None:
 
 
 def test_up_waits_for_the_gateway_to_be_ready_before_its_banner(monkeypatch, tmp_path) -> None:
-    from launcher.topology import ALL
     from launcher import cli
+    from launcher.topology import ALL
 
     class Running:
         returncode = None

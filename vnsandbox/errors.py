@@ -218,6 +218,42 @@ class ServiceUnavailable(SandboxError):
     message_en = "Service temporarily unavailable"
 
 
+class OAuthError(SandboxError):
+    """An OAuth 2.0 error reply (RFC 6749 §5.2): ``{"error", "error_description"}``.
+
+    ``error`` is the RFC code; the description carries both languages, Vietnamese first. Used by
+    every OAuth 2.0 endpoint of the sandbox (the identity provider's, the gateway's token endpoint).
+    """
+
+    status_code = 400
+
+    def __init__(
+        self,
+        error: str,
+        message_en: str,
+        message_vi: str,
+        *,
+        status_code: int = 400,
+        headers: Mapping[str, str] | None = None,
+        keep_changes: bool = False,
+    ) -> None:
+        super().__init__(message_en, message_vi, code=error, status_code=status_code, headers=headers)
+        self.headers.setdefault("Cache-Control", "no-store")
+        #: The unit of work is committed before the error is answered (a spent code, a
+        #: revoked token family), where rolling back would undo a security measure.
+        self.keep_changes = keep_changes
+
+    @property
+    def error(self) -> str:
+        return self.code
+
+    def description(self) -> str:
+        return f"{self.message_vi} ({self.message_en})"
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.code, "error_description": self.description()}
+
+
 def internal_error() -> SandboxError:
     """The reply for a defect of the sandbox itself (never for bad input)."""
     return SandboxError(

@@ -6,7 +6,6 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
 
 from services.identity import clients, keys, people, population
 from services.identity.models import BASE_TENANT, PopulationInfo, aware
@@ -17,12 +16,12 @@ from services.identity.schemas import (
     LevelIn,
     PersonaIn,
     PersonaPatch,
+    SeedIn,
     client_to_wire,
     persona_to_control,
 )
 from services.identity.settings import DEV_CLIENT_ID, IdentitySettings
 from vnsandbox import clock
-from vnsandbox.bounds import Amount, Seed
 from vnsandbox.context import current_tenant
 from vnsandbox.db import SessionDep
 from vnsandbox.errors import NotFound, ValidationFailed
@@ -109,11 +108,6 @@ def persona_level(number: str, body: LevelIn, session: SessionDep) -> dict[str, 
 
 
 # -- seeding ------------------------------------------------------------------------------------
-
-
-class SeedIn(BaseModel):
-    people: Amount = Field(description="how many people to generate for this tenant")
-    seed: Seed = Field(0, description="the same seed gives the same people (0 … 2^31 - 1)")
 
 
 def _info(row: PopulationInfo | None) -> dict[str, Any] | None:

@@ -1,7 +1,8 @@
 """Errors of the identity service in the envelopes its real counterparts use.
 
 OAuth 2.0 / OpenID Connect endpoints answer ``{"error", "error_description"}`` (RFC 6749
-§5.2); the population API uses the sandbox envelope with its own codes.
+§5.2) through the foundation's :class:`vnsandbox.errors.OAuthError`, built here by the helpers
+below; the population API uses the sandbox envelope with its own codes.
 """
 
 from __future__ import annotations
@@ -11,40 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from vnsandbox.context import current_request_id
-from vnsandbox.errors import ErrorBody, SandboxError
+from vnsandbox.errors import ErrorBody, OAuthError, SandboxError
 from vnsandbox.openapi import Responses, error_responses
-
-
-class OAuthError(SandboxError):
-    """An OAuth 2.0 error reply: ``error`` is the RFC code, the description is bilingual."""
-
-    status_code = 400
-
-    def __init__(
-        self,
-        error: str,
-        message_en: str,
-        message_vi: str,
-        *,
-        status_code: int = 400,
-        headers: dict[str, str] | None = None,
-        keep_changes: bool = False,
-    ) -> None:
-        super().__init__(message_en, message_vi, code=error, status_code=status_code, headers=headers)
-        self.headers.setdefault("Cache-Control", "no-store")
-        #: The unit of work is committed before the error is answered (a spent code, a
-        #: revoked token family), where rolling back would undo a security measure.
-        self.keep_changes = keep_changes
-
-    @property
-    def error(self) -> str:
-        return self.code
-
-    def description(self) -> str:
-        return f"{self.message_vi} ({self.message_en})"
-
-    def body(self) -> dict[str, Any]:
-        return {"error": self.code, "error_description": self.description()}
 
 
 def invalid_request(en: str, vi: str) -> OAuthError:
@@ -93,9 +62,13 @@ class PopulationError(SandboxError):
         status_code: int,
         result_code: str,
         headers: dict[str, str] | None = None,
+        keep_changes: bool = False,
     ) -> None:
         super().__init__(message_en, message_vi, code=code, status_code=status_code, headers=headers)
         self.result_code = result_code
+        #: As :attr:`vnsandbox.errors.OAuthError.keep_changes`: committed before it is answered
+        #: (the use of a failure switch counts although the call fails).
+        self.keep_changes = keep_changes
 
     def body(self) -> dict[str, Any]:
         body = super().body()

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
@@ -136,6 +137,26 @@ def verification_key(session: Session, tenant: str, kid: str, now: datetime, max
             if k.kid == kid and (k.retired_at is None or k.retired_at > horizon):
                 return k
     return None
+
+
+def sign(session: Session, tenant: str, claims: dict[str, Any], *, typ: str = "JWT", kid: str | None = None) -> str:
+    """``claims`` signed (RS256) with the tenant's active key; ``kid`` puts another key id in the header."""
+    key = active_key(session, tenant)
+    return jwt.encode(
+        claims, private_key(key.private_pem), algorithm="RS256", headers={"kid": kid or key.kid, "typ": typ}
+    )
+
+
+def verified_claims(token: str, public_jwk: dict[str, Any]) -> dict[str, Any]:
+    """The claims of ``token`` if ``public_jwk`` verifies its signature (times and audience are the
+    caller's to check); raises :class:`jwt.PyJWTError` otherwise."""
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        public_key(json.dumps(public_jwk, sort_keys=True)),
+        algorithms=["RS256"],
+        options={"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False},
+    )
+    return claims
 
 
 def rotate(session: Session, tenant: str, now: datetime) -> SigningKey:

@@ -15,13 +15,15 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 from pydantic_core import PydanticCustomError
 
 from services.identity.models import Client, Person
-from services.identity.oidc import LOGIN_IDP
 from services.identity.people import RESULT_TEXT, Verification
+from vnsandbox.bounds import Amount, Seed
 
 SEX_TO_WIRE = {"M": "Nam", "F": "Nữ"}
 SEX_FROM_WIRE = {"nam": "M", "m": "M", "male": "M", "nữ": "F", "nu": "F", "f": "F", "female": "F"}
 ACCOUNT_TYPE_TO_WIRE = {"citizen": "1", "business": "2", "agency": "3"}
 ACCOUNT_TYPE_FROM_WIRE = {v: k for k, v in ACCOUNT_TYPE_TO_WIRE.items()}
+#: ``loginIdp`` of the userinfo claims: the identity provider behind VNeID (the Ministry of Public Security).
+LOGIN_IDP = "BCA"
 
 
 def date_to_wire(value: date | None) -> str | None:
@@ -285,6 +287,11 @@ def client_to_wire(c: Client, base_tenant: str) -> dict[str, Any]:
     }
 
 
+class SeedIn(BaseModel):
+    people: Amount = Field(description="how many people to generate for this tenant")
+    seed: Seed = Field(0, description="the same seed gives the same people (0 … 2^31 - 1)")
+
+
 # -- population verification ------------------------------------------------------------------
 
 
@@ -337,3 +344,100 @@ def verification_to_wire(v: Verification) -> dict[str, Any]:
     if v.problems:
         out["LoiSoDinhDanh"] = [p.as_detail() for p in v.problems]
     return out
+
+
+# -- forms of the OpenID Connect endpoints --------------------------------------------------------
+
+
+class AuthorizeRequest(BaseModel):
+    """The parameters of an authorization request (query or form). The router takes the form
+    post of ``/oauth2/authorize`` and ``/oauth2/login`` as this model, so the parameter list
+    stands once."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    client_id: str | None = None
+    redirect_uri: str | None = None
+    response_type: str | None = None
+    scope: str | None = None
+    state: str | None = None
+    nonce: str | None = None
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+    acr_values: str | None = None
+    prompt: str | None = None
+    login_hint: str | None = None
+    max_age: str | None = None
+    response_mode: str | None = None
+
+    @classmethod
+    def from_params(cls, params: dict[str, str]) -> AuthorizeRequest:
+        return cls(**{k: v for k, v in params.items() if k in cls.model_fields})
+
+    def as_params(self) -> dict[str, str]:
+        return {name: v for name in type(self).model_fields if (v := getattr(self, name)) is not None}
+
+    @property
+    def scopes(self) -> list[str]:
+        return (self.scope or "").split()
+
+    @property
+    def prompts(self) -> set[str]:
+        return set((self.prompt or "").split())
+
+
+# The authorization request as a form post (no docstring: it would become the schema's description).
+class AuthorizeForm(AuthorizeRequest):
+    pass
+
+
+class LoginForm(AuthorizeForm):
+    SoDinhDanh: str | None = None
+    action: str = "approve"
+    q: str | None = None
+
+
+class ClientAuthForm(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    client_id: str | None = None
+    client_secret: str | None = None
+    client_assertion_type: str | None = None
+    client_assertion: str | None = None
+
+
+class TokenGrant(BaseModel):
+    """The grant parameters of a token request (the token form adds client authentication)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    grant_type: str | None = None
+    code: str | None = None
+    redirect_uri: str | None = None
+    code_verifier: str | None = None
+    refresh_token: str | None = None
+    scope: str | None = None
+
+
+# Client authentication, then the grant's parameters (this base order keeps that field order).
+class TokenForm(TokenGrant, ClientAuthForm):
+    pass
+
+
+class TokenValueForm(ClientAuthForm):
+    token: str | None = None
+    token_type_hint: str | None = None
+
+
+class UserinfoForm(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    access_token: str | None = None
+
+
+class LogoutForm(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id_token_hint: str | None = None
+    client_id: str | None = None
+    post_logout_redirect_uri: str | None = None
+    state: str | None = None
