@@ -54,6 +54,9 @@ Vnd = Annotated[int, Ge(0), Le(MAX_VND)]
 """An amount of money in đồng (0 … 10^12)."""
 HttpStatus = Annotated[int, Ge(100), Le(599)]
 """An HTTP status code (100 … 599)."""
+#: A real wait a failure switch makes a request sit through (seconds; at most two minutes).
+MAX_SWITCH_WAIT_S = 120.0
+WaitSeconds = Annotated[float, Ge(0), Le(MAX_SWITCH_WAIT_S), AllowInfNan(False)]
 ClockSeconds = Annotated[float, Ge(-MAX_CLOCK_OFFSET_S), Le(MAX_CLOCK_OFFSET_S), AllowInfNan(False)]
 """Seconds of test-clock movement or offset (± 100 years, finite)."""
 

@@ -23,14 +23,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import select, text
 
 from vnsandbox import __version__, audit, clock, metrics
 from vnsandbox.bounds import MAX_COUNT, ClockSeconds, Count, HttpStatus, numbers_in_range
 from vnsandbox.context import current_tenant
 from vnsandbox.db import Database, SessionDep, Switch
-from vnsandbox.errors import SandboxError, ValidationFailed
+from vnsandbox.errors import SandboxError, ValidationFailed, validation_details
 from vnsandbox.journal import Journal, JournalQuery
 from vnsandbox.openapi import media_response
 
@@ -165,6 +165,23 @@ def switches_list(request: Request, session: SessionDep) -> dict[str, Any]:
     }
 
 
+def _switch_params(request: Request, name: str, given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` checked against the switch's declared parameters (only those it sets)."""
+    model: type[BaseModel] | None = request.app.state.spec.switch_params.get(name)
+    if model is None:
+        return given
+    try:
+        checked = model.model_validate(given)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            f"Invalid parameters for switch {name!r}",
+            f"Tham số của công tắc {name!r} không hợp lệ",
+            code="INVALID_SWITCH_PARAMS",
+            details=[{**d, "field": f"params.{d['field']}"} for d in validation_details(exc.errors())],
+        ) from None
+    return checked.model_dump(exclude_unset=True)
+
+
 @router.put("/switches/{name}", summary="Turn a named switch on (replacing one with the same name and scope)")
 def switch_set(name: str, body: SwitchIn, request: Request, session: SessionDep) -> dict[str, Any]:
     names = _switch_names(request)
@@ -175,12 +192,13 @@ def switch_set(name: str, body: SwitchIn, request: Request, session: SessionDep)
             code="UNKNOWN_SWITCH",
             details=[{"field": "name", "rule": "one_of", "message": ", ".join(sorted(names))}],
         )
+    params = _switch_params(request, name, body.params)
     tenant = current_tenant()
     for old in session.scalars(
         select(Switch).where(Switch.tenant == tenant, Switch.name == name, Switch.scope == body.scope)
     ):
         session.delete(old)
-    row = Switch(tenant=tenant, name=name, scope=body.scope, params=body.params, remaining=body.remaining)
+    row = Switch(tenant=tenant, name=name, scope=body.scope, params=params, remaining=body.remaining)
     session.add(row)
     session.flush()
     return SwitchOut.model_validate(row, from_attributes=True).model_dump(mode="json") | {"description": names[name]}

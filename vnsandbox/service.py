@@ -15,6 +15,7 @@ import fastapi_offline
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
+from pydantic import BaseModel
 from sqlalchemy import MetaData
 from sqlalchemy.orm import Session
 from starlette.convertors import CONVERTOR_TYPES, Convertor, register_url_convertor
@@ -87,6 +88,9 @@ class ServiceSpec:
     extra_metadata: list[MetaData] = field(default_factory=list)
     #: Switch name → description, for ``/_sandbox/switches``.
     switches: dict[str, str] = field(default_factory=dict)
+    #: Switch name → the model of its ``params`` (bounded, unknown keys refused), checked when
+    #: the switch is set, so the code that applies a switch can trust its parameters.
+    switch_params: dict[str, type[BaseModel]] = field(default_factory=dict)
     on_reset: list[ResetHook] = field(default_factory=list)
     #: Called once after migrations (seeding defaults, for example).
     on_startup: list[Callable[[FastAPI], None]] = field(default_factory=list)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.dossier import control, portal, service
+from services.dossier import control, portal, schemas, service
 from services.dossier.models import Base
 from services.dossier.router import router, too_deep
 from services.dossier.settings import DossierSettings
@@ -40,6 +40,7 @@ SPEC = ServiceSpec(
     extra_metadata=[OutboxBase.metadata],
     routers=[control.router, outbox_router, router],
     switches=service.SWITCHES,
+    switch_params=schemas.SWITCH_PARAMS,
     # The sync API answers every input, NUL included, in the DVCQG {"error_code", "message"} envelope.
     own_input_checks=("/api",),
     own_input_error=own_input_error,

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.dossier.errors import Code, DvcqgError, detail
-from vnsandbox.bounds import Amount, Vnd
+from vnsandbox.bounds import MAX_SWITCH_WAIT_S, Amount, Count, Vnd, WaitSeconds
 
 SERVICES = (
     "DongBoHoSoMC",
@@ -171,3 +171,40 @@ def body_doc(model: type[BaseModel]) -> dict[str, Any]:
             "content": {"application/json": {"schema": model.model_json_schema(ref_template="#/$defs/{model}")}},
         }
     }
+
+
+# -- switch parameters ---------------------------------------------------------------------
+
+
+class TransientErrorParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    share: float = Field(1.0, ge=0, le=1, allow_inf_nan=False, description="share of calls refused (0 … 1)")
+
+
+class TimeoutParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seconds: WaitSeconds = 30.0
+
+
+class SlowParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    delay_ms: float = Field(2000.0, ge=0, le=MAX_SWITCH_WAIT_S * 1000, allow_inf_nan=False)
+
+
+class ExpiryParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    after: Count = 1
+
+
+#: The parameters each switch takes (checked when it is set; the others take none). Only the
+#: parameters given are stored; the code applying a switch supplies the same defaults.
+SWITCH_PARAMS: dict[str, type[BaseModel]] = {
+    "sync_transient_error": TransientErrorParams,
+    "sync_timeout": TimeoutParams,
+    "sync_slow": SlowParams,
+    "session_expiry_mid_batch": ExpiryParams,
+}

@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from services.identity import clients, keys, oidc, people, population
+from services.identity import clients, keys, oidc, people, population, schemas
 from services.identity.control import router as control_router
 from services.identity.models import BASE_TENANT, Base, PopulationInfo
 from services.identity.oidc import SWITCHES
@@ -81,6 +81,7 @@ SPEC = ServiceSpec(
     metadata=Base.metadata,
     routers=[router, control_router],
     switches={**SWITCHES, **people.SWITCHES},
+    switch_params=schemas.SWITCH_PARAMS,
     on_startup=[_on_startup],
     on_reset=[lambda _app, _session, tenant: keys.forget(tenant)],
     workers=[_purge_worker],

@@ -16,7 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from services.identity.models import Client, Person
 from services.identity.people import RESULT_TEXT, Verification
-from vnsandbox.bounds import Amount, Seed
+from vnsandbox.bounds import Amount, Seed, WaitSeconds
 
 SEX_TO_WIRE = {"M": "Nam", "F": "Nữ"}
 SEX_FROM_WIRE = {"nam": "M", "m": "M", "male": "M", "nữ": "F", "nu": "F", "f": "F", "female": "F"}
@@ -441,3 +441,30 @@ class LogoutForm(BaseModel):
     client_id: str | None = None
     post_logout_redirect_uri: str | None = None
     state: str | None = None
+
+
+# -- switch parameters ---------------------------------------------------------------------
+
+
+class SlowApprovalParams(BaseModel):
+    """``SLOW_APPROVAL``: how long the approval in the VNeID app takes (real seconds)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    delay_seconds: WaitSeconds = 3.0
+
+
+class PopulationTimeoutParams(BaseModel):
+    """``POPULATION_TIMEOUT``: how long the population API waits before its 504 (real seconds)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    delay_seconds: WaitSeconds = 5.0
+
+
+#: The parameters each switch takes (checked when it is set; the others take none). Only the
+#: parameters given are stored; the code applying a switch supplies the same defaults.
+SWITCH_PARAMS: dict[str, type[BaseModel]] = {
+    "SLOW_APPROVAL": SlowApprovalParams,
+    "POPULATION_TIMEOUT": PopulationTimeoutParams,
+}

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
-from services.payment import service
+from services.payment import schemas, service
 from services.payment.control import router as control_router
 from services.payment.models import Base
 from services.payment.router import router
@@ -86,6 +86,7 @@ SPEC = ServiceSpec(
     routers=[router, control_router, outbox.router],
     extra_metadata=[OutboxBase.metadata],
     switches=service.SWITCHES,
+    switch_params=schemas.SWITCH_PARAMS,
     workers=[_outbox_worker, _expiry_worker],
     # PayGov messages and pages answer bad characters with FIELD_INVALID in their own envelope.
     own_input_checks=(

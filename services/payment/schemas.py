@@ -27,7 +27,7 @@ from services.payment.protocol import (
     STATE_SUCCESS,
     wire_time,
 )
-from vnsandbox.bounds import MAX_VND
+from vnsandbox.bounds import MAX_CLOCK_OFFSET_S, MAX_VND, WaitSeconds
 from vnsandbox.vn.wiretime import parse_wire_time
 
 REFERENCE = r"^[A-Za-z0-9._:\-]{1,50}$"
@@ -380,3 +380,33 @@ class CompleteIn(BaseModel):
     )
 
     model_config = ConfigDict(populate_by_name=True)
+
+
+# -- switch parameters ---------------------------------------------------------------------
+
+
+class InitSlowParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    delay_s: WaitSeconds = 5.0
+
+
+class DuplicateParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    copies: int = Field(2, ge=2, le=10)
+
+
+class OutOfOrderParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    delay_s: float = Field(30.0, ge=0, le=MAX_CLOCK_OFFSET_S, allow_inf_nan=False, description="test-clock seconds")
+
+
+#: The parameters each switch takes (checked when it is set; the others take none). Only the
+#: parameters given are stored; the code applying a switch supplies the same defaults.
+SWITCH_PARAMS: dict[str, type[BaseModel]] = {
+    "init_slow": InitSlowParams,
+    "notice_duplicate": DuplicateParams,
+    "notice_out_of_order": OutOfOrderParams,
+}
