@@ -290,3 +290,15 @@ def test_each_service_outbox_retries_as_its_documented_environment_says(
     with TestClient(create_app(settings)) as client:
         sender = client.app.state.outbox
         assert sender.policy == RetryPolicy(base_s=1.0, max_s=9.0, max_attempts=4, timeout_s=3.0, lease_s=7.0)
+
+
+def test_delivery_replies_give_their_times_in_iso_8601_with_an_offset() -> None:
+    from vnsandbox.outbox import Attempt, Delivery
+
+    row = Delivery(id="d1", kind="k", ref="r", target_url="http://x", status="pending", attempts=0, max_attempts=1)
+    row.created_ts, row.next_attempt_ts, row.delivered_ts = 0.0, 86_400.5, None
+    out = row.to_dict([Attempt(number=1, at_ts=60.0, duration_ms=1.0, accepted=1)])
+    assert out["created_at"] == "1970-01-01T00:00:00.000+00:00"
+    assert out["next_attempt_at"] == "1970-01-02T00:00:00.500+00:00"
+    assert out["delivered_at"] is None
+    assert out["attempt_log"][0]["at"] == "1970-01-01T00:01:00.000+00:00"

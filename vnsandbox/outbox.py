@@ -32,6 +32,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
 import httpx
@@ -57,6 +58,11 @@ DELIVERY_ID_HEADER = "X-Sandbox-Delivery-Id"
 RESPONSE_BODY_BYTES = 1024
 #: Bytes of a receiver's reply read at all (the acceptance rule parses them).
 REPLY_READ_BYTES = 65_536
+
+
+def iso_time(ts: float | None) -> str | None:
+    """An epoch time of the tenant's clock as ISO 8601 with its UTC offset (replies carry both)."""
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
 
 
 class OutboxBase(DeclarativeBase):
@@ -116,6 +122,11 @@ class Delivery(OutboxBase):
                 "accept",
             )
         }
+        out |= {
+            "created_at": iso_time(self.created_ts),
+            "next_attempt_at": iso_time(self.next_attempt_ts),
+            "delivered_at": iso_time(self.delivered_ts),
+        }
         out["payload"] = self.payload
         if attempts is not None:
             out["attempt_log"] = [a.to_dict() for a in attempts]
@@ -139,10 +150,12 @@ class Attempt(OutboxBase):
     accepted: Mapped[int] = mapped_column(Integer, default=0)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             c: getattr(self, c)
             for c in ("number", "at_ts", "status_code", "error", "duration_ms", "response_body", "accepted")
         }
+        out["at"] = iso_time(self.at_ts)
+        return out
 
 
 @dataclass
