@@ -46,6 +46,13 @@ ITEM_OK = Code.OK
 CONFLICT_ATTEMPTS = 3
 
 
+class RefusedBySwitch(DvcqgError):
+    """A call refused by a switch (``sync_transient_error``, ``sync_timeout``), nothing applied.
+
+    The switch's use still counts: the router commits the request's unit of work before the
+    error is answered, so ``remaining`` and the ``share`` counter move on with every call."""
+
+
 @dataclass
 class SyncRun:
     """State of one DongBoHoSoMC / CapNhatTienDoHoSoMC call."""
@@ -75,17 +82,12 @@ class SyncRun:
 # --------------------------------------------------------------------------- call-level switches
 
 
-def start_run(
-    session: Session, tenant: str, settings: DossierSettings, caller: Caller, service: str
-) -> SyncRun | DvcqgError:
-    """Apply the call-level switches and prepare the run.
-
-    A switch that refuses the call (transient error, timeout) is returned, not raised, so
-    the unit of work still commits the switch's use counter."""
+def start_run(session: Session, tenant: str, settings: DossierSettings, caller: Caller, service: str) -> SyncRun:
+    """Apply the call-level switches and prepare the run; a switch that refuses the call
+    raises :class:`RefusedBySwitch`."""
     scope = caller.unit.code
-    refusal = refuse_transiently(session, tenant, scope) or refuse_after_timeout(session, tenant, scope)
-    if refusal is not None:
-        return refusal
+    refuse_transiently(session, tenant, scope)
+    refuse_after_timeout(session, tenant, scope)
     slow = switches.take(session, tenant, "sync_slow", scope)
     if slow is not None:
         time.sleep(float(slow.params.get("delay_ms", 2000)) / 1000)
@@ -105,12 +107,12 @@ def start_run(
     )
 
 
-def refuse_transiently(session: Session, tenant: str, scope: str) -> DvcqgError | None:
+def refuse_transiently(session: Session, tenant: str, scope: str) -> None:
     """``sync_transient_error``: exactly ``share`` of calls fail, spread evenly
     (deterministic), code 30. Every call counts, refused or not."""
     transient = switches.peek(session, tenant, "sync_transient_error", scope)
     if transient is None:
-        return None
+        return
     share = float(transient.params.get("share", 1.0))
     count = int(transient.params.get("count", 0))
     transient.params = {**transient.params, "count": count + 1}
@@ -119,17 +121,15 @@ def refuse_transiently(session: Session, tenant: str, scope: str) -> DvcqgError 
         if transient.remaining <= 0:
             session.delete(transient)
     if int((count + 1) * share) > int(count * share):
-        return DvcqgError(Code.TRANSIENT)
-    return None
+        raise RefusedBySwitch(Code.TRANSIENT)
 
 
-def refuse_after_timeout(session: Session, tenant: str, scope: str) -> DvcqgError | None:
+def refuse_after_timeout(session: Session, tenant: str, scope: str) -> None:
     """``sync_timeout``: wait ``seconds`` (real time), then refuse with code 31."""
     timeout = switches.take(session, tenant, "sync_timeout", scope)
     if timeout is not None:
         time.sleep(float(timeout.params.get("seconds", 30)))
-        return DvcqgError(Code.TIMEOUT)
-    return None
+        raise RefusedBySwitch(Code.TIMEOUT)
 
 
 def _session_expiry(session: Session, tenant: str, caller: Caller) -> int | None:

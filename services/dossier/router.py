@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.convertors import Convertor, register_url_convertor
 
 from services.dossier import accounts, portal, reports, rules, scorecard, service
+from services.dossier.batch import RefusedBySwitch
 from services.dossier.errors import Code, DvcqgError, detail, dvcqg_errors, envelope, http_status
 from services.dossier.schemas import SERVICES, LoginIn, ServiceCall, body_doc, parse
 from services.dossier.settings import DossierSettings
@@ -221,9 +222,11 @@ def _dispatch(request: Request, session: Session, body: Any, name: str | None) -
                 f"{len(items)} records; at most {settings.batch_max} per call",
                 f"{len(items)} bản ghi; tối đa {settings.batch_max} bản ghi mỗi lần gửi",
             )
-        run = service.start_run(session, tenant, settings, caller, call.service)
-        if isinstance(run, DvcqgError):
-            return run.response()
+        try:
+            run = service.start_run(session, tenant, settings, caller, call.service)
+        except RefusedBySwitch:
+            session.commit()  # the switch's use counts although the call is refused
+            raise
         if call.service == "DongBoHoSoMC":
             results = service.sync_dossiers(run, items, call.updating)
         else:
