@@ -14,10 +14,11 @@ import io
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, func, or_, select
 from sqlalchemy.orm import Session, defer
 
 from services.dossier import rules
@@ -51,6 +52,33 @@ def period(filters: Mapping[str, Any]) -> tuple[datetime | None, datetime | None
     if problems:
         raise DvcqgError(Code.VALIDATION, details=problems)
     return bounds[0], bounds[1]
+
+
+def in_period(
+    when: SQLColumnExpression[Any], start: datetime | None, end: datetime | None
+) -> list[ColumnElement[bool]]:
+    """``when`` within the period's bounds (an absent bound is no condition)."""
+    return ([when >= start] if start else []) + ([when <= end] if end else [])
+
+
+@dataclass
+class Scope:
+    """What a report covers: the period's bounds (None: open), the units, and the time the
+    report is made as of (the period's end, or now if earlier)."""
+
+    start: datetime | None
+    end: datetime | None
+    units: list[str]
+    as_of: datetime
+
+
+def scope_of(session: Session, tenant: str, codes: frozenset[str], filters: Mapping[str, Any]) -> Scope:
+    """The scope of a report from its filters (``TuNgay``, ``DenNgay``, ``MaDonVi``): code 20
+    for a malformed date, 17 for a unit the caller may not read."""
+    start, end = period(filters)
+    units = units_of(codes, filters)
+    now = now_naive(session, tenant)
+    return Scope(start, end, units, min(end, now) if end else now)
 
 
 def units_of(codes: frozenset[str], filters: Mapping[str, Any]) -> list[str]:
@@ -96,10 +124,8 @@ def distribution(values: Iterable[float]) -> dict[str, Any]:
 
 
 def reconciliation(session: Session, tenant: str, codes: frozenset[str], filters: Mapping[str, Any]) -> dict[str, Any]:
-    start, end = period(filters)
-    units = units_of(codes, filters)
-    now = now_naive(session, tenant)
-    as_of = min(end, now) if end else now
+    scope = scope_of(session, tenant, codes, filters)
+    start, end, units, as_of = scope.start, scope.end, scope.units, scope.as_of
     dossiers = _dossiers_in_period(session, tenant, units, start, end)
     counts = Counter(d.status for d in dossiers)
     rejected_rows = _rejected_in_period(session, tenant, units, start, end)
@@ -130,11 +156,7 @@ def _dossiers_in_period(
     """The units' dossiers received in the period (portal-filed ones not yet received: by
     their filing time), without their wire record."""
     when = func.coalesce(Dossier.received_at, Dossier.synced_at)
-    conds = [Dossier.tenant == tenant, Dossier.unit_code.in_(units)]
-    if start:
-        conds.append(when >= start)
-    if end:
-        conds.append(when <= end)
+    conds = [Dossier.tenant == tenant, Dossier.unit_code.in_(units), *in_period(when, start, end)]
     # The wire record (``data``) is not needed here: leave it in the database.
     stmt = select(Dossier).options(defer(Dossier.data)).where(*conds).order_by(Dossier.code)
     return list(session.scalars(stmt))
@@ -174,11 +196,11 @@ def _rejected_in_period(
     session: Session, tenant: str, units: list[str], start: datetime | None, end: datetime | None
 ) -> list[RejectedUpdate]:
     """The units' updates the portal refused in the period."""
-    conds = [RejectedUpdate.tenant == tenant, RejectedUpdate.unit_code.in_(units)]
-    if start:
-        conds.append(RejectedUpdate.received_at >= start)
-    if end:
-        conds.append(RejectedUpdate.received_at <= end)
+    conds = [
+        RejectedUpdate.tenant == tenant,
+        RejectedUpdate.unit_code.in_(units),
+        *in_period(RejectedUpdate.received_at, start, end),
+    ]
     return list(session.scalars(select(RejectedUpdate).where(*conds).order_by(RejectedUpdate.id)))
 
 

@@ -44,9 +44,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.dossier import rules
-from services.dossier.accounts import now_naive
 from services.dossier.models import Dossier, DossierEvent
-from services.dossier.reports import period, units_of
+from services.dossier.reports import in_period, scope_of
 from vnsandbox.vn import catalogue
 
 MAX_MARKS: dict[str, float] = {
@@ -370,11 +369,12 @@ def _received_dossiers(
     session: Session, tenant: str, units: list[str], start: datetime | None, end: datetime | None
 ) -> list[Dossier]:
     """The units' dossiers received (``NgayTiepNhan``) in the period."""
-    conds = [Dossier.tenant == tenant, Dossier.unit_code.in_(units), Dossier.received_at.is_not(None)]
-    if start:
-        conds.append(Dossier.received_at >= start)
-    if end:
-        conds.append(Dossier.received_at <= end)
+    conds = [
+        Dossier.tenant == tenant,
+        Dossier.unit_code.in_(units),
+        Dossier.received_at.is_not(None),
+        *in_period(Dossier.received_at, start, end),
+    ]
     return list(session.scalars(select(Dossier).where(*conds).order_by(Dossier.code)))
 
 
@@ -392,10 +392,8 @@ def _events_by_dossier(session: Session, tenant: str, dossiers: list[Dossier]) -
 
 
 def scorecard(session: Session, tenant: str, codes: frozenset[str], filters: Mapping[str, Any]) -> dict[str, Any]:
-    start, end = period(filters)
-    units = units_of(codes, filters)
-    now = now_naive(session, tenant)
-    as_of = min(end, now) if end else now
+    scope = scope_of(session, tenant, codes, filters)
+    start, end, units, as_of = scope.start, scope.end, scope.units, scope.as_of
     dossiers = _received_dossiers(session, tenant, units, start, end)
     events = _events_by_dossier(session, tenant, dossiers)
     facts = [facts_of(d, events[d.code], as_of) for d in dossiers]
