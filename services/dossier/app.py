@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.dossier import control, portal, schemas, service
+from services.dossier import batch, control, portal, schemas
 from services.dossier.models import Base
 from services.dossier.router import router, too_deep
 from services.dossier.settings import DossierSettings
@@ -39,7 +39,7 @@ SPEC = ServiceSpec(
     metadata=Base.metadata,
     extra_metadata=[OutboxBase.metadata],
     routers=[control.router, outbox_router, router],
-    switches=service.SWITCHES,
+    switches=batch.SWITCHES,
     switch_params=schemas.SWITCH_PARAMS,
     # The sync API answers every input, NUL included, in the DVCQG {"error_code", "message"} envelope.
     own_input_checks=("/api",),

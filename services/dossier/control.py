@@ -9,7 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
-from services.dossier import accounts, payments, portal, reports, scorecard, service
+from services.dossier import accounts, lookup, payments, portal, reports, scorecard
 from services.dossier.errors import Code, DvcqgError, dvcqg_errors, envelope, http_status
 from services.dossier.models import InboxEvent, Unit
 from services.dossier.router import CSV_OR_JSON, REPORT_ERRORS, BodyDep, settings_of
@@ -98,7 +98,7 @@ def citizen_file(request: Request, session: SessionDep, body: BodyDep, backgroun
         raise DvcqgError(Code.MALFORMED, "The body must be a JSON object", "Nội dung phải là đối tượng JSON")
     d = portal.file_citizen_dossier(session, current_tenant(), settings_of(request), body)
     background.add_task(wake, request.app)
-    return _reply(Code.OK, {"data": service.dossier_to_wire(d)})
+    return _reply(Code.OK, {"data": lookup.dossier_to_wire(d)})
 
 
 @router.post(
@@ -114,7 +114,7 @@ def citizen_withdraw(
     data = parse(CitizenAction, body)
     d = portal.citizen_withdraw(session, current_tenant(), settings_of(request), code, data.LyDo)
     background.add_task(wake, request.app)
-    return _reply(Code.OK, {"data": service.dossier_to_wire(d)})
+    return _reply(Code.OK, {"data": lookup.dossier_to_wire(d)})
 
 
 @router.post(
@@ -131,7 +131,7 @@ def citizen_supplement(
     data = parse(CitizenAction, body)
     d = portal.citizen_supplement(session, current_tenant(), settings_of(request), code, data.TaiLieuBoSung)
     background.add_task(wake, request.app)
-    return _reply(Code.OK, {"data": service.dossier_to_wire(d)})
+    return _reply(Code.OK, {"data": lookup.dossier_to_wire(d)})
 
 
 @router.post(
@@ -171,7 +171,7 @@ def payment_event(request: Request, session: SessionDep, body: BodyDep, backgrou
 
 @router.get("/dossiers/{code}", summary="A dossier with its full history (no session needed)", responses=NOT_FOUND)
 def dossier_read(code: str, session: SessionDep) -> JSONResponse:
-    return _reply(Code.OK, {"data": service.lookup(session, current_tenant(), None, code, True)})
+    return _reply(Code.OK, {"data": lookup.lookup(session, current_tenant(), None, code, True)})
 
 
 @router.get("/inbox", summary="Events the portal sent to provinces, with acknowledgement state")

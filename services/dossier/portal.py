@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from services.dossier import rules
 from services.dossier.accounts import Caller, ensure_dev_unit, get_unit, now_naive
 from services.dossier.errors import Code, DvcqgError, detail, envelope
+from services.dossier.lookup import dossier_to_wire
 from services.dossier.models import Dossier, DossierEvent, InboxEvent, PaymentRecord
-from services.dossier.service import dossier_to_wire, fields_of
 from services.dossier.settings import DossierSettings
+from services.dossier.sync import fields_of
 from vnsandbox.db import write_lock
 from vnsandbox.outbox import Delivery, enqueue
 from vnsandbox.vn import catalogue

@@ -14,10 +14,11 @@ import io
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, func, or_, select
 from sqlalchemy.orm import Session, defer
 
 from services.dossier import rules
@@ -51,6 +52,33 @@ def period(filters: Mapping[str, Any]) -> tuple[datetime | None, datetime | None
     if problems:
         raise DvcqgError(Code.VALIDATION, details=problems)
     return bounds[0], bounds[1]
+
+
+def in_period(
+    when: SQLColumnExpression[Any], start: datetime | None, end: datetime | None
+) -> list[ColumnElement[bool]]:
+    """``when`` within the period's bounds (an absent bound is no condition)."""
+    return ([when >= start] if start else []) + ([when <= end] if end else [])
+
+
+@dataclass
+class Scope:
+    """What a report covers: the period's bounds (None: open), the units, and the time the
+    report is made as of (the period's end, or now if earlier)."""
+
+    start: datetime | None
+    end: datetime | None
+    units: list[str]
+    as_of: datetime
+
+
+def scope_of(session: Session, tenant: str, codes: frozenset[str], filters: Mapping[str, Any]) -> Scope:
+    """The scope of a report from its filters (``TuNgay``, ``DenNgay``, ``MaDonVi``): code 20
+    for a malformed date, 17 for a unit the caller may not read."""
+    start, end = period(filters)
+    units = units_of(codes, filters)
+    now = now_naive(session, tenant)
+    return Scope(start, end, units, min(end, now) if end else now)
 
 
 def units_of(codes: frozenset[str], filters: Mapping[str, Any]) -> list[str]:
@@ -96,32 +124,63 @@ def distribution(values: Iterable[float]) -> dict[str, Any]:
 
 
 def reconciliation(session: Session, tenant: str, codes: frozenset[str], filters: Mapping[str, Any]) -> dict[str, Any]:
-    start, end = period(filters)
-    units = units_of(codes, filters)
-    now = now_naive(session, tenant)
-    as_of = min(end, now) if end else now
+    scope = scope_of(session, tenant, codes, filters)
+    start, end, units, as_of = scope.start, scope.end, scope.units, scope.as_of
+    dossiers = _dossiers_in_period(session, tenant, units, start, end)
+    counts = Counter(d.status for d in dossiers)
+    rejected_rows = _rejected_in_period(session, tenant, units, start, end)
+    lag_dossier = [
+        (d.synced_at - d.received_at).total_seconds()
+        for d in dossiers
+        if d.received_at is not None and d.origin == "province"
+    ]
+    lag_progress = _progress_lags(session, tenant, [d.code for d in dossiers])
+    return {
+        "MaDonVi": units,
+        "TuNgay": rules.to_wire_time(start),
+        "DenNgay": rules.to_wire_time(end),
+        "ThoiDiemDoiSoat": rules.to_wire_time(as_of),
+        "total": len(dossiers),
+        "counts_by_status": {str(s): counts.get(s, 0) for s in rules.STATUS_NAMES},
+        "status_mismatches": status_mismatches(dossiers),
+        "overdue": overdue(dossiers, as_of),
+        "rejected_updates": [rejected_to_wire(r) for r in rejected_rows],
+        "rejected_by_rule": rejected_by_rule(rejected_rows),
+        "sync_lag": {"dossiers": distribution(lag_dossier), "progress": distribution(lag_progress)},
+    }
+
+
+def _dossiers_in_period(
+    session: Session, tenant: str, units: list[str], start: datetime | None, end: datetime | None
+) -> list[Dossier]:
+    """The units' dossiers received in the period (portal-filed ones not yet received: by
+    their filing time), without their wire record."""
     when = func.coalesce(Dossier.received_at, Dossier.synced_at)
-    conds = [Dossier.tenant == tenant, Dossier.unit_code.in_(units)]
-    if start:
-        conds.append(when >= start)
-    if end:
-        conds.append(when <= end)
+    conds = [Dossier.tenant == tenant, Dossier.unit_code.in_(units), *in_period(when, start, end)]
     # The wire record (``data``) is not needed here: leave it in the database.
     stmt = select(Dossier).options(defer(Dossier.data)).where(*conds).order_by(Dossier.code)
-    dossiers = list(session.scalars(stmt))
-    counts = Counter(d.status for d in dossiers)
-    mismatches = [
+    return list(session.scalars(stmt))
+
+
+def status_mismatches(dossiers: list[Dossier]) -> list[dict[str, Any]]:
+    """Dossiers whose portal status differs from the last status the province reported,
+    then portal-side changes the province has not echoed (a citizen withdrew)."""
+    reported = [
         {"MaHoSo": d.code, "TrangThaiTrenCong": d.status, "TrangThaiTinhGuiGanNhat": d.reported_status}
         for d in dossiers
         if d.reported_status is not None and d.reported_status != d.status
     ]
-    # Portal-side changes the province has not echoed (a citizen withdrew) also differ.
-    mismatches += [
+    unechoed = [
         {"MaHoSo": d.code, "TrangThaiTrenCong": d.status, "TrangThaiTinhGuiGanNhat": None}
         for d in dossiers
         if d.reported_status is None and d.origin == "portal" and d.status != 1
     ]
-    overdue = [
+    return reported + unechoed
+
+
+def overdue(dossiers: list[Dossier], as_of: datetime) -> list[dict[str, Any]]:
+    """Dossiers past ``NgayHenTra`` at ``as_of`` and not closed, with the hours overdue."""
+    return [
         {
             "MaHoSo": d.code,
             "TrangThaiHoSo": d.status,
@@ -131,36 +190,46 @@ def reconciliation(session: Session, tenant: str, codes: frozenset[str], filters
         for d in dossiers
         if d.due_at is not None and d.due_at < as_of and d.status not in rules.CLOSING_STATUSES
     ]
-    rconds = [RejectedUpdate.tenant == tenant, RejectedUpdate.unit_code.in_(units)]
-    if start:
-        rconds.append(RejectedUpdate.received_at >= start)
-    if end:
-        rconds.append(RejectedUpdate.received_at <= end)
-    rejected_rows = list(session.scalars(select(RejectedUpdate).where(*rconds).order_by(RejectedUpdate.id)))
+
+
+def _rejected_in_period(
+    session: Session, tenant: str, units: list[str], start: datetime | None, end: datetime | None
+) -> list[RejectedUpdate]:
+    """The units' updates the portal refused in the period."""
+    conds = [
+        RejectedUpdate.tenant == tenant,
+        RejectedUpdate.unit_code.in_(units),
+        *in_period(RejectedUpdate.received_at, start, end),
+    ]
+    return list(session.scalars(select(RejectedUpdate).where(*conds).order_by(RejectedUpdate.id)))
+
+
+def rejected_to_wire(r: RejectedUpdate) -> dict[str, Any]:
+    return {
+        "MaHoSo": r.dossier_code,
+        "service": r.service,
+        "error_code": r.error_code,
+        "ThoiDiemNhan": rules.to_wire_time(r.received_at),
+        "LyDo": r.errors,
+    }
+
+
+def rejected_by_rule(rejected: list[RejectedUpdate]) -> dict[str, int]:
+    """How often each ``field:rule`` refused an update (a refusal without details counts
+    under its code's name)."""
     by_rule: Counter[str] = Counter()
-    for r in rejected_rows:
+    for r in rejected:
         for e in r.errors or [{"field": "", "rule": Code(r.error_code).name.lower()}]:
             by_rule[f"{e.get('field', '')}:{e.get('rule', '')}"] += 1
-    rejected = [
-        {
-            "MaHoSo": r.dossier_code,
-            "service": r.service,
-            "error_code": r.error_code,
-            "ThoiDiemNhan": rules.to_wire_time(r.received_at),
-            "LyDo": r.errors,
-        }
-        for r in rejected_rows
-    ]
-    lag_dossier = [
-        (d.synced_at - d.received_at).total_seconds()
-        for d in dossiers
-        if d.received_at is not None and d.origin == "province"
-    ]
-    dossier_codes = [d.code for d in dossiers]
-    lag_progress: list[float] = []
+    return dict(sorted(by_rule.items()))
+
+
+def _progress_lags(session: Session, tenant: str, dossier_codes: list[str]) -> list[float]:
+    """Seconds from each applied progress record's ``ThoiDiemXuLy`` to its arrival."""
+    lags: list[float] = []
     for chunk in range(0, len(dossier_codes), 500):
         part = dossier_codes[chunk : chunk + 500]
-        lag_progress += [
+        lags += [
             (received - at).total_seconds()
             for received, at in session.execute(
                 select(DossierEvent.received_at, DossierEvent.at).where(
@@ -173,19 +242,7 @@ def reconciliation(session: Session, tenant: str, codes: frozenset[str], filters
             )
             if at is not None
         ]
-    return {
-        "MaDonVi": units,
-        "TuNgay": rules.to_wire_time(start),
-        "DenNgay": rules.to_wire_time(end),
-        "ThoiDiemDoiSoat": rules.to_wire_time(as_of),
-        "total": len(dossiers),
-        "counts_by_status": {str(s): counts.get(s, 0) for s in rules.STATUS_NAMES},
-        "status_mismatches": mismatches,
-        "overdue": overdue,
-        "rejected_updates": rejected,
-        "rejected_by_rule": dict(sorted(by_rule.items())),
-        "sync_lag": {"dossiers": distribution(lag_dossier), "progress": distribution(lag_progress)},
-    }
+    return lags
 
 
 def reconciliation_csv(report: Mapping[str, Any]) -> str:

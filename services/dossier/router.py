@@ -16,7 +16,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from services.dossier import accounts, portal, reports, rules, scorecard, service
+from services.dossier import accounts, reports, rules, scorecard, service
+from services.dossier.batch import RefusedBySwitch
 from services.dossier.errors import Code, DvcqgError, detail, dvcqg_errors, envelope, http_status
 from services.dossier.schemas import SERVICES, LoginIn, ServiceCall, body_doc, parse
 from services.dossier.settings import DossierSettings
@@ -183,10 +184,12 @@ def login(request: Request, session: SessionDep, body: BodyDep) -> JSONResponse:
 
 
 def _dispatch(request: Request, session: Session, body: Any, name: str | None) -> JSONResponse:
+    """Parse the call, answer it with its service's handler, shape the reply."""
     if isinstance(body, dict) and name is not None:
         body = {**body, "service": name}
     call: ServiceCall = parse(ServiceCall, body)
-    if call.service not in SERVICES:
+    handler = service.HANDLERS.get(call.service)
+    if handler is None:
         raise DvcqgError(
             Code.UNKNOWN_SERVICE,
             f"Unknown service {call.service!r}; one of {', '.join(SERVICES)}",
@@ -195,47 +198,14 @@ def _dispatch(request: Request, session: Session, body: Any, name: str | None) -
     tenant = current_tenant()
     settings = settings_of(request)
     caller = caller_of(request, session, call.session)
-    extra = call.model_extra or {}
-    if call.service in ("DongBoHoSoMC", "CapNhatTienDoHoSoMC"):
-        items = call.items
-        if not items:
-            raise DvcqgError(Code.MALFORMED, "data must hold at least one record", "data phải có ít nhất một bản ghi")
-        if len(items) > settings.batch_max:
-            raise DvcqgError(
-                Code.BATCH_TOO_LARGE,
-                f"{len(items)} records; at most {settings.batch_max} per call",
-                f"{len(items)} bản ghi; tối đa {settings.batch_max} bản ghi mỗi lần gửi",
-            )
-        run = service.start_run(session, tenant, settings, caller, call.service)
-        if isinstance(run, DvcqgError):
-            return run.response()
-        if call.service == "DongBoHoSoMC":
-            results = service.sync_dossiers(run, items, call.updating)
-        else:
-            results = service.update_progress(run, items)
-        code, summary = service.summarize(results)
-        if run.warnings:
-            request.state.journal_notes["warnings"] = run.warnings
-        return reply(code, {**summary, "data": results, **({"warnings": run.warnings} if run.warnings else {})})
-    if call.service == "TraCuuHoSo":
-        if extra.get("MaHoSo"):
-            found = service.lookup(session, tenant, caller.codes, str(extra["MaHoSo"]), bool(extra.get("LichSu")))
-            return reply(Code.OK, {**envelope(Code.OK), "data": found})
-        total, rows = service.search(session, tenant, caller, extra)
-        return reply(Code.OK, {**envelope(Code.OK), "total": total, "data": rows})
-    if call.service == "LayHoSoTuCongDVCQG":
-        limit = service.page_bounds(extra, default_limit=100)[0]
-        events = portal.poll_inbox(session, tenant, caller, limit)
-        return reply(Code.OK, {**envelope(Code.OK), "total": len(events), "data": events})
-    if call.service == "XacNhanHoSoTuCongDVCQG":
-        acks = portal.acknowledge(session, tenant, caller, call.items)
-        return reply(Code.OK, {**envelope(Code.OK), "data": acks})
-    if call.data is not None:  # the province's own list, compared with the portal
-        if len(call.items) > settings.batch_max * 20:
-            raise DvcqgError(Code.BATCH_TOO_LARGE)
-        return reply(Code.OK, {**envelope(Code.OK), "data": reports.compare(session, tenant, caller.codes, call.items)})
-    report = reports.reconciliation(session, tenant, caller.codes, extra)
-    return reply(Code.OK, {**envelope(Code.OK), "data": report})
+    try:
+        answer = handler(service.CallContext(session, tenant, settings, caller), call)
+    except RefusedBySwitch:
+        session.commit()  # the switch's use counts although the call is refused
+        raise
+    if answer.warnings:
+        request.state.journal_notes["warnings"] = answer.warnings
+    return reply(answer.code, answer.body)
 
 
 @router.post(

@@ -35,7 +35,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -44,9 +44,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.dossier import rules
-from services.dossier.accounts import now_naive
 from services.dossier.models import Dossier, DossierEvent
-from services.dossier.reports import period, units_of
+from services.dossier.reports import in_period, scope_of
 from vnsandbox.vn import catalogue
 
 MAX_MARKS: dict[str, float] = {
@@ -85,6 +84,15 @@ class Indicator:
 
     def miss(self, ma_ho_so: str, vi: str, en: str) -> None:
         self.pulled_down.append({"MaHoSo": ma_ho_so, "LyDo": vi, "reason": en})
+
+    def judge(self, ma_ho_so: str, miss: tuple[str, str] | None) -> None:
+        """Count a dossier: in the numerator when ``miss`` is None, else among the dossiers
+        pulling the indicator down, with the reason (Vietnamese, English)."""
+        self.denominator += 1
+        if miss is None:
+            self.numerator += 1
+        else:
+            self.miss(ma_ho_so, *miss)
 
     def to_wire(self) -> dict[str, Any]:
         rate: float | str
@@ -175,17 +183,202 @@ def _has(item: Mapping[str, Any], *keys: str) -> bool:
     return all(item.get(k) not in (None, "") for k in keys)
 
 
-def scorecard(session: Session, tenant: str, codes: frozenset[str], filters: Mapping[str, Any]) -> dict[str, Any]:
-    start, end = period(filters)
-    units = units_of(codes, filters)
-    now = now_naive(session, tenant)
-    as_of = min(end, now) if end else now
-    conds = [Dossier.tenant == tenant, Dossier.unit_code.in_(units), Dossier.received_at.is_not(None)]
-    if start:
-        conds.append(Dossier.received_at >= start)
-    if end:
-        conds.append(Dossier.received_at <= end)
-    dossiers = list(session.scalars(select(Dossier).where(*conds).order_by(Dossier.code)))
+@dataclass
+class DossierFacts:
+    """What the indicators read of one dossier: its procedure, timeline, end of processing
+    and document lists."""
+
+    dossier: Dossier
+    procedure: catalogue.Procedure | None
+    timeline: Timeline
+    #: When processing ended (None: not yet); ``measured`` is that or the period's end.
+    finish: datetime | None
+    measured: datetime
+    results: list[dict[str, Any]]
+    submitted: list[dict[str, Any]]
+    fees: list[dict[str, Any]]
+
+    @property
+    def finished(self) -> bool:
+        """Reached 9 (processed) or 10 (result returned)."""
+        return 9 in self.timeline.reached or 10 in self.timeline.reached
+
+    @property
+    def has_fee(self) -> bool:
+        return self.procedure is not None and self.procedure.fee.has_fee
+
+
+def facts_of(d: Dossier, events: list[DossierEvent], as_of: datetime) -> DossierFacts:
+    t = timeline(d, events, as_of)
+    finish = end_of_processing(d, t)
+    return DossierFacts(
+        dossier=d,
+        procedure=catalogue.get(d.procedure_code),
+        timeline=t,
+        finish=finish,
+        measured=finish or as_of,
+        results=_docs(d, "DanhSachGiayToKetQua"),
+        submitted=_docs(d, "TaiLieuNop"),
+        fees=_docs(d, "DanhSachLePhi"),
+    )
+
+
+# One function per indicator measured dossier by dossier: each counts the dossier in the
+# indicator's denominator when it belongs there, and in its numerator or among the dossiers
+# pulling it down (with the reason).
+
+
+def on_time(ind: Indicator, f: DossierFacts) -> None:
+    """2.1: finished (or, unfinished, measured at the period's end) by NgayHenTra, the time
+    waiting for the citizen's supplement left out; more than one supplement request misses."""
+    d, t = f.dossier, f.timeline
+    effective = f.measured.timestamp() - t.supplement_wait_s
+    if t.supplement_requests > 1:
+        n = t.supplement_requests
+        ind.judge(d.code, (f"Yêu cầu bổ sung {n} lần", f"{n} supplement requests"))
+    elif d.due_at is None:
+        ind.judge(d.code, ("Thiếu NgayHenTra", "No NgayHenTra"))
+    elif effective > d.due_at.timestamp():
+        hours = round((effective - d.due_at.timestamp()) / 3600, 2)
+        state = "kết thúc" if f.finish else "chưa kết thúc, tính đến cuối kỳ"
+        en = "finished" if f.finish else "unfinished at period end"
+        ind.judge(d.code, (f"Quá hạn {hours} giờ ({state})", f"{hours} h late ({en})"))
+    else:
+        ind.judge(d.code, None)
+
+
+def online(ind: Indicator, f: DossierFacts) -> None:
+    """3.3: filed online (channel 2), with an electronic result when it lists results."""
+    d = f.dossier
+    if d.channel != 2:
+        ind.judge(d.code, (f"Kênh {d.channel or 1} (không trực tuyến)", f"Channel {d.channel or 1} (not online)"))
+    elif f.results and not any(_has(r, "MaKetQua", "DuongDanTepTinKetQua") for r in f.results):
+        ind.judge(d.code, ("Trực tuyến nhưng kết quả không có bản điện tử", "Online but no electronic result"))
+    else:
+        ind.judge(d.code, None)
+
+
+def paid_online(ind: Indicator, f: DossierFacts) -> None:
+    """3.6: of the dossiers with fees (not all zero), those paid online."""
+    d = f.dossier
+    all_zero = bool(f.fees) and all((rules.as_int(x.get("MucPhi")) or 0) == 0 for x in f.fees)
+    if not f.has_fee or all_zero:
+        return
+    paid = d.paid_online in (1, 2) or d.data.get("DuocThanhToanTrucTuyen") in (1, 2)
+    ind.judge(d.code, None if paid else ("Không thanh toán trực tuyến", "Not paid online"))
+
+
+def electronic_result(ind: Indicator, f: DossierFacts) -> None:
+    """4.1: of the finished dossiers, those with a result document carrying a file link."""
+    if not f.finished:
+        return
+    linked = any(_has(r, "DuongDanTepTinKetQua") for r in f.results)
+    ind.judge(f.dossier.code, None if linked else ("Không có đường dẫn kết quả điện tử", "No electronic result link"))
+
+
+def digitised(ind: Indicator, f: DossierFacts) -> None:
+    """4.2: every submitted document (at least one) has a file link, and a finished
+    dossier's result one too."""
+    docs_ok = bool(f.submitted) and all(_has(x, "DuongDanTepTin") for x in f.submitted)
+    result_ok = not f.finished or any(_has(r, "DuongDanTepTinKetQua") for r in f.results)
+    if not docs_ok:
+        ind.judge(f.dossier.code, ("Giấy tờ nộp chưa số hóa đủ", "Submitted documents not all digitised"))
+    elif not result_ok:
+        ind.judge(f.dossier.code, ("Kết quả chưa số hóa", "Result not digitised"))
+    else:
+        ind.judge(f.dossier.code, None)
+
+
+def reused_digitised(ind: Indicator, f: DossierFacts) -> None:
+    """4.3: the dossier reuses a digitised component."""
+    reused = f.dossier.data.get("HoSoCoThanhPhanSoHoa") == 1 or any(
+        rules.as_int(x.get("DuocSoHoa")) == 1 for x in f.submitted
+    )
+    ind.judge(f.dossier.code, None if reused else ("Không dùng thành phần đã số hóa", "No digitised component reused"))
+
+
+def from_national_store(ind: Indicator, f: DossierFacts) -> None:
+    """4.4: a submitted document came from the citizen's store on the portal (Kho DMQG)."""
+    used = any(rules.as_int(x.get("DuocLayTuKhoDMQG")) == 1 for x in f.submitted)
+    ind.judge(
+        f.dossier.code, None if used else ("Không lấy giấy tờ từ Kho DMQG", "No document from the national store")
+    )
+
+
+#: The indicators measured dossier by dossier, and how.
+PER_DOSSIER: dict[str, Callable[[Indicator, DossierFacts], None]] = {
+    "2.1": on_time,
+    "3.3": online,
+    "3.6": paid_online,
+    "4.1": electronic_result,
+    "4.2": digitised,
+    "4.3": reused_digitised,
+    "4.4": from_national_store,
+}
+
+
+def synced(ind: Indicator, synced_count: int, reported: int | None) -> None:
+    """1.4: the portal's count of the national reporting system's (when given), the
+    larger of both being the denominator."""
+    ind.numerator = synced_count
+    ind.denominator = max(synced_count, reported or 0)
+    if ind.denominator > ind.numerator:
+        missing = ind.denominator - ind.numerator
+        ind.pulled_down.append(
+            {"MaHoSo": None, "LyDo": f"{missing} hồ sơ chưa đồng bộ", "reason": f"{missing} dossiers not synced"}
+        )
+
+
+def fee_data(ind: Indicator, facts: list[DossierFacts]) -> None:
+    """3.5: of the procedures with fees, those where some dossier carries fee data."""
+    fee_procs: dict[str, bool] = {}
+    for f in facts:
+        if f.has_fee:
+            code = f.dossier.procedure_code
+            fee_procs[code] = fee_procs.get(code, False) or bool(f.fees)
+    for proc_code, ok in sorted(fee_procs.items()):
+        ind.denominator += 1
+        if ok:
+            ind.numerator += 1
+        else:
+            ind.pulled_down.append(
+                {"MaTTHC": proc_code, "LyDo": "Hồ sơ không có dữ liệu phí, lệ phí", "reason": "No fee data synced"}
+            )
+
+
+def average_times(facts: list[DossierFacts]) -> dict[str, Any]:
+    """2.2: per procedure, the average days from receipt to the end of processing of the
+    finished dossiers (no marks)."""
+    durations: dict[str, list[float]] = defaultdict(list)
+    for f in facts:
+        d = f.dossier
+        if f.finish is not None and f.finished and d.received_at is not None:
+            durations[d.procedure_code].append((f.finish - d.received_at).total_seconds())
+    average = {
+        code: {
+            "TenTTHC": (catalogue.get(code).name if catalogue.get(code) else ""),  # type: ignore[union-attr]
+            "SoHoSo": len(xs),
+            "ThoiGianTrungBinhNgay": round(sum(xs) / len(xs) / 86400, 2),
+        }
+        for code, xs in sorted(durations.items())
+    }
+    return {"ChiSo": "2.2", "TenChiSo": NAMES["2.2"], "TheoThuTuc": average, "Diem": None, "DiemToiDa": None}
+
+
+def _received_dossiers(
+    session: Session, tenant: str, units: list[str], start: datetime | None, end: datetime | None
+) -> list[Dossier]:
+    """The units' dossiers received (``NgayTiepNhan``) in the period."""
+    conds = [
+        Dossier.tenant == tenant,
+        Dossier.unit_code.in_(units),
+        Dossier.received_at.is_not(None),
+        *in_period(Dossier.received_at, start, end),
+    ]
+    return list(session.scalars(select(Dossier).where(*conds).order_by(Dossier.code)))
+
+
+def _events_by_dossier(session: Session, tenant: str, dossiers: list[Dossier]) -> dict[str, list[DossierEvent]]:
     events: dict[str, list[DossierEvent]] = defaultdict(list)
     all_codes = [d.code for d in dossiers]
     for i in range(0, len(all_codes), 500):
@@ -195,131 +388,25 @@ def scorecard(session: Session, tenant: str, codes: frozenset[str], filters: Map
             )
         ):
             events[e.dossier_code].append(e)
+    return events
+
+
+def scorecard(session: Session, tenant: str, codes: frozenset[str], filters: Mapping[str, Any]) -> dict[str, Any]:
+    scope = scope_of(session, tenant, codes, filters)
+    start, end, units, as_of = scope.start, scope.end, scope.units, scope.as_of
+    dossiers = _received_dossiers(session, tenant, units, start, end)
+    events = _events_by_dossier(session, tenant, dossiers)
+    facts = [facts_of(d, events[d.code], as_of) for d in dossiers]
 
     ind = {c: Indicator(c) for c in MAX_MARKS}
-    reported = rules.as_int(filters.get("SoHoSoBaoCao"))
-    ind["1.4"].numerator = len(dossiers)
-    ind["1.4"].denominator = max(len(dossiers), reported or 0)
-    durations: dict[str, list[float]] = defaultdict(list)
-    fee_procs: dict[str, bool] = {}
+    synced(ind["1.4"], len(dossiers), rules.as_int(filters.get("SoHoSoBaoCao")))
+    for f in facts:
+        for code, measure in PER_DOSSIER.items():
+            measure(ind[code], f)
+    fee_data(ind["3.5"], facts)
 
-    for d in dossiers:
-        proc = catalogue.get(d.procedure_code)
-        t = timeline(d, events[d.code], as_of)
-        finish = end_of_processing(d, t)
-        measured = finish or as_of
-        # 2.1 on time
-        i21 = ind["2.1"]
-        i21.denominator += 1
-        effective = measured.timestamp() - t.supplement_wait_s
-        if t.supplement_requests > 1:
-            i21.miss(
-                d.code, f"Yêu cầu bổ sung {t.supplement_requests} lần", f"{t.supplement_requests} supplement requests"
-            )
-        elif d.due_at is None:
-            i21.miss(d.code, "Thiếu NgayHenTra", "No NgayHenTra")
-        elif effective > d.due_at.timestamp():
-            hours = round((effective - d.due_at.timestamp()) / 3600, 2)
-            state = "kết thúc" if finish else "chưa kết thúc, tính đến cuối kỳ"
-            i21.miss(
-                d.code,
-                f"Quá hạn {hours} giờ ({state})",
-                f"{hours} h late ({'finished' if finish else 'unfinished at period end'})",
-            )
-        else:
-            i21.numerator += 1
-        # 2.2 average processing time of finished dossiers
-        if finish is not None and (9 in t.reached or 10 in t.reached) and d.received_at is not None:
-            durations[d.procedure_code].append((finish - d.received_at).total_seconds())
-        # 3.3 channel shares
-        results = _docs(d, "DanhSachGiayToKetQua")
-        online = d.channel == 2 and (not results or any(_has(r, "MaKetQua", "DuongDanTepTinKetQua") for r in results))
-        i33 = ind["3.3"]
-        i33.denominator += 1
-        if online:
-            i33.numerator += 1
-        elif d.channel == 2:
-            i33.miss(d.code, "Trực tuyến nhưng kết quả không có bản điện tử", "Online but no electronic result")
-        else:
-            i33.miss(d.code, f"Kênh {d.channel or 1} (không trực tuyến)", f"Channel {d.channel or 1} (not online)")
-        fees = _docs(d, "DanhSachLePhi")
-        has_fee = proc is not None and proc.fee.has_fee
-        # 3.5 fee data per procedure
-        if has_fee:
-            fee_procs[d.procedure_code] = fee_procs.get(d.procedure_code, False) or bool(fees)
-        # 3.6 online payment
-        all_zero = bool(fees) and all((rules.as_int(f.get("MucPhi")) or 0) == 0 for f in fees)
-        if has_fee and not all_zero:
-            i36 = ind["3.6"]
-            i36.denominator += 1
-            if d.paid_online in (1, 2) or d.data.get("DuocThanhToanTrucTuyen") in (1, 2):
-                i36.numerator += 1
-            else:
-                i36.miss(d.code, "Không thanh toán trực tuyến", "Not paid online")
-        # 4.1 electronic results
-        finished = 9 in t.reached or 10 in t.reached
-        if finished:
-            i41 = ind["4.1"]
-            i41.denominator += 1
-            if any(_has(r, "DuongDanTepTinKetQua") for r in results):
-                i41.numerator += 1
-            else:
-                i41.miss(d.code, "Không có đường dẫn kết quả điện tử", "No electronic result link")
-        # 4.2 digitised submitted documents and result
-        submitted = _docs(d, "TaiLieuNop")
-        i42 = ind["4.2"]
-        i42.denominator += 1
-        docs_ok = bool(submitted) and all(_has(x, "DuongDanTepTin") for x in submitted)
-        result_ok = not finished or any(_has(r, "DuongDanTepTinKetQua") for r in results)
-        if docs_ok and result_ok:
-            i42.numerator += 1
-        else:
-            i42.miss(
-                d.code,
-                "Giấy tờ nộp chưa số hóa đủ" if not docs_ok else "Kết quả chưa số hóa",
-                "Submitted documents not all digitised" if not docs_ok else "Result not digitised",
-            )
-        # 4.3 reuse of digitised data
-        i43 = ind["4.3"]
-        i43.denominator += 1
-        if d.data.get("HoSoCoThanhPhanSoHoa") == 1 or any(rules.as_int(x.get("DuocSoHoa")) == 1 for x in submitted):
-            i43.numerator += 1
-        else:
-            i43.miss(d.code, "Không dùng thành phần đã số hóa", "No digitised component reused")
-        # 4.4 documents from the citizen's store on the portal
-        i44 = ind["4.4"]
-        i44.denominator += 1
-        if any(rules.as_int(x.get("DuocLayTuKhoDMQG")) == 1 for x in submitted):
-            i44.numerator += 1
-        else:
-            i44.miss(d.code, "Không lấy giấy tờ từ Kho DMQG", "No document from the national store")
-
-    i35 = ind["3.5"]
-    for proc_code, ok in sorted(fee_procs.items()):
-        i35.denominator += 1
-        if ok:
-            i35.numerator += 1
-        else:
-            i35.pulled_down.append(
-                {"MaTTHC": proc_code, "LyDo": "Hồ sơ không có dữ liệu phí, lệ phí", "reason": "No fee data synced"}
-            )
-    if ind["1.4"].denominator > ind["1.4"].numerator:
-        missing = ind["1.4"].denominator - ind["1.4"].numerator
-        ind["1.4"].pulled_down.append(
-            {"MaHoSo": None, "LyDo": f"{missing} hồ sơ chưa đồng bộ", "reason": f"{missing} dossiers not synced"}
-        )
-    average = {
-        code: {
-            "TenTTHC": (catalogue.get(code).name if catalogue.get(code) else ""),  # type: ignore[union-attr]
-            "SoHoSo": len(xs),
-            "ThoiGianTrungBinhNgay": round(sum(xs) / len(xs) / 86400, 2),
-        }
-        for code, xs in sorted(durations.items())
-    }
     indicators = [ind[c].to_wire() for c in ("1.4", "2.1")]
-    indicators.append(
-        {"ChiSo": "2.2", "TenChiSo": NAMES["2.2"], "TheoThuTuc": average, "Diem": None, "DiemToiDa": None}
-    )
+    indicators.append(average_times(facts))
     indicators += [ind[c].to_wire() for c in ("3.3", "3.5", "3.6", "4.1", "4.2", "4.3", "4.4")]
     earned = [i["Diem"] for i in indicators if i["Diem"] is not None]
     possible = [i["DiemToiDa"] for i in indicators if i["Diem"] is not None]

@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from services.dossier import service
+from services.dossier.schemas import SERVICES
 from tests.dossier.conftest import DEV_UNIT, Province, advance, record, register_unit
 
 
@@ -100,6 +102,10 @@ def test_unknown_service_is_code_2(province):
     r = province.call({"service": "XoaHoSo", "data": []})
     assert r.status_code == 400
     assert r.json()["error_code"] == 2
+
+
+def test_every_service_the_index_names_has_a_handler_and_no_other():
+    assert tuple(service.HANDLERS) == SERVICES
 
 
 def test_batch_over_the_maximum_is_code_26_and_nothing_is_stored(province):
