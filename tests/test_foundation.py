@@ -354,3 +354,21 @@ def test_a_parameter_route_beside_a_fixed_sibling_never_takes_the_siblings_name(
         "/_sandbox/clients", json={"client_id": "default", "redirect_uris": ["https://rp.example/cb"]}
     )
     assert refused.status_code == 422
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_an_error_that_keeps_its_changes_leaves_its_unit_of_work_committed(keep: bool) -> None:
+    from sqlalchemy import select
+
+    from vnsandbox.db import ControlBase, Database, Switch
+    from vnsandbox.errors import SandboxError
+
+    db = Database("sqlite://", [])
+    ControlBase.metadata.create_all(db.engine)
+    with pytest.raises(SandboxError), db.session() as session:
+        session.add(Switch(tenant="t", name="USED", scope="*", params={}))
+        session.flush()
+        raise SandboxError("refused", "bị từ chối", keep_changes=keep)
+    with db.session() as session:
+        assert session.scalars(select(Switch.name)).all() == (["USED"] if keep else [])
+    db.dispose()

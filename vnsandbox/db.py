@@ -49,6 +49,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.pool import StaticPool
 
 from vnsandbox.context import current_tenant
+from vnsandbox.errors import SandboxError
 
 #: The first Alembic revision of every service (control-plane tables).
 CONTROL_VERSIONS = Path(__file__).parent / "migration_versions"
@@ -161,11 +162,19 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A unit of work: committed when the block ends, rolled back on error."""
+        """A unit of work: committed when the block ends, rolled back on error — except an
+        error that keeps its changes (:attr:`vnsandbox.errors.SandboxError.keep_changes`: a spent
+        code, a counted failure switch), whose unit of work is committed before it is answered."""
         session = self.sessions()
         try:
             yield session
             session.commit()
+        except SandboxError as exc:
+            if exc.keep_changes:
+                session.commit()
+            else:
+                session.rollback()
+            raise
         except BaseException:
             session.rollback()
             raise

@@ -67,6 +67,10 @@ class SandboxError(Exception):
     code: str = "BAD_REQUEST"
     message_vi: str = "Yêu cầu không hợp lệ"
     message_en: str = "Bad request"
+    #: When true, the unit of work the error leaves is committed, not rolled back
+    #: (:meth:`vnsandbox.db.Database.session`): a spent authorization code, a revoked token
+    #: family, the counted use of a failure switch must stay although the request fails.
+    keep_changes: bool = False
 
     def __init__(
         self,
@@ -77,6 +81,7 @@ class SandboxError(Exception):
         status_code: int | None = None,
         details: Sequence[Mapping[str, Any]] | None = None,
         headers: Mapping[str, str] | None = None,
+        keep_changes: bool | None = None,
     ) -> None:
         if message_en is not None:
             self.message_en = message_en
@@ -88,6 +93,8 @@ class SandboxError(Exception):
             self.status_code = status_code
         self.details = [dict(d) for d in details] if details else []
         self.headers = dict(headers) if headers else {}
+        if keep_changes is not None:
+            self.keep_changes = keep_changes
         super().__init__(self.message_en)
 
     def body(self) -> dict[str, Any]:
@@ -237,11 +244,10 @@ class OAuthError(SandboxError):
         headers: Mapping[str, str] | None = None,
         keep_changes: bool = False,
     ) -> None:
-        super().__init__(message_en, message_vi, code=error, status_code=status_code, headers=headers)
+        super().__init__(
+            message_en, message_vi, code=error, status_code=status_code, headers=headers, keep_changes=keep_changes
+        )
         self.headers.setdefault("Cache-Control", "no-store")
-        #: The unit of work is committed before the error is answered (a spent code, a
-        #: revoked token family), where rolling back would undo a security measure.
-        self.keep_changes = keep_changes
 
     @property
     def error(self) -> str:

@@ -49,8 +49,10 @@ CONFLICT_ATTEMPTS = 3
 class RefusedBySwitch(DvcqgError):
     """A call refused by a switch (``sync_transient_error``, ``sync_timeout``), nothing applied.
 
-    The switch's use still counts: the router commits the request's unit of work before the
-    error is answered, so ``remaining`` and the ``share`` counter move on with every call."""
+    The switch's use still counts: the error keeps the unit of work's changes, so
+    ``remaining`` and the ``share`` counter move on with every call."""
+
+    keep_changes = True
 
 
 @dataclass

@@ -17,7 +17,6 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from services.dossier import accounts, reports, rules, scorecard, service
-from services.dossier.batch import RefusedBySwitch
 from services.dossier.errors import Code, DvcqgError, detail, dvcqg_errors, envelope, http_status
 from services.dossier.schemas import SERVICES, LoginIn, ServiceCall, body_doc, parse
 from services.dossier.settings import DossierSettings
@@ -198,11 +197,7 @@ def _dispatch(request: Request, session: Session, body: Any, name: str | None) -
     tenant = current_tenant()
     settings = settings_of(request)
     caller = caller_of(request, session, call.session)
-    try:
-        answer = handler(service.CallContext(session, tenant, settings, caller), call)
-    except RefusedBySwitch:
-        session.commit()  # the switch's use counts although the call is refused
-        raise
+    answer = handler(service.CallContext(session, tenant, settings, caller), call)
     if answer.warnings:
         request.state.journal_notes["warnings"] = answer.warnings
     return reply(answer.code, answer.body)

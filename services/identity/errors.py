@@ -64,11 +64,10 @@ class PopulationError(SandboxError):
         headers: dict[str, str] | None = None,
         keep_changes: bool = False,
     ) -> None:
-        super().__init__(message_en, message_vi, code=code, status_code=status_code, headers=headers)
+        super().__init__(
+            message_en, message_vi, code=code, status_code=status_code, headers=headers, keep_changes=keep_changes
+        )
         self.result_code = result_code
-        #: As :attr:`vnsandbox.errors.OAuthError.keep_changes`: committed before it is answered
-        #: (the use of a failure switch counts although the call fails).
-        self.keep_changes = keep_changes
 
     def body(self) -> dict[str, Any]:
         body = super().body()

@@ -7,8 +7,6 @@ OpenID Connect at WSO2-style paths (``/oauth2/...``) and the population verifica
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import unquote, urlsplit
@@ -21,7 +19,7 @@ from sqlalchemy.orm import Session
 from services.identity import service
 from services.identity.authorize import ErrorPage, LoginPage, Outcome
 from services.identity.clients import Credentials
-from services.identity.errors import PopulationError, oauth_errors, population_errors
+from services.identity.errors import oauth_errors, population_errors
 from services.identity.schemas import (
     AuthorizeForm,
     ClientAuthForm,
@@ -36,30 +34,13 @@ from services.identity.schemas import (
 from services.identity.service import PopulationCaller
 from services.identity.settings import IdentitySettings
 from vnsandbox.context import current_tenant
-from vnsandbox.db import get_session
+from vnsandbox.db import SessionDep
 from vnsandbox.errors import OAuthError
 from vnsandbox.openapi import media_response, secured
 from vnsandbox.service import public_base_url, service_index
 
 router = APIRouter()
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-
-
-def unit_of_work(request: Request) -> Iterator[Session]:
-    """The request's unit of work (:func:`vnsandbox.db.get_session`: committed after the endpoint
-    returns, rolled back on error), and the one place where an error keeps its changes: one with
-    ``keep_changes`` (a spent code, a revoked token family, a counted failure switch) is committed
-    before it is answered."""
-    with contextmanager(get_session)(request) as session:
-        try:
-            yield session
-        except (OAuthError, PopulationError) as exc:
-            if exc.keep_changes:
-                session.commit()
-            raise
-
-
-SessionDep = Annotated[Session, Depends(unit_of_work, scope="function")]
 
 
 #: The login pages: HTML, a redirect to the client, or an HTML error page.
