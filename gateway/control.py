@@ -25,7 +25,7 @@ import io
 import os
 from collections.abc import Callable
 from html import escape
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -52,6 +52,7 @@ from gateway.schemas import (
     TenantOut,
     VerifyIn,
 )
+from gateway.state import GatewayState
 from vnsandbox import __version__, clock
 from vnsandbox.audit import AUDIT_COLUMNS
 from vnsandbox.bounds import HttpStatus, RowId
@@ -61,15 +62,12 @@ from vnsandbox.journal import Journal
 from vnsandbox.middleware import RequestContextMiddleware
 from vnsandbox.service import offline_docs_app, public_base_url
 
-if TYPE_CHECKING:
-    from gateway.app import Gateway
-
 T = TypeVar("T")
 CONTROL = "sandbox control"
 
 
-def _gw(request: Request) -> Gateway:
-    gw: Gateway = request.app.state.gateway
+def _gw(request: Request) -> GatewayState:
+    gw: GatewayState = request.app.state.gateway
     return gw
 
 
@@ -115,7 +113,7 @@ Anyone = Annotated[Principal, Depends(anyone)]
 Controller = Annotated[Principal, Depends(tenant_controller)]
 
 
-async def in_db(gw: Gateway, fn: Callable[[Session], T]) -> T:
+async def in_db(gw: GatewayState, fn: Callable[[Session], T]) -> T:
     """Run ``fn`` in one committed unit of work, in a worker thread."""
 
     def work() -> T:
@@ -159,7 +157,7 @@ def _links(request: Request, tenant: str) -> dict[str, str]:
     return {u.api: base + u.prefix for u in gw.upstreams}
 
 
-def _fault_out(gw: Gateway, row: models.FaultRule) -> FaultOut:
+def _fault_out(gw: GatewayState, row: models.FaultRule) -> FaultOut:
     return FaultOut(
         id=row.id,
         kind=row.kind,
@@ -562,7 +560,7 @@ async def clock_read(request: Request, who: Controller) -> dict[str, Any]:
     return {"tenant": who.tenant, "offset_seconds": offset, "services": services}
 
 
-async def _set_clock(gw: Gateway, who: Principal, target: float) -> dict[str, Any]:
+async def _set_clock(gw: GatewayState, who: Principal, target: float) -> dict[str, Any]:
     await in_db(gw, lambda s: clock.set_offset(s, who.tenant, target))
     await gw.reload()
     services = await gw.fan_out(
@@ -702,7 +700,7 @@ code{{background:#f3f4f6;padding:1px 6px;border-radius:4px}}
 </main></body></html>"""
 
 
-def build_control_app(gw: Gateway) -> FastAPI:
+def build_control_app(gw: GatewayState) -> FastAPI:
     settings = gw.settings
     app = offline_docs_app(
         title="VN e-government sandbox gateway (LGSP/NGSP-style)",

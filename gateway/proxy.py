@@ -21,10 +21,8 @@ import re
 import socket
 import struct
 import time
-import weakref
 from collections.abc import AsyncIterator
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
@@ -44,15 +42,14 @@ from gateway.errors import (
     UpstreamUnreachable,
 )
 from gateway.faults import Decision, platform_error_body
+from gateway.pool import reused
 from gateway.routes import Upstream
+from gateway.state import GatewayState
 from vnsandbox.context import DEFAULT_TENANT, set_request_id, set_tenant
 from vnsandbox.db import dumps
 from vnsandbox.errors import SandboxError
 from vnsandbox.middleware import REQUEST_ID_RE, UNJOURNALLED_PREFIXES, new_request_id, receive_body_part
 from vnsandbox.signing import CONSUMER_HEADER, TENANT_HEADER, TENANT_SIGNATURE_HEADER, tenant_assertion
-
-if TYPE_CHECKING:
-    from gateway.app import Gateway
 
 log = logging.getLogger("gateway.proxy")
 
@@ -95,34 +92,6 @@ _BAD_PATH = re.compile(r"(^|/)\.\.?(/|$)")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 #: Bodies up to this size are read whole before forwarding (faster); larger ones stream.
 SMALL_BODY = 65_536
-
-
-#: Whether the connection the current call was sent on came from the pool (set by the connector).
-_reused: ContextVar[bool] = ContextVar("upstream_connection_reused", default=False)
-
-
-class PoolConnector(aiohttp.TCPConnector):
-    """The upstream pool, remembering for each call whether its connection was reused.
-
-    A reused keep-alive connection may have been closed by the service just before the
-    call was written on it; :meth:`Proxy._send` retries such a call once, on a new connection.
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._known: weakref.WeakSet[object] = weakref.WeakSet()
-
-    async def connect(
-        self,
-        req: aiohttp.ClientRequest,
-        traces: list[Any],
-        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp's signature)
-    ) -> Any:
-        conn = await super().connect(req, traces, timeout)
-        protocol = conn.protocol
-        _reused.set(protocol in self._known)
-        self._known.add(protocol)
-        return conn
 
 
 class _StreamedBody:
@@ -235,43 +204,16 @@ async def _send_whole(send: Send, call: _Call, status: int, headers: list[tuple[
 class Proxy:
     """Forwards one request to its upstream and streams the reply back."""
 
-    def __init__(self, gw: Gateway) -> None:
-        self.gw = gw
-        self.settings = gw.settings
-        self.session: aiohttp.ClientSession | None = None
-        self.fresh_session: aiohttp.ClientSession | None = None
+    def __init__(self, state: GatewayState) -> None:
+        self.gw = state
+        self.settings = state.settings
+        self.pool = state.pool
         self.journal_body_bytes = self.settings.journal_body_bytes
         #: (scheme, host, path) of GATEWAY_PUBLIC_BASE_URL, if set.
         self.public: tuple[str, str, str] | None = None
         if self.settings.public_base_url:
             parts = urlsplit(self.settings.public_base_url)
             self.public = (parts.scheme, parts.netloc, parts.path.rstrip("/"))
-        self.timeout = aiohttp.ClientTimeout(
-            total=None, connect=self.settings.connect_timeout_s, sock_read=self.settings.upstream_timeout_s
-        )
-
-    async def start(self) -> None:
-        connector = PoolConnector(limit=self.settings.pool_size, limit_per_host=0, ttl_dns_cache=300)
-        self.session = self._session(connector)
-        # Retries of calls whose pooled connection was found dead: always a new connection.
-        self.fresh_session = self._session(aiohttp.TCPConnector(force_close=True, ttl_dns_cache=300))
-
-    def _session(self, connector: aiohttp.BaseConnector) -> aiohttp.ClientSession:
-        limit = self.settings.max_upstream_header_bytes
-        return aiohttp.ClientSession(
-            connector=connector,
-            auto_decompress=False,
-            timeout=self.timeout,
-            skip_auto_headers=("User-Agent",),
-            max_line_size=limit,
-            max_field_size=limit,
-        )
-
-    async def stop(self) -> None:
-        for session in (self.session, self.fresh_session):
-            if session is not None:
-                await session.close()
-        self.session = self.fresh_session = None
 
     async def handle(
         self,
@@ -617,7 +559,6 @@ class Proxy:
         decision: Decision | None,
         call: _Call,
     ) -> None:
-        assert self.session is not None, "gateway not started"
         url = upstream.base_url + rest
         qs = scope.get("query_string", b"")
         if qs:
@@ -678,18 +619,19 @@ class Proxy:
         not take effect and is sent again, whatever its method. A streamed body is retried
         only while none of it was read from the client.
         """
-        assert self.session is not None and self.fresh_session is not None, "gateway not started"
+        session, fresh_session = self.pool.session, self.pool.fresh_session
+        assert session is not None and fresh_session is not None, "gateway not started"
         data = body if body else None
-        _reused.set(False)
+        reused.set(False)
         try:
-            return await self.session.request(method, url, headers=headers, data=data, allow_redirects=False)
+            return await session.request(method, url, headers=headers, data=data, allow_redirects=False)
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-            if isinstance(exc, aiohttp.ClientConnectorError) or not _reused.get():
+            if isinstance(exc, aiohttp.ClientConnectorError) or not reused.get():
                 raise
             if isinstance(body, _StreamedBody) and (body.started or body.failure is not None):
                 raise
             log.info("upstream closed a pooled connection; call sent again on a new one", extra={"url": url})
-        return await self.fresh_session.request(method, url, headers=headers, data=data, allow_redirects=False)
+        return await fresh_session.request(method, url, headers=headers, data=data, allow_redirects=False)
 
     def _upstream_error(self, upstream: Upstream, exc: aiohttp.ClientError) -> GatewayError:
         """The gateway's 502 for an upstream that could not be reached or answered something
