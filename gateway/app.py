@@ -3,7 +3,7 @@
 ``uvicorn --factory gateway.app:create_app``. Paths ``/{api}/{version}/...`` that name
 an upstream go to :class:`gateway.proxy.Proxy` (the hot path: no framework, no database);
 everything else (index, aggregated docs, token endpoint, ``/metrics``, the ``/_sandbox``
-control plane) goes to a FastAPI app built in :mod:`gateway.control`. What both share
+control plane) goes to a FastAPI app built in :mod:`gateway.control.app`. What both share
 is a :class:`gateway.state.GatewayState`, built here.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from starlette.types import Receive, Scope, Send
 
-from gateway.control import build_control_app
+from gateway.control.app import build_control_app
 from gateway.proxy import Proxy
 from gateway.settings import GatewaySettings
 from gateway.state import GatewayState

@@ -70,6 +70,14 @@ class UpstreamTimeout(GatewayError):
     message_en = "The upstream service did not answer in time"
 
 
+def upstream_timeout(service: str, timeout_s: float) -> UpstreamTimeout:
+    """504 for a service that did not answer within ``GATEWAY_UPSTREAM_TIMEOUT_S``."""
+    return UpstreamTimeout(
+        f"The {service} service did not answer within {timeout_s} s",
+        f"Dịch vụ {service} không trả lời trong {timeout_s} giây",
+    )
+
+
 class BadProxyPath(GatewayError):
     status_code = 400
     code = "INVALID_PATH"

@@ -5,7 +5,7 @@ configuration, the authenticator, the consumers' token buckets, the fault engine
 journal, the metrics and the pool of connections to the services, and the operations both
 halves use: reloading the configuration, deleting used-up fault rules, and the gateway's
 own signed calls to the services (one, or every one at once). :mod:`gateway.app` builds it
-and hands it to :class:`gateway.proxy.Proxy` and to :func:`gateway.control.build_control_app`.
+and hands it to :class:`gateway.proxy.Proxy` and to :func:`gateway.control.app.build_control_app`.
 """
 
 from __future__ import annotations
