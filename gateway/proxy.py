@@ -45,10 +45,11 @@ from gateway.exchange import Call
 from gateway.pool import reused
 from gateway.routes import Upstream
 from gateway.state import GatewayState
+from vnsandbox.calls import REQUEST_ID_HEADER, put_signed_headers
 from vnsandbox.context import DEFAULT_TENANT, set_request_id, set_tenant
 from vnsandbox.errors import SandboxError
 from vnsandbox.middleware import REQUEST_ID_RE, UNJOURNALLED_PREFIXES, new_request_id
-from vnsandbox.signing import CONSUMER_HEADER, TENANT_HEADER, TENANT_SIGNATURE_HEADER, tenant_assertion
+from vnsandbox.signing import CONSUMER_HEADER, TENANT_HEADER, TENANT_SIGNATURE_HEADER
 
 log = logging.getLogger("gateway.proxy")
 
@@ -71,7 +72,7 @@ DROP = frozenset(
         "x-forwarded-prefix",
         "x-forwarded-host",
         "x-forwarded-proto",
-        "x-request-id",
+        REQUEST_ID_HEADER,
         # The gateway's own credentials stop here.
         "x-api-key",
         "apikey",
@@ -140,7 +141,7 @@ class Proxy:
             name = k.decode("latin-1").lower()
             value = v.decode("latin-1")
             if name in DROP:
-                if name == "x-request-id":
+                if name == REQUEST_ID_HEADER:
                     rid = value
                 elif name == TENANT_HEADER:
                     tenant_in = value
@@ -213,11 +214,8 @@ class Proxy:
         self, fwd: CIMultiDict[str], scope: Scope, upstream: Upstream, principal: Principal, call: Call
     ) -> None:
         """The request id, the signed tenant assertion and the gateway's own X-Forwarded-*."""
-        fwd["x-request-id"] = call.rid
-        fwd[TENANT_HEADER] = principal.tenant
-        fwd[CONSUMER_HEADER] = principal.client_id
-        fwd[TENANT_SIGNATURE_HEADER] = tenant_assertion(
-            self.settings.gateway_secret, principal.tenant, call.rid, principal.client_id
+        put_signed_headers(
+            fwd, self.settings.gateway_secret, principal.tenant, call.rid, principal.client_id, always_consumer=True
         )
         # X-Forwarded-* sent by the caller were dropped: these are the gateway's own, from
         # GATEWAY_PUBLIC_BASE_URL when set, else from the request's Host and scheme.
