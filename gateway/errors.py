@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from vnsandbox.errors import SandboxError
 
 
@@ -134,3 +136,17 @@ class OAuthError(SandboxError):
 
     def body(self) -> dict[str, Any]:
         return {"error": self.code, "error_description": self.message_en}
+
+
+class GatewayOAuthErrorBody(BaseModel):
+    """An error of the gateway's token endpoint (RFC 6749 §5.2; documentation model of
+    :meth:`OAuthError.body`)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "example": {"error": "invalid_client", "error_description": "Unknown client or wrong secret"}
+        },
+    )
+    error: str = Field(description="the RFC code: `invalid_client`, `unsupported_grant_type`, `invalid_scope`")
+    error_description: str = Field(description="what was wrong, in English")

@@ -14,9 +14,24 @@ from gateway.auth import CONTROL_SCOPE, Principal
 from gateway.errors import AccessDenied
 from gateway.state import GatewayState
 from vnsandbox.context import set_tenant
+from vnsandbox.openapi import error_responses, secured
 
 T = TypeVar("T")
 CONTROL = "sandbox control"
+#: The credentials of the tenant's control plane: a consumer's token or API key, or the admin key.
+GATEWAY_CREDENTIALS = ("gatewayBearer", "gatewayApiKey", "gatewayAdminKey")
+#: Operations of :data:`Controller` (on an open embedded gateway, anonymous callers too:
+#: see :func:`gateway.control.app.build_control_app`).
+CONTROLLER_AUTH = secured(*GATEWAY_CREDENTIALS)
+#: What the control plane answers on every operation of a tenant: credentials refused (401),
+#: a caller not allowed (403: a consumer without the ``sandbox`` scope, another tenant's data).
+CONTROL_ERRORS = error_responses(
+    401, 403, s403="Not allowed: a consumer without the `sandbox` scope, another tenant, or the administrator's only"
+)
+#: An operation on one record named in its path (a tenant, a consumer, a fault rule).
+NOT_FOUND = error_responses(404)
+#: Operations of :data:`Anyone`: credentials are optional, and checked when given.
+ANYONE_AUTH = secured(*GATEWAY_CREDENTIALS, optional=True)
 
 
 def state_of(request: Request) -> GatewayState:

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gateway.control.access import CONTROL
+from gateway.control.access import CONTROL, CONTROLLER_AUTH
 from gateway.control.clock import tenant_state
 from gateway.control.faults import faults
 from gateway.control.journal import records
@@ -24,6 +24,7 @@ from vnsandbox import __version__
 from vnsandbox.errors import install_error_handlers
 from vnsandbox.journal import Journal
 from vnsandbox.middleware import RequestContextMiddleware
+from vnsandbox.openapi import media_response, operations
 from vnsandbox.service import offline_docs_app, public_base_url
 
 # -- the app ---------------------------------------------------------------------------------
@@ -117,7 +118,12 @@ def build_control_app(gw: GatewayState) -> FastAPI:
         )
         return DOCS_PAGE.format(rows=rows)
 
-    @app.get("/metrics", summary="Prometheus metrics", tags=["index"])
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        tags=["index"],
+        responses={200: media_response("text/plain", "Prometheus text exposition format")},
+    )
     @app.get("/_sandbox/metrics", include_in_schema=False)
     async def metrics() -> Response:
         """The gateway's metrics and every service's own (outbox deliveries), labelled by service."""
@@ -160,6 +166,8 @@ def build_control_app(gw: GatewayState) -> FastAPI:
 
     for router in (token_router, tenants, consumers, faults, records, tenant_state):
         app.include_router(router)
+    if not settings.auth_required:
+        _open_to_anonymous_callers(app)
     app.add_middleware(
         RequestContextMiddleware,
         journal=Journal(1),  # control calls are not part of the relayed-traffic journal
@@ -173,6 +181,24 @@ def build_control_app(gw: GatewayState) -> FastAPI:
         trust_client_forwarding=settings.mode == "embedded",
     )
     return app
+
+
+def _open_to_anonymous_callers(app: FastAPI) -> None:
+    """On an open gateway (``GATEWAY_REQUIRE_AUTH=false``) the tenant's control plane answers
+    anonymous callers too: in this app's schema, its operations' security gets the empty
+    alternative (the routers, shared by every app, keep their declarations)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        first = app.openapi_schema is None
+        schema = generate()
+        if first:
+            for _, _, op in operations(schema):
+                if op.get("security") == CONTROLLER_AUTH["security"]:
+                    op["security"] = [*op["security"], {}]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _pid() -> int:

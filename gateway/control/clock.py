@@ -9,15 +9,19 @@ from sqlalchemy.orm import Session
 
 from gateway import service
 from gateway.auth import Principal
-from gateway.control.access import CONTROL, Controller, in_db, state_of
+from gateway.control.access import CONTROL, CONTROL_ERRORS, CONTROLLER_AUTH, Controller, in_db, state_of
 from gateway.schemas import ClockIn
 from gateway.state import GatewayState
 from vnsandbox import clock
 
-tenant_state = APIRouter(prefix="/_sandbox", tags=[CONTROL])
+tenant_state = APIRouter(prefix="/_sandbox", tags=[CONTROL], responses=CONTROL_ERRORS)
 
 
-@tenant_state.post("/reset", summary="Wipe the tenant's data in every service, its journal, fault rules and clock")
+@tenant_state.post(
+    "/reset",
+    openapi_extra=CONTROLLER_AUTH,
+    summary="Wipe the tenant's data in every service, its journal, fault rules and clock",
+)
 async def reset(request: Request, who: Controller) -> dict[str, Any]:
     """The tenant's consumers are kept, so its credentials stay valid."""
     gw = state_of(request)
@@ -33,7 +37,9 @@ async def reset(request: Request, who: Controller) -> dict[str, Any]:
     return {"tenant": who.tenant, "services": services, "fault_rules_removed": rules, "journal_cleared": cleared}
 
 
-@tenant_state.get("/clock", summary="The tenant's test clock in the gateway and in every service")
+@tenant_state.get(
+    "/clock", openapi_extra=CONTROLLER_AUTH, summary="The tenant's test clock in the gateway and in every service"
+)
 async def clock_read(request: Request, who: Controller) -> dict[str, Any]:
     gw = state_of(request)
     offset = await in_db(gw, lambda s: clock.offset_seconds(s, who.tenant))
@@ -57,7 +63,11 @@ async def _set_clock(gw: GatewayState, who: Principal, target: float) -> dict[st
     }
 
 
-@tenant_state.post("/clock", summary="Advance (or set) the tenant's clock in the gateway and every service")
+@tenant_state.post(
+    "/clock",
+    openapi_extra=CONTROLLER_AUTH,
+    summary="Advance (or set) the tenant's clock in the gateway and every service",
+)
 async def clock_move(body: ClockIn, request: Request, who: Controller) -> dict[str, Any]:
     """Token expiry, payment expiry, overdue dossiers and webhook retry schedules all read this clock."""
     gw = state_of(request)
@@ -69,6 +79,8 @@ async def clock_move(body: ClockIn, request: Request, who: Controller) -> dict[s
     return await _set_clock(gw, who, target)
 
 
-@tenant_state.delete("/clock", summary="Back to real time, in the gateway and every service")
+@tenant_state.delete(
+    "/clock", openapi_extra=CONTROLLER_AUTH, summary="Back to real time, in the gateway and every service"
+)
 async def clock_reset(request: Request, who: Controller) -> dict[str, Any]:
     return await _set_clock(state_of(request), who, 0.0)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 
 from gateway import models, service
-from gateway.control.access import CONTROL, Controller, in_db, state_of
+from gateway.control.access import CONTROL, CONTROL_ERRORS, CONTROLLER_AUTH, NOT_FOUND, Controller, in_db, state_of
 from gateway.schemas import FaultIn, FaultOut
 from gateway.state import GatewayState
 from vnsandbox.bounds import RowId
@@ -33,10 +33,10 @@ def _fault_out(gw: GatewayState, row: models.FaultRule) -> FaultOut:
 
 # -- fault rules -----------------------------------------------------------------------------
 
-faults = APIRouter(prefix="/_sandbox/faults", tags=[CONTROL])
+faults = APIRouter(prefix="/_sandbox/faults", tags=[CONTROL], responses=CONTROL_ERRORS)
 
 
-@faults.post("", status_code=201, summary="Add a fault rule for the tenant")
+@faults.post("", status_code=201, openapi_extra=CONTROLLER_AUTH, summary="Add a fault rule for the tenant")
 async def fault_add(body: FaultIn, request: Request, who: Controller) -> FaultOut:
     """Inject a fault into the tenant's matching calls: latency, an error status with the
     platform's own error body, a connection reset, an empty reply, a malformed body, or a
@@ -66,14 +66,14 @@ async def fault_add(body: FaultIn, request: Request, who: Controller) -> FaultOu
     return out
 
 
-@faults.get("", summary="The tenant's fault rules, in the order they are checked")
+@faults.get("", openapi_extra=CONTROLLER_AUTH, summary="The tenant's fault rules, in the order they are checked")
 async def fault_list(request: Request, who: Controller) -> dict[str, Any]:
     gw = state_of(request)
     rows = await in_db(gw, lambda s: service.list_faults(s, who.tenant))
     return {"rules": [_fault_out(gw, r).model_dump(mode="json") for r in rows]}
 
 
-@faults.delete("/{rule_id}", summary="Remove one fault rule")
+@faults.delete("/{rule_id}", responses=NOT_FOUND, openapi_extra=CONTROLLER_AUTH, summary="Remove one fault rule")
 async def fault_delete(rule_id: RowId, request: Request, who: Controller) -> dict[str, Any]:
     gw = state_of(request)
     await in_db(gw, lambda s: service.delete_fault(s, who.tenant, rule_id))
@@ -81,7 +81,7 @@ async def fault_delete(rule_id: RowId, request: Request, who: Controller) -> dic
     return {"id": rule_id, "deleted": True}
 
 
-@faults.delete("", summary="Remove every fault rule of the tenant")
+@faults.delete("", openapi_extra=CONTROLLER_AUTH, summary="Remove every fault rule of the tenant")
 async def fault_clear(request: Request, who: Controller) -> dict[str, Any]:
     gw = state_of(request)
     removed = await in_db(gw, lambda s: service.clear_faults(s, who.tenant))

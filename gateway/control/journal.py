@@ -10,16 +10,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from gateway.control.access import CONTROL, Controller, state_of
+from gateway.control.access import CONTROL, CONTROL_ERRORS, CONTROLLER_AUTH, Controller, state_of
 from gateway.journal import GatewayQuery
 from gateway.schemas import VerifyIn
 from vnsandbox.audit import AUDIT_COLUMNS
 from vnsandbox.bounds import HttpStatus
 
-records = APIRouter(prefix="/_sandbox", tags=[CONTROL])
+records = APIRouter(prefix="/_sandbox", tags=[CONTROL], responses=CONTROL_ERRORS)
 
 
-@records.get("/journal", summary="The tenant's calls relayed by the gateway, newest first")
+@records.get(
+    "/journal", openapi_extra=CONTROLLER_AUTH, summary="The tenant's calls relayed by the gateway, newest first"
+)
 def journal_read(
     request: Request,
     who: Controller,
@@ -65,7 +67,7 @@ def journal_read(
     }
 
 
-@records.post("/journal/verify", summary="Count the tenant's calls matching filters")
+@records.post("/journal/verify", openapi_extra=CONTROLLER_AUTH, summary="Count the tenant's calls matching filters")
 def journal_verify(body: VerifyIn, request: Request, who: Controller) -> dict[str, Any]:
     """How many calls matched, e.g. "exactly one status update for this dossier":
     ``{"method": "POST", "path": "/dvcqg/v1/...", "body_contains": "000.00.01.H22-240915-12345",
@@ -80,12 +82,14 @@ def journal_verify(body: VerifyIn, request: Request, who: Controller) -> dict[st
     return out
 
 
-@records.delete("/journal", summary="Clear the tenant's journal")
+@records.delete("/journal", openapi_extra=CONTROLLER_AUTH, summary="Clear the tenant's journal")
 def journal_clear(request: Request, who: Controller) -> dict[str, Any]:
     return {"cleared": state_of(request).journal.clear(who.tenant)}
 
 
-@records.get("/audit", summary="Personal-data access across every service (merged audit trail)")
+@records.get(
+    "/audit", openapi_extra=CONTROLLER_AUTH, summary="Personal-data access across every service (merged audit trail)"
+)
 async def audit_read(
     request: Request,
     who: Controller,
@@ -129,7 +133,11 @@ async def audit_read(
     return {"count": len(records), "records": records, "unavailable": unavailable}
 
 
-@records.get("/deliveries", summary="Webhook and notice deliveries of every service (merged outboxes)")
+@records.get(
+    "/deliveries",
+    openapi_extra=CONTROLLER_AUTH,
+    summary="Webhook and notice deliveries of every service (merged outboxes)",
+)
 async def deliveries_read(
     request: Request,
     who: Controller,

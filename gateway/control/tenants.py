@@ -8,7 +8,18 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 
 from gateway import models, service
-from gateway.control.access import CONTROL, Anyone, Controller, in_db, own_tenant, state_of
+from gateway.control.access import (
+    ANYONE_AUTH,
+    CONTROL,
+    CONTROL_ERRORS,
+    CONTROLLER_AUTH,
+    NOT_FOUND,
+    Anyone,
+    Controller,
+    in_db,
+    own_tenant,
+    state_of,
+)
 from gateway.errors import AccessDenied
 from gateway.schemas import (
     ConsumerCreated,
@@ -21,6 +32,7 @@ from gateway.schemas import (
     TenantIn,
     TenantOut,
 )
+from vnsandbox.openapi import error_responses
 from vnsandbox.service import public_base_url
 
 
@@ -60,10 +72,19 @@ def _links(request: Request, tenant: str) -> dict[str, str]:
 
 # -- tenants ---------------------------------------------------------------------------------
 
-tenants = APIRouter(prefix="/_sandbox", tags=[CONTROL])
+#: ``POST /_sandbox/tenants`` refused: the name is taken, or the gateway holds its maximum.
+TENANT_CONFLICT = error_responses(409, s409="`TENANT_EXISTS`, or `TOO_MANY_TENANTS` (`GATEWAY_MAX_TENANTS`)")
+
+tenants = APIRouter(prefix="/_sandbox", tags=[CONTROL], responses=CONTROL_ERRORS)
 
 
-@tenants.post("/tenants", status_code=201, summary="Create a tenant and its first consumer")
+@tenants.post(
+    "/tenants",
+    responses=TENANT_CONFLICT,
+    status_code=201,
+    openapi_extra=ANYONE_AUTH,
+    summary="Create a tenant and its first consumer",
+)
 async def tenant_create(body: TenantIn, request: Request, who: Anyone) -> TenantCreated:
     """A new tenant (a province, a team, a CI job) with one consumer; its credentials are in the reply.
 
@@ -98,7 +119,9 @@ async def tenant_create(body: TenantIn, request: Request, who: Anyone) -> Tenant
     return created
 
 
-@tenants.get("/tenants", summary="Tenants (every tenant for the administrator, else the caller's)")
+@tenants.get(
+    "/tenants", openapi_extra=CONTROLLER_AUTH, summary="Tenants (every tenant for the administrator, else the caller's)"
+)
 async def tenant_list(request: Request, who: Controller) -> dict[str, Any]:
     gw = state_of(request)
     only = None if who.kind == "admin" and request.headers.get("x-sandbox-tenant") is None else who.tenant
@@ -106,14 +129,19 @@ async def tenant_list(request: Request, who: Controller) -> dict[str, Any]:
     return {"tenants": [TenantOut(**r).model_dump(mode="json") for r in rows]}
 
 
-@tenants.get("/tenants/{tenant}", summary="One tenant")
+@tenants.get("/tenants/{tenant}", responses=NOT_FOUND, openapi_extra=CONTROLLER_AUTH, summary="One tenant")
 async def tenant_read(tenant: str, request: Request, who: Controller) -> TenantOut:
     own_tenant(who, tenant)
     summary = await in_db(state_of(request), lambda s: service.tenant_summary(s, service.get_tenant(s, tenant)))
     return TenantOut(**summary, links=_links(request, tenant))
 
 
-@tenants.delete("/tenants/{tenant}", summary="Delete a tenant: its data in every service, its consumers and rules")
+@tenants.delete(
+    "/tenants/{tenant}",
+    responses=NOT_FOUND,
+    openapi_extra=CONTROLLER_AUTH,
+    summary="Delete a tenant: its data in every service, its consumers and rules",
+)
 async def tenant_delete(tenant: str, request: Request, who: Controller) -> dict[str, Any]:
     """Reset the tenant in every service, then remove its consumers, fault rules, clock and journal."""
     own_tenant(who, tenant)
@@ -136,10 +164,10 @@ async def tenant_delete(tenant: str, request: Request, who: Controller) -> dict[
 
 # -- consumers and quotas --------------------------------------------------------------------
 
-consumers = APIRouter(prefix="/_sandbox/consumers", tags=[CONTROL])
+consumers = APIRouter(prefix="/_sandbox/consumers", tags=[CONTROL], responses=CONTROL_ERRORS)
 
 
-@consumers.post("", status_code=201, summary="Register a consumer system in the tenant")
+@consumers.post("", status_code=201, openapi_extra=CONTROLLER_AUTH, summary="Register a consumer system in the tenant")
 async def consumer_create(body: ConsumerIn, request: Request, who: Controller) -> ConsumerCreated:
     """A consumer with its client id, secret and API key (the secret and key are shown only here)."""
     gw = state_of(request)
@@ -169,18 +197,23 @@ async def consumer_create(body: ConsumerIn, request: Request, who: Controller) -
     return created
 
 
-@consumers.get("", summary="The tenant's consumers (no secrets)")
+@consumers.get("", openapi_extra=CONTROLLER_AUTH, summary="The tenant's consumers (no secrets)")
 async def consumer_list(request: Request, who: Controller) -> dict[str, Any]:
     rows = await in_db(state_of(request), lambda s: service.list_consumers(s, who.tenant))
     return {"consumers": [_consumer_out(r).model_dump(mode="json") for r in rows]}
 
 
-@consumers.get("/{client_id}", summary="One consumer of the tenant")
+@consumers.get("/{client_id}", responses=NOT_FOUND, openapi_extra=CONTROLLER_AUTH, summary="One consumer of the tenant")
 async def consumer_read(client_id: str, request: Request, who: Controller) -> ConsumerOut:
     return _consumer_out(await in_db(state_of(request), lambda s: service.get_consumer(s, who.tenant, client_id)))
 
 
-@consumers.patch("/{client_id}", summary="Change a consumer's name or scopes (live)")
+@consumers.patch(
+    "/{client_id}",
+    responses=NOT_FOUND,
+    openapi_extra=CONTROLLER_AUTH,
+    summary="Change a consumer's name or scopes (live)",
+)
 async def consumer_patch(client_id: str, body: ConsumerPatch, request: Request, who: Controller) -> ConsumerOut:
     gw = state_of(request)
 
@@ -198,7 +231,9 @@ async def consumer_patch(client_id: str, body: ConsumerPatch, request: Request, 
     return out
 
 
-@consumers.put("/{client_id}/quota", summary="Set a consumer's quota (live)")
+@consumers.put(
+    "/{client_id}/quota", responses=NOT_FOUND, openapi_extra=CONTROLLER_AUTH, summary="Set a consumer's quota (live)"
+)
 async def consumer_quota(client_id: str, body: Quota, request: Request, who: Controller) -> ConsumerOut:
     """Token bucket: ``burst`` calls at once, refilled at ``rate_per_second``; null rate = unlimited.
 
@@ -220,7 +255,12 @@ async def consumer_quota(client_id: str, body: Quota, request: Request, who: Con
     return out
 
 
-@consumers.delete("/{client_id}", summary="Remove a consumer: its tokens and API key stop working")
+@consumers.delete(
+    "/{client_id}",
+    responses=NOT_FOUND,
+    openapi_extra=CONTROLLER_AUTH,
+    summary="Remove a consumer: its tokens and API key stop working",
+)
 async def consumer_delete(client_id: str, request: Request, who: Controller) -> dict[str, Any]:
     gw = state_of(request)
     await in_db(gw, lambda s: service.delete_consumer(s, who.tenant, client_id))

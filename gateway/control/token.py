@@ -11,12 +11,24 @@ from fastapi.responses import JSONResponse
 
 from gateway.auth import KNOWN_SCOPES
 from gateway.control.access import state_of
-from gateway.errors import OAuthError
+from gateway.errors import GatewayOAuthErrorBody, OAuthError
+from vnsandbox.openapi import error_responses, secured
 
 token_router = APIRouter(tags=["oauth2"])
 
 
-@token_router.post("/oauth2/token", summary="OAuth 2.0 client_credentials token endpoint")
+@token_router.post(
+    "/oauth2/token",
+    openapi_extra=secured("clientBasic", optional=True),
+    responses=error_responses(
+        400,
+        401,
+        envelope=GatewayOAuthErrorBody,
+        s400="`unsupported_grant_type`, `invalid_scope` (OAuth 2.0 envelope)",
+        s401="`invalid_client`: unknown client, wrong secret, or no credentials (OAuth 2.0 envelope)",
+    ),
+    summary="OAuth 2.0 client_credentials token endpoint",
+)
 @token_router.post("/token", include_in_schema=False)
 async def token(request: Request) -> JSONResponse:
     """Exchange a consumer's client id and secret for an access token (RFC 6749 §4.4).
