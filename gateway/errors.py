@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from vnsandbox.errors import SandboxError
 
 
@@ -70,6 +72,14 @@ class UpstreamTimeout(GatewayError):
     message_en = "The upstream service did not answer in time"
 
 
+def upstream_timeout(service: str, timeout_s: float) -> UpstreamTimeout:
+    """504 for a service that did not answer within ``GATEWAY_UPSTREAM_TIMEOUT_S``."""
+    return UpstreamTimeout(
+        f"The {service} service did not answer within {timeout_s} s",
+        f"Dịch vụ {service} không trả lời trong {timeout_s} giây",
+    )
+
+
 class BadProxyPath(GatewayError):
     status_code = 400
     code = "INVALID_PATH"
@@ -126,3 +136,17 @@ class OAuthError(SandboxError):
 
     def body(self) -> dict[str, Any]:
         return {"error": self.code, "error_description": self.message_en}
+
+
+class GatewayOAuthErrorBody(BaseModel):
+    """An error of the gateway's token endpoint (RFC 6749 §5.2; documentation model of
+    :meth:`OAuthError.body`)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "example": {"error": "invalid_client", "error_description": "Unknown client or wrong secret"}
+        },
+    )
+    error: str = Field(description="the RFC code: `invalid_client`, `unsupported_grant_type`, `invalid_scope`")
+    error_description: str = Field(description="what was wrong, in English")

@@ -5,7 +5,9 @@
   ``gateway`` import the foundation and themselves only, never each other;
 - ``launcher`` (the command line) is the top floor and may import everything; nothing else
   imports it, except the ``vnsandbox/__main__.py`` entry script;
-- inside a service, only the HTTP edge (``app``, ``router``, ``control``) imports a web framework.
+- inside a service, only the HTTP edge (``app``, ``router``, ``control``) imports a web framework;
+- no module imports itself back through other modules: the import graph has no cycles (the
+  state two halves of a package share lives in a module both import).
 
 Every ``import`` counts, also those inside functions and under ``TYPE_CHECKING``.
 """
@@ -75,6 +77,64 @@ def violations() -> list[str]:
     return out
 
 
+def import_graph() -> dict[str, set[str]]:
+    """Each project module → the project modules it imports (a name imported from a module
+    counts as that module; a package counts as its ``__init__``)."""
+    graph: dict[str, set[str]] = {}
+    for name, path in MODULES.items():
+        targets = set()
+        for imported in imports_of(path):
+            target = imported if imported in MODULES else imported.rpartition(".")[0]
+            if target in MODULES and target != name:
+                targets.add(target)
+        graph[name] = targets
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles of ``graph``: one per strongly connected component of more than one
+    module, as the sorted modules of that component (Tarjan's algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    found: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return sorted(found)
+
+
 def test_the_project_has_the_packages_the_layout_names() -> None:
     assert {component(m) for m in MODULES} >= {
         "vnsandbox",
@@ -137,3 +197,37 @@ def test_the_foundation_imports_nothing_of_the_project() -> None:
         if imported.split(".")[0] in PACKAGES and component(imported) != "vnsandbox"
     ]
     assert offenders == []
+
+
+#: Cycles known and left to their package's owners; none may be added. ``vnsandbox.settings``
+#: checks ``SANDBOX_CALLBACK_ALLOW`` with ``vnsandbox.outbound`` (imported in the validator),
+#: which reads the settings' types.
+KNOWN_CYCLES = [["vnsandbox.outbound", "vnsandbox.settings"]]
+
+
+def test_no_module_imports_itself_back_through_others() -> None:
+    assert [c for c in cycles(import_graph()) if c not in KNOWN_CYCLES] == []
+
+
+def test_an_import_cycle_is_caught() -> None:
+    graph = {
+        "gateway.app": {"gateway.proxy", "gateway.state"},
+        "gateway.proxy": {"gateway.app"},
+        "gateway.state": {"gateway.routes"},
+        "gateway.routes": set(),
+        "a.one": {"a.two"},
+        "a.two": {"a.three"},
+        "a.three": {"a.one"},
+    }
+    assert cycles(graph) == [["a.one", "a.three", "a.two"], ["gateway.app", "gateway.proxy"]]
+
+
+def test_an_import_under_type_checking_or_in_a_function_counts(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from gateway.app import Gateway\n"
+        "def build() -> None:\n    from gateway.control import build_control_app\n",
+        encoding="utf-8",
+    )
+    assert {"gateway.app", "gateway.control"} <= imports_of(module)

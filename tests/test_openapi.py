@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from gateway.app import Gateway
+from gateway.settings import GatewaySettings
 from tests.conftest import FACTORIES
 from tests.support import TenantClient, new_tenant
 from vnsandbox.openapi import SECURITY_SCHEMES, operations
@@ -31,6 +33,24 @@ def clients(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Test
 @pytest.fixture(scope="module")
 def specs(clients: dict[str, TestClient]) -> dict[str, dict[str, Any]]:
     return {name: client.get("/openapi.json").json() for name, client in clients.items()}
+
+
+def gateway_control_spec(data: Path, *, require_auth: bool) -> dict[str, Any]:
+    """The OpenAPI of a gateway's own control plane (``/_sandbox/openapi.json``)."""
+    settings = GatewaySettings(
+        database_url=f"sqlite:///{data / 'gateway.db'}", data_dir=data, require_auth=require_auth
+    )
+    spec: dict[str, Any] = Gateway(settings).control.openapi()
+    return spec
+
+
+@pytest.fixture(scope="module")
+def gateway_specs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """The gateway control plane's schema with authentication required, and on an open gateway."""
+    return {
+        "required": gateway_control_spec(tmp_path_factory.mktemp("gw-required"), require_auth=True),
+        "open": gateway_control_spec(tmp_path_factory.mktemp("gw-open"), require_auth=False),
+    }
 
 
 def _op(spec: dict[str, Any], method: str, path: str) -> dict[str, Any]:
@@ -115,6 +135,52 @@ def test_operations_that_need_credentials_declare_their_security(specs: dict[str
                     assert declared[scheme] == SECURITY_SCHEMES[scheme], (name, method, path)
     session = specs["dossier"]["components"]["securitySchemes"]["dvcqgSession"]
     assert session == SECURITY_SCHEMES["dvcqgSession"] and session["in"] == "header" and session["name"] == "session"
+
+
+GATEWAY_CREDENTIALS = {"gatewayBearer", "gatewayApiKey", "gatewayAdminKey"}
+#: Control operations anyone may call without credentials.
+GATEWAY_PUBLIC = {
+    ("GET", "/"),
+    ("GET", "/apis"),
+    ("GET", "/docs"),
+    ("GET", "/metrics"),
+    ("GET", "/_sandbox/health"),
+    ("GET", "/_sandbox/ready"),
+    ("GET", "/_sandbox/version"),
+}
+
+
+def _alternatives(op: dict[str, Any]) -> tuple[set[str], bool]:
+    """The schemes an operation accepts, and whether it also accepts no credentials."""
+    security = op.get("security", [])
+    return {name for requirement in security for name in requirement}, {} in security
+
+
+def test_gateway_control_operations_declare_their_security(gateway_specs: dict[str, dict[str, Any]]) -> None:
+    spec = gateway_specs["required"]
+    seen = set()
+    for path, method, op in operations(spec):
+        schemes, anonymous = _alternatives(op)
+        seen.add((method, path))
+        if (method, path) in GATEWAY_PUBLIC:
+            assert "security" not in op, (method, path)
+        elif (method, path) == ("POST", "/oauth2/token"):
+            assert (schemes, anonymous) == ({"clientBasic"}, True)
+        elif (method, path) == ("POST", "/_sandbox/tenants"):
+            assert (schemes, anonymous) == (GATEWAY_CREDENTIALS, True)
+        else:
+            assert (schemes, anonymous) == (GATEWAY_CREDENTIALS, False), (method, path)
+    assert ("DELETE", "/_sandbox/tenants/{tenant}") in seen and ("POST", "/_sandbox/faults") in seen
+    declared = spec["components"]["securitySchemes"]
+    assert declared == {name: SECURITY_SCHEMES[name] for name in GATEWAY_CREDENTIALS | {"clientBasic"}}
+
+
+def test_an_open_gateway_declares_its_control_plane_open_to_anonymous_callers(
+    gateway_specs: dict[str, dict[str, Any]],
+) -> None:
+    for path, method, op in operations(gateway_specs["open"]):
+        if (method, path) not in GATEWAY_PUBLIC:
+            assert _alternatives(op)[1], (method, path)
 
 
 def test_dvcqg_login_declares_the_required_madonvi_header(specs: dict[str, dict[str, Any]]) -> None:

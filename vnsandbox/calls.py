@@ -5,6 +5,8 @@ accepts a call only when it carries the tenant, the consumer, the request id and
 of the three (:func:`vnsandbox.signing.tenant_assertion`). Every service-to-service call and
 every control call of the gateway builds those headers here, once:
 
+- :func:`put_signed_headers`: the headers written into a mapping (the gateway's proxy writes
+  them into the headers it relays);
 - :func:`signed_headers`: the headers themselves (also for calls queued in the outbox);
 - :func:`signed_call`: a synchronous call (httpx), for the services;
 - :func:`signed_request`: an asynchronous call on an aiohttp session, for the gateway.
@@ -16,6 +18,7 @@ loudly (see :class:`UnexpectedReply`), never to read as success.
 from __future__ import annotations
 
 import uuid
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -29,19 +32,32 @@ if TYPE_CHECKING:
 REQUEST_ID_HEADER = "x-request-id"
 
 
+def put_signed_headers(
+    headers: MutableMapping[str, str],
+    secret: str,
+    tenant: str,
+    request_id: str,
+    consumer: str = "",
+    *,
+    always_consumer: bool = False,
+) -> None:
+    """Write the request id, tenant, consumer and the gateway's signature over them into
+    ``headers`` (replacing any there). The consumer header is left out when there is no
+    consumer, unless ``always_consumer`` (the gateway's relay states it even empty)."""
+    headers[REQUEST_ID_HEADER] = request_id
+    headers[TENANT_HEADER] = tenant
+    if consumer or always_consumer:
+        headers[CONSUMER_HEADER] = consumer
+    headers[TENANT_SIGNATURE_HEADER] = tenant_assertion(secret, tenant, request_id, consumer)
+
+
 def signed_headers(secret: str, tenant: str, request_id: str | None = None, consumer: str = "") -> dict[str, str]:
     """Tenant, consumer, request id and the gateway's signature over them.
 
     The request id is the current request's (so the call shows in the other service's
     journal under the same id) unless one is given; outside a request a fresh one."""
-    rid = request_id or current_request_id() or uuid.uuid4().hex
-    headers = {
-        TENANT_HEADER: tenant,
-        REQUEST_ID_HEADER: rid,
-        TENANT_SIGNATURE_HEADER: tenant_assertion(secret, tenant, rid, consumer),
-    }
-    if consumer:
-        headers[CONSUMER_HEADER] = consumer
+    headers: dict[str, str] = {}
+    put_signed_headers(headers, secret, tenant, request_id or current_request_id() or uuid.uuid4().hex, consumer)
     return headers
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.gateway.conftest import TenantCreds, create_tenant
 from tests.payment.conftest import PARTNER, SECRET, init_body
-from tests.support import SandboxProcesses
+from tests.support import SandboxProcesses, wait_for
 
 pytestmark = pytest.mark.multiprocess
 
@@ -122,9 +122,10 @@ def test_the_payment_page_path_is_journalled_with_the_token_masked(tenant: Tenan
 
 
 def test_the_payment_page_token_is_in_no_log_line(secured: SandboxProcesses, page: dict[str, str]) -> None:
-    text = _log_text(secured)
+    masked = f"/pay/{page['url'].split('/pay/')[1].split('/')[0]}/***"
+    # The processes write the page's log lines after answering it: wait until they are read.
+    text = wait_for(lambda: next((t for t in [_log_text(secured)] if masked in t), None), what="the page's log line")
     assert page["token"] not in text
-    assert f"/pay/{page['url'].split('/pay/')[1].split('/')[0]}/***" in text
 
 
 def test_relayed_reads_of_a_service_journal_are_not_in_the_gateway_journal(tenant: TenantCreds) -> None:

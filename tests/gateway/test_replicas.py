@@ -27,8 +27,8 @@ def replicas(
 def _reload(client: TestClient) -> None:
     gw = client.app
     assert isinstance(gw, Gateway)
-    gw.config.refresh()
-    gw.after_reload()
+    gw.state.config.refresh()
+    gw.state.after_reload()
 
 
 def test_consumer_registered_through_one_replica_is_accepted_by_another_after_its_reload(
