@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from vnsandbox.errors import SandboxError
 
 
@@ -123,30 +121,3 @@ class RateLimited(GatewayError):
     xroad_type = "Client.RateLimited"
     message_vi = "Vượt quá hạn mức gọi; vui lòng thử lại sau"
     message_en = "Rate limit exceeded; retry later"
-
-
-class OAuthError(SandboxError):
-    """Errors of the token endpoint, in the OAuth 2.0 envelope (RFC 6749 §5.2)."""
-
-    def __init__(self, error: str, description: str, status_code: int = 400) -> None:
-        headers = {"Cache-Control": "no-store"}
-        if error == "invalid_client":
-            headers["WWW-Authenticate"] = 'Basic realm="vnsandbox"'
-        super().__init__(description, description, code=error, status_code=status_code, headers=headers)
-
-    def body(self) -> dict[str, Any]:
-        return {"error": self.code, "error_description": self.message_en}
-
-
-class GatewayOAuthErrorBody(BaseModel):
-    """An error of the gateway's token endpoint (RFC 6749 §5.2; documentation model of
-    :meth:`OAuthError.body`)."""
-
-    model_config = ConfigDict(
-        extra="allow",
-        json_schema_extra={
-            "example": {"error": "invalid_client", "error_description": "Unknown client or wrong secret"}
-        },
-    )
-    error: str = Field(description="the RFC code: `invalid_client`, `unsupported_grant_type`, `invalid_scope`")
-    error_description: str = Field(description="what was wrong, in English")

@@ -260,6 +260,23 @@ class OAuthError(SandboxError):
         return {"error": self.code, "error_description": self.description()}
 
 
+class OAuthErrorBody(BaseModel):
+    """An OAuth 2.0 error reply (RFC 6749 §5.2; documentation model of :meth:`OAuthError.body`),
+    of the identity provider's endpoints and the gateway's token endpoint alike."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "example": {
+                "error": "invalid_client",
+                "error_description": "Xác thực ứng dụng không thành công (Client authentication failed)",
+            }
+        },
+    )
+    error: str = Field(description="the RFC code: `invalid_request`, `invalid_client`, `invalid_grant`, …")
+    error_description: str = Field(description="Vietnamese, then English in parentheses")
+
+
 def internal_error() -> SandboxError:
     """The reply for a defect of the sandbox itself (never for bad input)."""
     return SandboxError(

@@ -37,13 +37,25 @@ import re
 import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
 import httpcore
 import httpx
 
-from vnsandbox.settings import Mode, ServiceSettings
+#: ``SANDBOX_MODE`` (as :data:`vnsandbox.settings.Mode`).
+Mode = Literal["embedded", "shared"]
+
+
+class HasCallbackPolicy(Protocol):
+    """What the policy reads of a process's settings (:class:`vnsandbox.settings.ServiceSettings`)."""
+
+    @property
+    def mode(self) -> Mode: ...
+
+    @property
+    def callback_allow(self) -> str: ...
+
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -314,6 +326,6 @@ class _GuardedTransport(httpx.HTTPTransport):
         )
 
 
-def policy_of(settings: ServiceSettings, resolver: Resolver = system_resolver) -> OutboundPolicy:
+def policy_of(settings: HasCallbackPolicy, resolver: Resolver = system_resolver) -> OutboundPolicy:
     """The policy a service's settings give (``SANDBOX_MODE``, ``SANDBOX_CALLBACK_ALLOW``)."""
     return OutboundPolicy.parse(settings.mode, settings.callback_allow, resolver)

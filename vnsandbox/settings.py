@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vnsandbox.bounds import DEFAULT_MAX_JSON_DEPTH, MAX_JSON_DEPTH_LIMIT
+from vnsandbox.outbound import Mode, OutboundPolicy
 
 #: Secret used in the embedded development mode only; refused in ``shared`` mode.
 DEV_GATEWAY_SECRET = "vnsandbox-dev-gateway-secret"
 
-Mode = Literal["embedded", "shared"]
 
 #: Variables every process reads without a prefix (kept in one place so deployment files can be checked).
 SANDBOX_ENV_VARS = (
@@ -101,8 +100,6 @@ class ServiceSettings(BaseSettings):
             raise ValueError(
                 "SANDBOX_GATEWAY_SECRET is the built-in development secret; set a real secret when SANDBOX_MODE=shared"
             )
-        from vnsandbox.outbound import OutboundPolicy  # imports this module
-
         OutboundPolicy.parse(self.mode, self.callback_allow)  # a bad entry stops the process at start
         if self.mode == "shared" and not self.public_base_url:
             var = f"{self.model_config.get('env_prefix', '')}PUBLIC_BASE_URL"

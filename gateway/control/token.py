@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from gateway.auth import KNOWN_SCOPES
 from gateway.control.access import state_of
-from gateway.errors import GatewayOAuthErrorBody, OAuthError
+from vnsandbox.errors import OAuthError, OAuthErrorBody
 from vnsandbox.openapi import error_responses, secured
 
 token_router = APIRouter(tags=["oauth2"])
@@ -23,7 +23,7 @@ token_router = APIRouter(tags=["oauth2"])
     responses=error_responses(
         400,
         401,
-        envelope=GatewayOAuthErrorBody,
+        envelope=OAuthErrorBody,
         s400="`unsupported_grant_type`, `invalid_scope` (OAuth 2.0 envelope)",
         s401="`invalid_client`: unknown client, wrong secret, or no credentials (OAuth 2.0 envelope)",
     ),
@@ -50,22 +50,30 @@ async def token(request: Request) -> JSONResponse:
             user, _, password = decoded.partition(":")
             client_id, client_secret = unquote(user), unquote(password)
         except (binascii.Error, UnicodeDecodeError):
-            raise OAuthError("invalid_client", "Malformed HTTP Basic credentials", 401) from None
+            raise _invalid_client("Malformed HTTP Basic credentials", "Thông tin HTTP Basic không hợp lệ") from None
     if fields.get("grant_type") != "client_credentials":
-        raise OAuthError("unsupported_grant_type", "Only grant_type=client_credentials is supported")
+        raise OAuthError(
+            "unsupported_grant_type",
+            "Only grant_type=client_credentials is supported",
+            "Chỉ hỗ trợ grant_type=client_credentials",
+        )
     if not client_id or not client_secret:
-        raise OAuthError("invalid_client", "client_id and client_secret are required", 401)
+        raise _invalid_client("client_id and client_secret are required", "Cần client_id và client_secret")
     consumer = gw.auth.check_client_secret(client_id, client_secret)
     if consumer is None:
-        raise OAuthError("invalid_client", "Unknown client or wrong secret", 401)
+        raise _invalid_client("Unknown client or wrong secret", "Không có ứng dụng này hoặc sai client_secret")
     requested = set(fields.get("scope", "").split())
     if not requested:
         granted = set(consumer.scopes)
     elif requested - KNOWN_SCOPES:
-        raise OAuthError("invalid_scope", f"Unknown scopes: {' '.join(sorted(requested - KNOWN_SCOPES))}")
+        unknown = " ".join(sorted(requested - KNOWN_SCOPES))
+        raise OAuthError("invalid_scope", f"Unknown scopes: {unknown}", f"Phạm vi không tồn tại: {unknown}")
     elif "*" not in consumer.scopes and not requested <= consumer.scopes:
+        missing = " ".join(sorted(requested - consumer.scopes))
         raise OAuthError(
-            "invalid_scope", f"Scopes not granted to this client: {' '.join(sorted(requested - consumer.scopes))}"
+            "invalid_scope",
+            f"Scopes not granted to this client: {missing}",
+            f"Ứng dụng không được cấp phạm vi: {missing}",
         )
     else:
         granted = requested
@@ -73,4 +81,14 @@ async def token(request: Request) -> JSONResponse:
     return JSONResponse(
         {"access_token": access_token, "token_type": "Bearer", "expires_in": ttl, "scope": " ".join(sorted(granted))},
         headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
+
+
+def _invalid_client(message_en: str, message_vi: str) -> OAuthError:
+    return OAuthError(
+        "invalid_client",
+        message_en,
+        message_vi,
+        status_code=401,
+        headers={"WWW-Authenticate": 'Basic realm="vnsandbox"'},
     )

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from vnsandbox.context import current_request_id
-from vnsandbox.errors import ErrorBody, OAuthError, SandboxError
+from vnsandbox.errors import ErrorBody, OAuthError, OAuthErrorBody, SandboxError
 from vnsandbox.openapi import Responses, error_responses
 
 
@@ -74,22 +74,6 @@ class PopulationError(SandboxError):
         body["MaKetQua"] = self.result_code
         body["request_id"] = current_request_id()
         return body
-
-
-class OAuthErrorBody(BaseModel):
-    """An OAuth 2.0 error reply (RFC 6749 §5.2; documentation model of :meth:`OAuthError.body`)."""
-
-    model_config = ConfigDict(
-        extra="allow",
-        json_schema_extra={
-            "example": {
-                "error": "invalid_client",
-                "error_description": "Xác thực ứng dụng không thành công (Client authentication failed)",
-            }
-        },
-    )
-    error: str = Field(description="the RFC code: `invalid_request`, `invalid_client`, `invalid_grant`, …")
-    error_description: str = Field(description="Vietnamese, then English in parentheses")
 
 
 class PopulationErrorBody(ErrorBody):
