@@ -251,5 +251,16 @@ class ServiceProcess:
             self.proc.terminate()
             self.proc.wait(20)
 
+    def kill9(self) -> None:
+        """SIGKILL: the process dies mid-work, as after a crash."""
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def tracebacks(self) -> str:
+        """The log if it holds a traceback, else empty."""
+        text = self.output()
+        return text if "Traceback" in text else ""

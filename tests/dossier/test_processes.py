@@ -11,9 +11,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +22,7 @@ import pytest
 
 from tests.dossier.conftest import CCCD, progress, record
 from tests.dossier.test_concurrency import one_transition_wins
-from tests.support import ROOT, PostgresDatabases, free_port, wait_http
+from tests.support import PostgresDatabases, ServiceProcess, free_port
 from vnsandbox.calls import signed_headers
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.xdist_group("multiprocess")]
@@ -34,38 +31,6 @@ RACERS = 20
 ROUNDS = 10
 SECRET = "processes-test-gateway-secret"
 DEV_KEY = {"authorization": "Bearer dvcqg-dev-unit-key"}
-
-
-class ServiceProcess:
-    """``python -m uvicorn --factory services.<name>.app:create_app`` on a free port."""
-
-    def __init__(self, name: str, log: Path, env: dict[str, str]) -> None:
-        self.name = name
-        self.port = free_port()
-        self.log = log
-        self.env = {**os.environ, **env}
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> ServiceProcess:
-        args = [sys.executable, "-m", "uvicorn", "--factory", f"services.{self.name}.app:create_app"]
-        args += ["--port", str(self.port), "--log-level", "warning"]
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=log)
-        wait_http(self.url + "/_sandbox/health")
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-    def tracebacks(self) -> str:
-        text = self.log.read_text(errors="replace")
-        return text if "Traceback" in text else ""
 
 
 # --------------------------------------------------------------------------- races

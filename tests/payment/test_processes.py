@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -18,7 +14,7 @@ import pytest
 
 from tests.payment.conftest import ACK, INIT_ORDER, PARTNER, SECRET, init_fields, signed, verify, wait_for
 from tests.receiver import Received, Receiver
-from tests.support import ROOT, SandboxProcesses, free_port, wait_http
+from tests.support import SandboxProcesses, ServiceProcess
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.xdist_group("multiprocess")]
 
@@ -53,43 +49,16 @@ def test_init_and_payment_page_work_through_the_gateway(sandbox: SandboxProcesse
     assert receipt.content.startswith(b"%PDF-")
 
 
-class PaymentProcess:
-    """``python -m uvicorn --factory services.payment.app:create_app`` on its own port and SQLite file."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.port = free_port()
-        self.env = {
-            **os.environ,
-            "PAYMENT_DATABASE_URL": f"sqlite:///{tmp / 'payment.db'}",
-            "SANDBOX_DATA_DIR": str(tmp),
-            # The hung delivery's lease runs out one second after the restart.
-            "PAYMENT_NOTICE_LEASE_S": "1",
-            "PAYMENT_NOTICE_TIMEOUT_S": "30",
-        }
-        self.log = tmp / "payment.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> PaymentProcess:
-        args = [sys.executable, "-m", "uvicorn", "--factory", "services.payment.app:create_app"]
-        args += ["--port", str(self.port), "--log-level", "warning"]
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=log)
-        wait_http(self.url + "/_sandbox/health")
-        return self
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+def payment_process(tmp: Path) -> ServiceProcess:
+    """The payment service on its own port and SQLite file."""
+    env = {
+        "PAYMENT_DATABASE_URL": f"sqlite:///{tmp / 'payment.db'}",
+        "SANDBOX_DATA_DIR": str(tmp),
+        # The hung delivery's lease runs out one second after the restart.
+        "PAYMENT_NOTICE_LEASE_S": "1",
+        "PAYMENT_NOTICE_TIMEOUT_S": "30",
+    }
+    return ServiceProcess("payment", tmp / "payment.log", env)
 
 
 @pytest.fixture
@@ -114,7 +83,7 @@ def test_kill_9_during_notice_delivery_loses_no_notice(
     receiver, release = hanging_receiver
     tenant = "t-kill-" + uuid.uuid4().hex[:10]
     headers = {"x-sandbox-tenant": tenant}
-    proc = PaymentProcess(tmp_path).start()
+    proc = payment_process(tmp_path).start()
     try:
         partner = {"secret": SECRET, "notice_url": receiver.url + "/notice"}
         httpx.put(f"{proc.url}/_sandbox/partners/{PARTNER}", json=partner, headers=headers).raise_for_status()
