@@ -72,3 +72,60 @@ def drop_control_tables() -> None:
     op.drop_table("sandbox_clock")
     op.drop_index("ix_sandbox_switch_tenant", "sandbox_switch")
     op.drop_table("sandbox_switch")
+
+
+def create_outbox_tables() -> None:
+    """Alembic helper: create the outbox tables in a service's migration."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        "outbox_delivery",
+        sa.Column("id", sa.String(32), nullable=False),
+        sa.Column("tenant", sa.String(63), nullable=False),
+        sa.Column("kind", sa.String(64), nullable=False),
+        sa.Column("ref", sa.String(128), nullable=False),
+        sa.Column("target_url", sa.String(2048), nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("content_type", sa.String(128), nullable=False),
+        sa.Column("headers", sa.JSON, nullable=False),
+        sa.Column("sign_secret", sa.String(256), nullable=True),
+        sa.Column("signature_header", sa.String(64), nullable=False),
+        sa.Column("accept", sa.String(64), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("max_attempts", sa.Integer, nullable=False),
+        sa.Column("next_attempt_ts", sa.Float, nullable=False),
+        sa.Column("lease_until", sa.Float, nullable=False),
+        sa.Column("last_status", sa.Integer, nullable=True),
+        sa.Column("last_error", sa.Text, nullable=True),
+        sa.Column("created_ts", sa.Float, nullable=False),
+        sa.Column("delivered_ts", sa.Float, nullable=True),
+        sa.Column("seq", sa.Integer, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_outbox_delivery"),
+    )
+    for col in ("tenant", "ref", "status", "next_attempt_ts"):
+        op.create_index(f"ix_outbox_delivery_{col}", "outbox_delivery", [col])
+    op.create_table(
+        "outbox_attempt",
+        sa.Column("id", sa.Integer, autoincrement=True, nullable=False),
+        sa.Column("delivery_id", sa.String(32), nullable=False),
+        sa.Column("tenant", sa.String(63), nullable=False),
+        sa.Column("number", sa.Integer, nullable=False),
+        sa.Column("at_ts", sa.Float, nullable=False),
+        sa.Column("status_code", sa.Integer, nullable=True),
+        sa.Column("error", sa.Text, nullable=True),
+        sa.Column("duration_ms", sa.Float, nullable=False),
+        sa.Column("response_body", sa.Text, nullable=True),
+        sa.Column("accepted", sa.Integer, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_outbox_attempt"),
+    )
+    op.create_index("ix_outbox_attempt_delivery_id", "outbox_attempt", ["delivery_id"])
+    op.create_index("ix_outbox_attempt_tenant", "outbox_attempt", ["tenant"])
+
+
+def drop_outbox_tables() -> None:
+    from alembic import op
+
+    op.drop_table("outbox_attempt")
+    op.drop_table("outbox_delivery")

@@ -7,7 +7,7 @@ Revises: control_0001
 import sqlalchemy as sa
 from alembic import op
 
-from vnsandbox.outbox import create_outbox_tables, drop_outbox_tables
+from vnsandbox.migrations import create_outbox_tables, drop_outbox_tables
 
 revision = "payment_0002"
 down_revision = "control_0001"
