@@ -115,7 +115,7 @@ def free_port() -> int:
         return port
 
 
-def wait_http(url: str, timeout: float = 60.0) -> dict[str, Any]:
+def wait_http(url: str, timeout: float = 120.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
@@ -166,7 +166,7 @@ class SandboxProcesses:
         self.proc = subprocess.Popen(
             args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 180  # a bound for a failed start only: loaded CI machines start slowly
         assert self.proc.stdout is not None
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
@@ -176,6 +176,8 @@ class SandboxProcesses:
             if "Press Ctrl-C to stop." in line:
                 break
         else:
+            self.proc.kill()  # a sandbox that did not come up is not left behind
+            self.proc.wait()
             raise TimeoutError("vnsandbox up did not come up:\n" + "".join(self.output))
         # Keep draining output so the children never block on a full pipe.
         import threading
@@ -243,7 +245,11 @@ class ServiceProcess:
         args += ["--port", str(self.port), "--log-level", "warning"]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **self.env}, stdout=log, stderr=log)
-        wait_http(self.url + "/_sandbox/health")
+        try:
+            wait_http(self.url + "/_sandbox/health")
+        except BaseException:
+            self.stop()  # a process that did not come up is not left behind
+            raise
         return self
 
     def stop(self) -> None:
