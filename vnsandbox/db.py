@@ -246,20 +246,13 @@ def _apply_tenant_scope(state: ORMExecuteState) -> None:
         return
     if not (state.is_select or state.is_update or state.is_delete):
         return
-    if state.is_select:
-        # Reads also see the shared read-only layer (identity's base population and keys).
-        visible = (tenant, SHARED_TENANT)
-        options = [
-            with_loader_criteria(mapper.class_, lambda cls: cls.tenant.in_(visible), include_aliases=True)
-            for mapper in state.all_mappers
-            if "tenant" in mapper.columns
-        ]
-    else:
-        options = [
-            with_loader_criteria(mapper.class_, lambda cls: cls.tenant == tenant, include_aliases=True)
-            for mapper in state.all_mappers
-            if "tenant" in mapper.columns
-        ]
+    # Reads also see the shared read-only layer (identity's base population and keys); writes never.
+    visible = (tenant, SHARED_TENANT) if state.is_select else (tenant,)
+    options = [
+        with_loader_criteria(mapper.class_, lambda cls: cls.tenant.in_(visible), include_aliases=True)
+        for mapper in state.all_mappers
+        if "tenant" in mapper.columns
+    ]
     if options:
         state.statement = state.statement.options(*options)
 
