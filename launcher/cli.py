@@ -23,11 +23,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from launcher.shared import DEFAULT_PREFIX, SharedSetupError, derived_env, ensure_databases
 from launcher.topology import ALL, GATEWAY, GATEWAY_PREFIX, SERVICES, uvicorn_args
 from vnsandbox import __version__
 from vnsandbox.settings import ServiceSettings
 
 STARTUP_TIMEOUT_S = 60.0
+#: Bind addresses meaning "every interface" (the container image binds 0.0.0.0).
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # noqa: S104 (recognised, not bound here)
 
 
 def _settings_classes() -> dict[str, type[ServiceSettings]]:
@@ -77,13 +80,23 @@ def _get_json(url: str) -> dict[str, Any] | None:
 class Supervisor:
     def __init__(self, host: str, ports: dict[str, int], data_dir: Path) -> None:
         self.host = host
+        #: Where the processes reach each other: loopback when binding every interface.
+        self.link_host = "127.0.0.1" if host in WILDCARD_HOSTS else host
         self.ports = ports
         self.data_dir = data_dir
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self.stopping = False
 
     def url(self, name: str) -> str:
-        return f"http://{self.host}:{self.ports[name]}"
+        return f"http://{self.link_host}:{self.ports[name]}"
+
+    def public_url(self) -> str:
+        """The gateway's address for people: the configured public URL, else the local one."""
+        configured = os.environ.get("GATEWAY_PUBLIC_BASE_URL") or os.environ.get("SANDBOX_PUBLIC_URL")
+        if configured:
+            return configured.rstrip("/")
+        host = "localhost" if self.host in WILDCARD_HOSTS else self.host
+        return f"http://{host}:{self.ports['gateway']}"
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -130,9 +143,13 @@ class Supervisor:
         return not pending
 
     def banner(self) -> str:
-        gw = self.url("gateway")
+        gw = self.public_url()
+        if os.environ.get("SANDBOX_MODE", "embedded") == "shared":
+            where = "shared mode, PostgreSQL" if os.environ.get("GATEWAY_DATABASE_URL") else "shared mode"
+        else:
+            where = f"embedded mode, data in {self.data_dir}"
         lines = [
-            f"vnsandbox {__version__} is up (embedded mode, data in {self.data_dir})",
+            f"vnsandbox {__version__} is up ({where})",
             "",
             f"  gateway      {gw}            docs index: {gw}/docs",
         ]
@@ -149,7 +166,7 @@ class Supervisor:
         from services.dossier import settings as dossier_settings
         from services.payment.settings import PaymentSettings
 
-        gw = self.url("gateway")
+        gw = self.public_url()
         lines = ["", "Development accounts (embedded mode; documented in docs/*.md):"]
         client = _get_json(self.url("identity") + "/_sandbox/clients/default")
         if client and "client_id" in client:
@@ -217,6 +234,15 @@ def cmd_up(args: argparse.Namespace) -> int:
                 f"or choose another with --{name}-port",
                 file=sys.stderr,
             )
+        return 2
+    try:
+        # Settings this process reads too (the banner's development accounts), so into our environment.
+        os.environ.update(derived_env(os.environ))
+        if server := os.environ.get("SANDBOX_POSTGRES_URL", "").strip():
+            for db in ensure_databases(server, os.environ.get("SANDBOX_POSTGRES_PREFIX") or DEFAULT_PREFIX):
+                print(f"vnsandbox: created database {db}", file=sys.stderr)
+    except SharedSetupError as exc:
+        print(f"vnsandbox: {exc}", file=sys.stderr)
         return 2
     sup = Supervisor(args.host, ports, Path(args.data_dir))
 

@@ -34,6 +34,10 @@ ALL = (GATEWAY, *SERVICES)
 GATEWAY_PREFIX = {"identity": "/vneid/v1", "dossier": "/dvcqg/v1", "payment": "/paygov/v1"}
 
 
+#: The HTTP/1.1 implementation every process runs (``uvicorn --http``).
+HTTP_PROTOCOL = "vnsandbox.http11:HttpToolsProtocol"
+
+
 def uvicorn_args(proc: Process, host: str, port: int) -> list[str]:
     """Arguments after ``python -m uvicorn`` (the same in compose and in ``vnsandbox up``)."""
     return [
@@ -48,4 +52,7 @@ def uvicorn_args(proc: Process, host: str, port: int) -> list[str]:
         "warning",
         "--timeout-graceful-shutdown",
         "5",
+        # httptools, tolerant of the h2c upgrade offers Java clients send (vnsandbox/http11.py).
+        "--http",
+        HTTP_PROTOCOL,
     ]

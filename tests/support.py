@@ -20,6 +20,8 @@ import httpx
 import psycopg
 from fastapi.testclient import TestClient
 
+from launcher.topology import HTTP_PROTOCOL
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -146,6 +148,8 @@ class SandboxProcesses:
 
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
+    #: More arguments for ``vnsandbox up`` (``--host 0.0.0.0``).
+    up_args: list[str] = field(default_factory=list)
     ports: dict[str, int] = field(default_factory=dict)
     proc: subprocess.Popen[str] | None = None
     output: list[str] = field(default_factory=list)
@@ -159,7 +163,7 @@ class SandboxProcesses:
 
     def start(self) -> SandboxProcesses:
         self.ports = {n: free_port() for n in ("gateway", "identity", "dossier", "payment")}
-        args = [sys.executable, "-m", "vnsandbox", "up", "--data-dir", str(self.data_dir)]
+        args = [sys.executable, "-m", "vnsandbox", "up", "--data-dir", str(self.data_dir), *self.up_args]
         for name, port in self.ports.items():
             args += [f"--{name}-port", str(port)]
         env = {**os.environ, **self.env}
@@ -242,7 +246,7 @@ class ServiceProcess:
 
     def start(self) -> ServiceProcess:
         args = [sys.executable, "-m", "uvicorn", "--factory", f"services.{self.name}.app:create_app"]
-        args += ["--port", str(self.port), "--log-level", "warning"]
+        args += ["--port", str(self.port), "--log-level", "warning", "--http", HTTP_PROTOCOL]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **self.env}, stdout=log, stderr=log)
         try:

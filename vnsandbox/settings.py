@@ -31,6 +31,10 @@ SANDBOX_ENV_VARS = (
     "SANDBOX_LOG_LEVEL",
     "SANDBOX_HOST",
     "SANDBOX_CALLBACK_ALLOW",
+    # Read by `vnsandbox up` only (launcher/shared.py): one container running every process.
+    "SANDBOX_PUBLIC_URL",
+    "SANDBOX_POSTGRES_URL",
+    "SANDBOX_POSTGRES_PREFIX",
 )
 
 
