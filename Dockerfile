@@ -23,6 +23,7 @@ COPY vnsandbox ./vnsandbox
 COPY services ./services
 COPY gateway ./gateway
 COPY launcher ./launcher
+COPY desk ./desk
 RUN uv sync --frozen --no-dev
 
 RUN useradd --system --uid 10001 sandbox && mkdir -p /data && chown 10001 /data

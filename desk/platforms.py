@@ -1,0 +1,202 @@
+"""The national platforms as a provincial one-stop system calls them, through the gateway.
+
+Copy this file: every call a province needs for the citizen journey is here, with the wire names
+of domain.md. Nothing in it is specific to the sandbox except the clock read (``sandbox_now``),
+which a production system replaces with its own clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+
+from desk.settings import DeskSettings
+
+VN = timezone(timedelta(hours=7))
+#: PayGov's checksum order for INIT (docs/payment.md, "The checksum").
+INIT_ORDER = [
+    "LoaiBanTin", "PhienBan", "MaDoiTac", "MaThamChieu", "SoTien", "MaTienTe", "LoaiHinhThanhToan",
+    "MaKenhThanhToan", "MaThietBi", "NgonNgu", "MaNganHang", "ThoiGianGD", "ThongTinGiaoDich", "Ip",
+]  # fmt: skip
+
+
+@dataclass
+class PlatformError(Exception):
+    """A platform refused a call: which one, its own code and message."""
+
+    platform: str
+    call: str
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.platform} {self.call}: {self.code} {self.message}"
+
+
+def wire_time(moment: datetime) -> str:
+    """``yyyyMMddHHmmss`` in Vietnam time, the DVCQG and PayGov format."""
+    return moment.astimezone(VN).strftime("%Y%m%d%H%M%S")
+
+
+def checksum(secret: str, message: dict[str, Any], order: list[str]) -> str:
+    """PayGov ``MaXacThuc``: HMAC-SHA256 over the fields joined with ``|`` (missing = empty)."""
+    values = ["" if message.get(f) is None else str(message[f]) for f in order]
+    return hmac.new(secret.encode(), "|".join(values).encode(), hashlib.sha256).hexdigest()
+
+
+class Platforms:
+    """VNeID, DVCQG and PayGov behind one gateway, with the province's accounts."""
+
+    def __init__(self, settings: DeskSettings, transport: httpx.BaseTransport | None = None) -> None:
+        self.s = settings
+        headers = {"X-API-Key": settings.api_key} if settings.api_key else {}
+        self.http = httpx.Client(base_url=settings.gateway_url, headers=headers, timeout=30, transport=transport)
+        self._session: str | None = None
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- the sandbox's test clock (a real system uses its own clock) -------------------------
+    def sandbox_now(self) -> datetime:
+        reply = self.http.get("/_sandbox/clock")
+        offset = float(reply.json().get("offset_seconds", 0)) if reply.status_code == 200 else 0.0
+        return datetime.now(VN) + timedelta(seconds=offset)
+
+    # -- DVCQG: session login, then one endpoint dispatching on "service" --------------------
+    def _login(self) -> str:
+        reply = self.http.post(
+            "/dvcqg/v1/api/login",
+            headers={"MaDonVi": self.s.unit},
+            json={"username": self.s.unit_username, "password": self.s.unit_password},
+        )
+        body = reply.json()
+        if body.get("error_code") != 0:
+            raise PlatformError("DVCQG", "login", str(body.get("error_code")), str(body.get("message")))
+        self._session = str(body["session"])
+        return self._session
+
+    def dvcqg(self, service: str, **fields: Any) -> dict[str, Any]:
+        """One DVCQG call; logs in again once when the session expired (code 18)."""
+        for attempt in (1, 2):
+            session = self._session or self._login()
+            reply = self.http.post(
+                "/dvcqg/v1/api/service",
+                headers={"MaDonVi": self.s.unit, "session": session},
+                json={"service": service, **fields},
+            )
+            body: dict[str, Any] = reply.json()
+            if body.get("error_code") in (16, 18) and attempt == 1:
+                self._session = None
+                continue
+            if body.get("error_code") not in (0, 24):  # 24: a replay, already applied
+                detail = body.get("data", [{}])[0] if isinstance(body.get("data"), list) and body["data"] else {}
+                message = (detail.get("details") or [{}])[0].get("message") or body.get("message", "")
+                raise PlatformError("DVCQG", service, str(detail.get("error_code", body.get("error_code"))), message)
+            return body
+        raise AssertionError("unreachable")
+
+    def new_dossiers(self) -> list[dict[str, Any]]:
+        """Dossiers and events citizens filed on the portal since the last poll (acknowledged)."""
+        events: list[dict[str, Any]] = self.dvcqg("LayHoSoTuCongDVCQG", limit=100).get("data", [])
+        if events:
+            self.dvcqg("XacNhanHoSoTuCongDVCQG", data=[e["event_id"] for e in events])
+        return events
+
+    def dossier(self, ma_ho_so: str) -> dict[str, Any]:
+        data: dict[str, Any] = self.dvcqg("TraCuuHoSo", MaHoSo=ma_ho_so, LichSu=True)["data"]
+        return data
+
+    def fee_of(self, dossier: dict[str, Any]) -> int | None:
+        """The catalogue's fee for the dossier's procedure and channel (``None``: variable or unknown)."""
+        reply = self.http.get(f"/dvcqg/v1/api/tthc/{dossier.get('MaTTHC', '')}")
+        if reply.status_code != 200:
+            return None
+        fee = reply.json()["data"].get("LePhi", {}).get(str(dossier.get("KenhThucHien") or 2))
+        return int(fee) if isinstance(fee, int) else None
+
+    def receive(self, dossier: dict[str, Any], days: int) -> None:
+        """Tiếp nhận: record the receipt date and the promised return date on DVCQG (a received
+        dossier must carry both), then report the step."""
+        now = self.sandbox_now()
+        dates = {"NgayTiepNhan": wire_time(now), "NgayHenTra": wire_time(now + timedelta(days=days))}
+        self.dvcqg("DongBoHoSoMC", isUpdating="True", data=[{"MaHoSo": dossier["MaHoSo"], **dates}])
+        self.move({**dossier, **dates}, 2, "Tiếp nhận hồ sơ")
+
+    def move(self, dossier: dict[str, Any], status: int, note: str) -> None:
+        """Report a step of the dossier's processing (``CapNhatTienDoHoSoMC``)."""
+        now = wire_time(self.sandbox_now())
+        record = {
+            "MaHoSo": dossier["MaHoSo"],
+            "NguoiXuLy": self.s.officer,
+            "ChucDanh": self.s.officer_title,
+            "PhongBanXuLy": self.s.department,
+            "NoiDungXuLy": note,
+            "ThoiDiemXuLy": now,
+            "TrangThai": status,
+            "NgayBatDau": now,
+            "NgayKetThucTheoQuyDinh": dossier.get("NgayHenTra") or now,
+            "IdempotencyKey": uuid.uuid4().hex,
+        }
+        self.dvcqg("CapNhatTienDoHoSoMC", data=[record])
+
+    # -- VNeID: the national population database ---------------------------------------------
+    def verify_citizen(self, number: str, name: str, purpose: str) -> dict[str, Any]:
+        token = self.http.post(
+            "/vneid/v1/oauth2/token",
+            data={"grant_type": "client_credentials", "scope": "population:verify"},
+            auth=(self.s.client_id, self.s.client_secret),
+        )
+        if token.status_code != 200:
+            body = token.json()
+            raise PlatformError("VNeID", "token", body.get("error", "?"), body.get("error_description", ""))
+        reply = self.http.post(
+            "/vneid/v1/population/v1/verify",
+            headers={"Authorization": f"Bearer {token.json()['access_token']}", "X-Purpose": purpose},
+            json={"SoDinhDanh": number, "HoVaTen": name},
+        )
+        result: dict[str, Any] = reply.json()
+        if reply.status_code != 200:
+            code = result.get("MaKetQua") or result.get("error_code") or result.get("error", reply.status_code)
+            raise PlatformError("VNeID", "verify", str(code), str(result.get("message", "")))
+        return result
+
+    # -- PayGov: open a payment of the dossier's fees -----------------------------------------
+    def request_payment(self, dossier: dict[str, Any], fees: list[dict[str, Any]]) -> dict[str, Any]:
+        now = self.sandbox_now()
+        message: dict[str, Any] = {
+            "LoaiBanTin": "INIT",
+            "PhienBan": "1.0.6",
+            "MaDoiTac": self.s.partner,
+            "MaThamChieu": f"{dossier['MaHoSo']}:{uuid.uuid4().hex[:8]}",
+            "SoTien": sum(int(f["SoTien"]) for f in fees),
+            "MaTienTe": "VND",
+            "LoaiHinhThanhToan": "PAY",
+            "MaKenhThanhToan": "WEB",
+            "MaThietBi": "DESKTOP",
+            "NgonNgu": "vi-VN",
+            "ThoiGianGD": wire_time(now),
+            "ThongTinGiaoDich": f"Nộp phí, lệ phí hồ sơ {dossier['MaHoSo']}",
+            "Ip": "127.0.0.1",
+            "ThongTinBienLai": {
+                "MaDichVu": 2,
+                "MaTTHC": dossier.get("MaTTHC"),
+                "TenTTHC": dossier.get("TenTTHC"),
+                "MaDonVi": self.s.unit,
+                "MaHoSo": dossier["MaHoSo"],
+                "HoTenNguoiNop": dossier.get("ChuHoSo"),
+                "SoCMNDNguoiNop": dossier.get("SoGiayToChuHoSo"),
+                "PhiLePhi": fees,
+            },
+        }
+        message["MaXacThuc"] = checksum(self.s.partner_secret, message, INIT_ORDER)
+        reply = self.http.post("/paygov/v1/payments", json=message)
+        body: dict[str, Any] = reply.json()
+        if body.get("error_code") != "0":
+            raise PlatformError("PayGov", "INIT", str(body.get("error_code")), str(body.get("message", "")))
+        return body
