@@ -11,9 +11,9 @@ import httpx
 import pytest
 import yaml
 
-from launcher.cli import main
 from launcher.kit import scenario_format as fmt
 from tests.support import SandboxProcesses
+from tests.test_kit_cli import run
 
 TENANT = "t-0123456789abcdef"
 
@@ -127,41 +127,34 @@ def recorded_tenant(sandbox: SandboxProcesses, monkeypatch: pytest.MonkeyPatch) 
         c.delete(f"/_sandbox/tenants/{created['tenant']}")
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        rc = main(list(argv))
-    except SystemExit as exc:
-        rc = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return rc, out, err
+@pytest.fixture
+def recording(recorded_tenant: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Path:
+    """The scenario ``scenario record`` wrote of ``recorded_tenant``'s calls."""
+    path = tmp_path / "province.yaml"
+    assert run(capsys, "scenario", "record", "--out", str(path))[0] == 0
+    return path
 
 
 @pytest.mark.multiprocess
 @pytest.mark.xdist_group("multiprocess")
 def test_a_recorded_scenario_replays_on_a_fresh_tenant_with_the_same_statuses_and_codes(
-    recorded_tenant: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+    recorded_tenant: dict[str, str], recording: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "province.yaml"
-    assert run(capsys, "scenario", "record", "--out", str(path))[0] == 0
-    doc = yaml.safe_load(path.read_text())
+    doc = yaml.safe_load(recording.read_text())
     assert [(s["path"], s["expect"]["status"], s["expect"]["code"]) for s in doc["steps"]] == [
         ("/dvcqg/v1/api/login", 200, 0),
         ("/dvcqg/v1/api/login", 200, 0),
         ("/dvcqg/v1/api/service", 404, 22),
     ]
-    rc, out, _ = run(capsys, "scenario", "replay", str(path), "--set", "secret.password=sandbox")
+    rc, out, _ = run(capsys, "scenario", "replay", str(recording), "--set", "secret.password=sandbox")
     assert rc == 0
     assert "3 step(s) replayed on tenant t-" in out and recorded_tenant["tenant"] not in out
 
 
 @pytest.mark.multiprocess
 @pytest.mark.xdist_group("multiprocess")
-def test_a_replay_that_differs_exits_1_with_a_diff(
-    recorded_tenant: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    path = tmp_path / "province.yaml"
-    run(capsys, "scenario", "record", "--out", str(path))
-    rc, _, err = run(capsys, "scenario", "replay", str(path), "--set", "secret.password=wrong")
+def test_a_replay_that_differs_exits_1_with_a_diff(recording: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, err = run(capsys, "scenario", "replay", str(recording), "--set", "secret.password=wrong")
     assert rc == 1
     assert "step 1 POST /dvcqg/v1/api/login: expected 200 code 0, got 401 code 10" in err
     assert err.strip().splitlines()[-1] == "vnsandbox scenario: 3 of 3 step(s) differ from the recording"
@@ -170,11 +163,9 @@ def test_a_replay_that_differs_exits_1_with_a_diff(
 @pytest.mark.multiprocess
 @pytest.mark.xdist_group("multiprocess")
 def test_a_replay_without_a_needed_variable_exits_2_naming_it(
-    recorded_tenant: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+    recording: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "province.yaml"
-    run(capsys, "scenario", "record", "--out", str(path))
-    rc, _, err = run(capsys, "scenario", "replay", str(path))
+    rc, _, err = run(capsys, "scenario", "replay", str(recording))
     assert rc == 2 and "give a value for secret.password" in err
 
 
