@@ -198,7 +198,40 @@ class VerifyIn(BaseModel):
     since: str | None = None
     body_contains: str | None = None
     response_contains: str | None = None
-    expected: Amount | None = Field(None, description="if given, `ok` says whether exactly this many matched")
+    headers: dict[str, str] | None = Field(
+        None, description="header name (any case) → text its value must contain", max_length=20
+    )
+    expected: Amount | None = Field(
+        None, description="if given, `ok` says whether exactly this many matched; a mismatch answers 409"
+    )
+    max_near_misses: int = Field(3, ge=0, le=50, description="how many near misses a mismatch lists")
+
+
+class NearMiss(BaseModel):
+    """A recorded call that came closest to the criteria, and how it differs."""
+
+    id: int | None = None
+    time: str | None = None
+    request_id: str | None = None
+    consumer: str | None = None
+    method: str | None = None
+    path: str | None = None
+    status: int | None = None
+    distance: float = Field(description="one per differing criterion, less for alike strings")
+    differences: list[dict[str, Any]] = Field(description='`{"field", "expected", "actual"}` each')
+
+
+class VerifyOut(BaseModel):
+    """The verdict: 200 when it holds (or no `expected` was given), 409 with near misses when not."""
+
+    count: int
+    expected: int | None = None
+    ok: bool | None = None
+    near_misses: list[NearMiss] | None = None
+    error_code: str | None = Field(None, description="`VERIFY_MISMATCH` on a 409")
+    message: str | None = None
+    message_en: str | None = None
+    request_id: str | None = None
 
 
 class ClockIn(BaseModel):

@@ -3,6 +3,8 @@
 vnsandbox up            gateway + identity + dossier + payment as uvicorn processes
 vnsandbox check-config  validate every process's settings and print them
 vnsandbox seed          generate the identity service's synthetic population
+vnsandbox wait, tenant, reset, clock, journal, deliveries, trigger, scenario
+                        the test kit: drive a running sandbox over HTTP (launcher/kit/, docs/testing.md)
 """
 
 from __future__ import annotations
@@ -362,6 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="identity database (default: IDENTITY_DATABASE_URL or the embedded SQLite file)",
     )
     seed.set_defaults(func=cmd_seed)
+    from launcher.kit.commands import register as register_kit
+
+    register_kit(sub)
     return parser
 
 

@@ -8,13 +8,16 @@ import io
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
+from gateway import verify
 from gateway.control.access import CONTROL, CONTROL_ERRORS, CONTROLLER_AUTH, Controller, state_of
 from gateway.journal import GatewayQuery
-from gateway.schemas import VerifyIn
+from gateway.schemas import VerifyIn, VerifyOut
 from vnsandbox.audit import AUDIT_COLUMNS
 from vnsandbox.bounds import HttpStatus
+from vnsandbox.context import current_request_id
+from vnsandbox.openapi import error_responses
 
 records = APIRouter(prefix="/_sandbox", tags=[CONTROL], responses=CONTROL_ERRORS)
 
@@ -67,19 +70,28 @@ def journal_read(
     }
 
 
-@records.post("/journal/verify", openapi_extra=CONTROLLER_AUTH, summary="Count the tenant's calls matching filters")
-def journal_verify(body: VerifyIn, request: Request, who: Controller) -> dict[str, Any]:
+@records.post(
+    "/journal/verify",
+    openapi_extra=CONTROLLER_AUTH,
+    summary="Count the tenant's calls matching filters; 409 with near misses when not as expected",
+    responses=error_responses(
+        409, envelope=VerifyOut, s409="`VERIFY_MISMATCH`: not `expected` calls matched; the closest in `near_misses`"
+    ),
+)
+def journal_verify(body: VerifyIn, request: Request, who: Controller) -> JSONResponse:
     """How many calls matched, e.g. "exactly one status update for this dossier":
     ``{"method": "POST", "path": "/dvcqg/v1/...", "body_contains": "000.00.01.H22-240915-12345",
-    "expected": 1}``. With ``expected``, ``ok`` tells whether the count is exactly that.
+    "expected": 1}``. With ``expected``, ``ok`` tells whether the count is exactly that; when it
+    is not, the reply is ``409`` (same body, plus ``near_misses``: the closest calls and how they differ).
     """
-    q = GatewayQuery(**body.model_dump(exclude={"expected"}), limit=0)
-    count, _ = state_of(request).journal.query(who.tenant, q)
-    out: dict[str, Any] = {"count": count}
-    if body.expected is not None:
-        out["expected"] = body.expected
-        out["ok"] = count == body.expected
-    return out
+    journal = state_of(request).journal
+    _, entries = journal.query(who.tenant, GatewayQuery(limit=journal.per_tenant))
+    criteria = verify.Criteria.of(body.model_dump(exclude={"expected", "max_near_misses"}))
+    verdict = verify.verify(criteria, (e.to_dict() for e in entries), body.max_near_misses)
+    out = verdict.reply(body.expected)
+    if out.get("ok", True):
+        return JSONResponse(out)
+    return JSONResponse(out | {"request_id": current_request_id()}, status_code=409)
 
 
 @records.delete("/journal", openapi_extra=CONTROLLER_AUTH, summary="Clear the tenant's journal")

@@ -174,7 +174,7 @@ def dossier_read(code: str, session: SessionDep) -> JSONResponse:
     return _reply(Code.OK, {"data": lookup.lookup(session, current_tenant(), None, code, True)})
 
 
-@router.get("/inbox", summary="Events the portal sent to provinces, with acknowledgement state")
+@router.get("/inbox", summary="Events the portal sent to provinces, with acknowledgement state and payload")
 def inbox(
     session: SessionDep,
     unit: str | None = None,
@@ -193,6 +193,7 @@ def inbox(
             "delivery_id": r.delivery_id,
             "acknowledged": r.acknowledged_at is not None,
             "acknowledged_by": r.acknowledged_by,
+            "payload": r.payload,
         }
         for r in rows
     ]
