@@ -101,7 +101,10 @@ def test_github_checkout_steps_start_wait_for_and_stop_the_sandbox(tmp_path: Pat
     (tmp_path / "vnsandbox").symlink_to(ROOT)  # what the second actions/checkout puts there
     ports = {p: free_port() for p in ("GATEWAY", "IDENTITY", "DOSSIER", "PAYMENT")}
     env = {f"{p}_PORT": str(port) for p, port in ports.items()}
+    github_env = tmp_path / "github-env"
     env |= {"VNSB_URL": f"http://127.0.0.1:{ports['GATEWAY']}", "SANDBOX_DATA_DIR": str(tmp_path / "data")}
+    # The suite's own environment is in use: the step's ./sandbox must not re-sync it under the running tests.
+    env |= {"GITHUB_ENV": str(github_env), "SANDBOX_SKIP_SYNC": "1"}
     names = []
     try:
         for step in _steps("with-checkout"):
@@ -113,7 +116,9 @@ def test_github_checkout_steps_start_wait_for_and_stop_the_sandbox(tmp_path: Pat
     finally:
         if (tmp_path / "sandbox.pid").exists():
             subprocess.run(["kill", (tmp_path / "sandbox.pid").read_text().strip()], check=False)
-    assert names == ["Start the sandbox", "Wait for the sandbox", "Stop the sandbox"]
+    assert names == ["Start the sandbox", "Wait for the sandbox", "A throwaway tenant for this job", "Stop the sandbox"]
+    exported = dict(line.split("=", 1) for line in github_env.read_text().splitlines())
+    assert exported["VNSB_TENANT"].startswith("t-") and exported["VNSB_API_KEY"]
     wait_for(lambda: port_free("127.0.0.1", ports["GATEWAY"]), timeout=60, what="the sandbox to stop")
 
 
