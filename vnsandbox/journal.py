@@ -2,8 +2,8 @@
 
 It is a bounded ring buffer in the process's memory (``*_JOURNAL_SIZE`` entries, 2000 by
 default), so it is per replica: with several replicas, read each replica's journal (the
-gateway's journal is the sandbox-wide view). Secrets are redacted before an entry is
-stored: credentials in headers, password/secret/token fields in JSON and form bodies,
+gateway's journal is the sandbox-wide view). Secrets are redacted before any part of an
+entry is read: credentials in headers, password/secret/token fields in JSON and form bodies,
 secret query parameters and form fields (OAuth authorization ``code`` included, in URLs
 too: ``Location``), and the path segments a service declares secret
 (:data:`SECRET_PATHS`). :class:`Redaction` does it for the services'
