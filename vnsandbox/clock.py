@@ -7,21 +7,44 @@ clock endpoint advances the clock of every service at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
 from vnsandbox.bounds import MAX_CLOCK_OFFSET_S, clock_offset_in_range
 from vnsandbox.db import ClockOffset
 from vnsandbox.errors import ValidationFailed
 
+#: Called with the tenant once a unit of work that moved its clock commits: what a service
+#: keeps of clock-dependent answers (the identity provider's encoded JWKS) is dropped then.
+_listeners: list[Callable[[str], None]] = []
+
+
+def on_change(listener: Callable[[str], None]) -> None:
+    """Call ``listener(tenant)`` after each committed move of a tenant's clock in this process."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def _notify(tenant: str) -> None:
+    for listener in list(_listeners):
+        listener(tenant)
+
+
+_CLOCK = ClockOffset.__table__
+#: One column by primary key, as a Core statement: read on most requests, it skips the ORM's
+#: per-statement work (the tenant is its key, so the session's tenant scope adds nothing).
+_OFFSET = select(_CLOCK.c.offset_seconds).where(_CLOCK.c.tenant == bindparam("tenant"))
+
 
 def offset_seconds(session: Session, tenant: str) -> float:
-    row = session.get(ClockOffset, tenant)
-    if row is None:
+    offset = session.execute(_OFFSET, {"tenant": tenant}).scalar()
+    if offset is None:
         return 0.0
     # Kept within range even for an offset stored before the range was enforced.
-    return max(-MAX_CLOCK_OFFSET_S, min(MAX_CLOCK_OFFSET_S, row.offset_seconds))
+    return max(-MAX_CLOCK_OFFSET_S, min(MAX_CLOCK_OFFSET_S, float(offset)))
 
 
 def checked_offset(seconds: float) -> float:
@@ -51,4 +74,6 @@ def set_offset(session: Session, tenant: str, seconds: float) -> float:
     else:
         row.offset_seconds = seconds
     session.flush()
+    if _listeners:
+        event.listen(session, "after_commit", lambda _s: _notify(tenant), once=True)
     return seconds

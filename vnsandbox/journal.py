@@ -2,12 +2,17 @@
 
 It is a bounded ring buffer in the process's memory (``*_JOURNAL_SIZE`` entries, 2000 by
 default), so it is per replica: with several replicas, read each replica's journal (the
-gateway's journal is the sandbox-wide view). Secrets are redacted before an entry is
-stored: credentials in headers, password/secret/token fields in JSON and form bodies,
+gateway's journal is the sandbox-wide view). Secrets are redacted before any part of an
+entry is read: credentials in headers, password/secret/token fields in JSON and form bodies,
 secret query parameters and form fields (OAuth authorization ``code`` included, in URLs
 too: ``Location``), and the path segments a service declares secret
 (:data:`SECRET_PATHS`). :class:`Redaction` does it for the services'
 journals and logs and for the gateway's alike.
+
+The request middleware records an :class:`Exchange` (headers and bodies as received), which
+is redacted into a :class:`JournalEntry` the first time any reader reaches it, then its raw
+copy is dropped: most entries are pushed out of the ring unread, so the hot path never pays
+for redaction, and no reply, filter or export ever sees an unredacted value.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -191,6 +197,67 @@ class JournalEntry:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def resolve(self) -> JournalEntry:
+        return self
+
+
+@dataclass
+class Exchange:
+    """One request and its reply as the middleware saw them, redacted into a :class:`JournalEntry`
+    when first read (:meth:`resolve`; computed once, the raw copy then dropped)."""
+
+    request_id: str
+    tenant: str
+    method: str
+    path: str
+    query_string: bytes
+    status: int
+    duration_ms: float
+    request_headers: list[tuple[bytes, bytes]]
+    request_body: bytes
+    request_content_type: str
+    response_headers: list[tuple[bytes, bytes]]
+    response_body: bytes
+    notes: dict[str, Any]
+    redaction: Redaction
+    body_limit: int
+    id: int = 0
+    ts: float = field(default_factory=time.time)
+    _entry: JournalEntry | None = field(default=None, repr=False)
+
+    def resolve(self) -> JournalEntry:
+        done = self._entry
+        if done is not None:
+            return done
+        raw = (self.request_headers, self.request_body, self.response_headers, self.response_body)
+        if self._entry is not None:  # another reader finished (and dropped the raw copy) meanwhile
+            return self._entry
+        raw_req_headers, req_body, raw_resp_headers, resp_body = raw
+        r = self.redaction
+        req_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_req_headers]
+        resp_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_resp_headers]
+        resp_ctype = next((v for k, v in resp_headers if k.lower() == "content-type"), "")
+        entry = JournalEntry(
+            id=self.id,
+            time=datetime.fromtimestamp(self.ts, UTC).isoformat(timespec="milliseconds"),
+            request_id=self.request_id,
+            tenant=self.tenant,
+            method=self.method,
+            path=r.path(self.path),
+            query=redact_query(self.query_string.decode("latin-1")),
+            status=self.status,
+            duration_ms=self.duration_ms,
+            request_headers=r.headers(req_headers),
+            request_body=r.body(req_body, self.request_content_type, self.body_limit),
+            response_headers=r.headers(resp_headers),
+            response_body=r.body(resp_body, resp_ctype, self.body_limit),
+            notes=json.loads(json.dumps(self.notes, default=str)) if self.notes else {},
+        )
+        self._entry = entry  # published before the raw copy is dropped (a racing reader computes the same)
+        self.request_headers = self.response_headers = []
+        self.request_body = self.response_body = b""
+        return entry
+
 
 @dataclass
 class JournalQuery:
@@ -226,7 +293,7 @@ class Journal:
     """Thread-safe bounded journal of one process."""
 
     def __init__(self, size: int) -> None:
-        self._entries: deque[JournalEntry] = deque(maxlen=max(1, size))
+        self._entries: deque[JournalEntry | Exchange] = deque(maxlen=max(1, size))
         self._lock = threading.Lock()
         self._next_id = 1
 
@@ -241,11 +308,18 @@ class Journal:
             self._entries.append(entry)
             return entry
 
+    def record_exchange(self, exchange: Exchange) -> None:
+        """Keep ``exchange`` as it is; it is redacted when first read."""
+        with self._lock:
+            exchange.id = self._next_id
+            self._next_id += 1
+            self._entries.append(exchange)
+
     def query(self, q: JournalQuery) -> tuple[int, list[JournalEntry]]:
         """Count of all matches and the newest ``q.limit`` of them."""
         with self._lock:
             snapshot = list(self._entries)
-        matched = [e for e in reversed(snapshot) if q.matches(e)]
+        matched = [e for e in (x.resolve() for x in reversed(snapshot)) if q.matches(e)]
         return len(matched), matched[: max(0, q.limit)]
 
     def clear(self, tenant: str | None = None) -> int:

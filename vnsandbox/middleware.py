@@ -13,13 +13,11 @@ For each HTTP request it:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Callable
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,7 +31,7 @@ from vnsandbox.errors import (
     Unauthorized,
     internal_error,
 )
-from vnsandbox.journal import NO_SECRET_PATHS, Journal, Redaction, redact_query
+from vnsandbox.journal import NO_SECRET_PATHS, Exchange, Journal, Redaction
 from vnsandbox.signing import (
     CONSUMER_HEADER,
     TENANT_HEADER,
@@ -115,7 +113,8 @@ def valid_tenant(value: str) -> bool:
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """32 random hex digits (what ``uuid4().hex`` gave, without building a UUID)."""
+    return os.urandom(16).hex()
 
 
 class RequestContextMiddleware:
@@ -159,8 +158,9 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        headers: list[tuple[str, str]] = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        hmap = {k.lower(): v for k, v in headers}
+        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+        # ASGI servers give header names in lower case; a repeated header's last value counts.
+        hmap = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw_headers}
         rid = hmap.get("x-request-id", "")
         if not REQUEST_ID_RE.match(rid):
             rid = new_request_id()
@@ -178,58 +178,38 @@ class RequestContextMiddleware:
         #: The gateway's valid tenant signature came with the call: its X-Forwarded-* are the gateway's.
         state["relayed_by_gateway"] = relayed
 
-        status_holder = {"status": 0, "headers": [], "body": bytearray()}
-        rid_header = (b"x-request-id", rid.encode())
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
-                raw = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
-                raw.append(rid_header)
-                message["headers"] = raw
-                status_holder["headers"] = raw
-            elif message["type"] == "http.response.body":
-                body: bytearray = status_holder["body"]  # type: ignore[assignment]
-                if len(body) < self.journal_body_bytes:
-                    body.extend(message.get("body", b"")[: self.journal_body_bytes - len(body)])
-            await send(message)
-
+        reply = _Reply((b"x-request-id", rid.encode()), self.journal_body_bytes, send)
+        content_type = hmap.get("content-type", "")
         body = b""
         try:
             tenant = DEFAULT_TENANT if scope["path"] in UNSIGNED_PATHS else self._resolve_tenant(hmap, rid)
             set_tenant(tenant)
             state["tenant"] = tenant
             state["consumer"] = hmap.get(CONSUMER_HEADER, "")
-            body = await self._read_body(hmap, receive)
+            # Without Content-Length or Transfer-Encoding an HTTP/1.1 request has no body.
+            has_body = "content-length" in hmap or "transfer-encoding" in hmap
+            if has_body:
+                body = await self._read_body(hmap, receive)
             own_path = bool(self.own_input_checks) and scope["path"].startswith(self.own_input_checks)
             try:
-                refuse_deep_json(body, hmap.get("content-type", ""), self.max_json_depth)
+                refuse_deep_json(body, content_type, self.max_json_depth)
             except SandboxError as exc:
                 raise (self.own_input_error(exc) if own_path and self.own_input_error else exc) from None
             if not own_path:
-                refuse_nul(scope, body, hmap.get("content-type", ""))
+                refuse_nul(scope, body, content_type)
         except SandboxError as exc:
             if isinstance(exc, RequestTimeout):
                 exc.headers.setdefault("Connection", "close")  # the rest of the body is not awaited
-            await exc.response()(scope, receive, send_wrapper)
+            await exc.response()(scope, receive, reply.send)
         else:
-            replay_done = False
-
-            async def replay() -> Message:
-                nonlocal replay_done
-                if not replay_done:
-                    replay_done = True
-                    return {"type": "http.request", "body": body, "more_body": False}
-                return await receive()
-
             try:
-                await self.app(scope, replay, send_wrapper)
+                await self.app(scope, _replay(body, receive) if has_body else receive, reply.send)
             except Exception as exc:  # the one place an unexpected error becomes a reply
                 log.exception("unhandled error", exc_info=exc)
-                if status_holder["status"]:
+                if reply.status:
                     raise
-                await internal_error().response()(scope, receive, send_wrapper)
-        self._record(scope, headers, hmap, body, status_holder, tenant, rid, started)
+                await internal_error().response()(scope, receive, reply.send)
+        self._record(scope, raw_headers, content_type, body, reply, tenant, rid, started)
 
     def _signed_by_gateway(self, hmap: dict[str, str], rid: str) -> bool:
         signature = hmap.get(TENANT_SIGNATURE_HEADER)
@@ -304,39 +284,85 @@ class RequestContextMiddleware:
     def _record(
         self,
         scope: Scope,
-        headers: list[tuple[str, str]],
-        hmap: dict[str, str],
+        raw_headers: list[tuple[bytes, bytes]],
+        content_type: str,
         body: bytes,
-        status_holder: dict[str, Any],
+        reply: _Reply,
         tenant: str,
         rid: str,
         started: float,
     ) -> None:
-        redaction = self.redaction
-        path = redaction.path(scope["path"])
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
-        status = status_holder["status"]
-        if self.log_requests:
+        if self.log_requests and log.isEnabledFor(logging.INFO):
             log.info(
                 "request",
-                extra={"method": scope["method"], "path": path, "status": status, "duration_ms": duration_ms},
+                extra={
+                    "method": scope["method"],
+                    "path": self.redaction.path(scope["path"]),
+                    "status": reply.status,
+                    "duration_ms": duration_ms,
+                },
             )
         if scope["path"].startswith(UNJOURNALLED_PREFIXES):
             return
-        resp_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in status_holder["headers"]]
-        resp_ctype = next((v for k, v in resp_headers if k.lower() == "content-type"), "")
-        notes = scope.get("state", {}).get("journal_notes") or {}
-        self.journal.record(
+        exchange = Exchange(
             request_id=rid,
             tenant=tenant,
             method=scope["method"],
-            path=path,
-            query=redact_query(scope.get("query_string", b"").decode("latin-1")),
-            status=status,
+            path=scope["path"],
+            query_string=scope.get("query_string", b""),
+            status=reply.status,
             duration_ms=duration_ms,
-            request_headers=redaction.headers(headers),
-            request_body=redaction.body(body, hmap.get("content-type", ""), self.journal_body_bytes),
-            response_headers=redaction.headers(resp_headers),
-            response_body=redaction.body(bytes(status_holder["body"]), resp_ctype, self.journal_body_bytes),
-            notes=json.loads(json.dumps(notes, default=str)),
+            request_headers=raw_headers,
+            request_body=body,
+            request_content_type=content_type,
+            response_headers=reply.headers,
+            response_body=bytes(reply.body),
+            notes=scope.get("state", {}).get("journal_notes") or {},
+            redaction=self.redaction,
+            body_limit=self.journal_body_bytes,
         )
+        if len(body) > self.journal_body_bytes:
+            exchange.resolve()  # a large body is not kept: redacted and cut now
+        self.journal.record_exchange(exchange)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the app the body already read, then passes on to the server's."""
+    done = False
+
+    async def replay() -> Message:
+        nonlocal done
+        if not done:
+            done = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+class _Reply:
+    """Passes the app's reply on, with the request id header; notes the status, the headers and
+    the body's first ``keep`` bytes for the journal."""
+
+    __slots__ = ("body", "headers", "keep", "rid_header", "send_on", "status")
+
+    def __init__(self, rid_header: tuple[bytes, bytes], keep: int, send: Send) -> None:
+        self.rid_header = rid_header
+        self.keep = keep
+        self.send_on = send
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body = bytearray()
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.status = message["status"]
+            raw = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
+            raw.append(self.rid_header)
+            message["headers"] = raw
+            self.headers = raw
+        elif kind == "http.response.body" and len(self.body) < self.keep:
+            self.body.extend(message.get("body", b"")[: self.keep - len(self.body)])
+        await self.send_on(message)

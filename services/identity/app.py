@@ -16,6 +16,7 @@ from services.identity.models import BASE_TENANT, Base, PopulationInfo
 from services.identity.oidc import SWITCHES
 from services.identity.router import router
 from services.identity.settings import IdentitySettings
+from vnsandbox import clock
 from vnsandbox.db import Database
 from vnsandbox.service import PeriodicWorker, ServiceSpec, create_service_app
 
@@ -83,9 +84,13 @@ SPEC = ServiceSpec(
     switches={**SWITCHES, **people.SWITCHES},
     switch_params=schemas.SWITCH_PARAMS,
     on_startup=[_on_startup],
-    on_reset=[lambda _app, _session, tenant: keys.forget(tenant)],
+    on_reset=[lambda _app, session, tenant: keys.forget(tenant, session)],
     workers=[_purge_worker],
 )
+
+
+#: A moved test clock changes which retired keys the JWKS still lists.
+clock.on_change(keys.forget)
 
 
 def create_app(settings: IdentitySettings | None = None) -> FastAPI:

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 import jwt
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -58,11 +58,17 @@ def ensure_dev_client(session: Session) -> None:
         session.flush()
 
 
+#: Built once (every token request reads it); it names the two tenants it reads itself.
+_FIND = (
+    select(Client)
+    .where(Client.client_id == bindparam("client_id"), Client.tenant.in_(bindparam("tenants", expanding=True)))
+    .execution_options(all_tenants=True)
+)
+
+
 def find(session: Session, tenant: str, client_id: str) -> Client | None:
     """The client as ``tenant`` sees it: its own registration, else the base layer's."""
-    rows = session.scalars(
-        select(Client).where(Client.client_id == client_id, Client.tenant.in_((tenant, BASE_TENANT)))
-    ).all()
+    rows = session.scalars(_FIND, {"client_id": client_id, "tenants": [tenant, BASE_TENANT]}).all()
     own = [r for r in rows if r.tenant == tenant]
     if own:
         return own[0]

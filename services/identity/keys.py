@@ -21,7 +21,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from services.identity.models import BASE_TENANT, SigningKey, aware
@@ -85,12 +85,18 @@ class KeyData:
 
 
 #: Per-process cache of each tenant's key set for the hot paths (token, userinfo): loading the
-#: keys was most of a token request's database time. Stale for at most CACHE_SECONDS on other
-#: replicas after a rotation, which is harmless: a retired key stays published and valid, and
-#: an unknown ``kid`` makes the verifier reload. The JWKS endpoint always reads the database.
+#: keys was most of a token request's database time. A rotation or reset in this process
+#: drops it once its unit of work commits (:func:`forget`); other replicas see the new key set
+#: within CACHE_SECONDS, which is harmless: a retired key stays published and valid, and an
+#: unknown ``kid`` makes the verifier reload.
 CACHE_SECONDS = 2.0
 _cache: dict[str, tuple[float, list[KeyData]]] = {}
+#: Each tenant's JWKS, encoded, and until when (monotonic time) it holds: the cache's
+#: lifetime, or less when a retired key leaves the set sooner.
+_jwks_cache: dict[str, tuple[float, bytes]] = {}
 _cache_lock = threading.Lock()
+#: Bound of both caches (tenants); beyond it they start over.
+CACHE_TENANTS = 10_000
 
 
 def cached_key_set(session: Session, tenant: str, *, reload: bool = False) -> list[KeyData]:
@@ -104,16 +110,48 @@ def cached_key_set(session: Session, tenant: str, *, reload: bool = False) -> li
         for k in key_set(session, tenant)
     ]
     with _cache_lock:
-        if len(_cache) > 10_000:
+        if len(_cache) > CACHE_TENANTS:
             _cache.clear()
         _cache[tenant] = (now + CACHE_SECONDS, data)
     return data
 
 
-def forget(tenant: str) -> None:
-    """Drop the tenant's cached keys (after a rotation or a reset in this process)."""
+def cached_jwks(tenant: str) -> bytes | None:
+    """The tenant's encoded JWKS if this process holds a current one (no database needed)."""
+    hit = _jwks_cache.get(tenant)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    return None
+
+
+def jwks(session: Session, tenant: str, now: datetime, max_token_seconds: int) -> bytes:
+    """The tenant's JWKS, read from the database and encoded: the active key and the retired keys
+    whose tokens may still be valid at ``now`` (the tenant's clock). Kept for :func:`cached_jwks`
+    until the cache's lifetime ends or the first retired key leaves the set."""
+    started = time.monotonic()
+    keys = published(session, tenant, now, max_token_seconds)
+    body = json.dumps({"keys": [k.public_jwk for k in keys]}, ensure_ascii=False, separators=(",", ":")).encode()
+    valid = CACHE_SECONDS
+    for k in keys:
+        if k.retired_at is not None:
+            left = (aware(k.retired_at) + timedelta(seconds=max_token_seconds) - now).total_seconds()
+            valid = min(valid, max(0.0, left))
+    with _cache_lock:
+        if len(_jwks_cache) > CACHE_TENANTS:
+            _jwks_cache.clear()
+        _jwks_cache[tenant] = (started + valid, body)
+    return body
+
+
+def forget(tenant: str, session: Session | None = None) -> None:
+    """Drop the tenant's cached keys and JWKS (after a rotation, a reset or a move of its clock in
+    this process): now, and again when ``session``'s unit of work commits, so a request that
+    read the old keys in between cannot keep them."""
     with _cache_lock:
         _cache.pop(tenant, None)
+        _jwks_cache.pop(tenant, None)
+    if session is not None:
+        event.listen(session, "after_commit", lambda _s: forget(tenant), once=True)
 
 
 def active_key(session: Session, tenant: str) -> KeyData:
@@ -180,5 +218,5 @@ def rotate(session: Session, tenant: str, now: datetime) -> SigningKey:
     fresh = new_key(tenant, now)
     session.add(fresh)
     session.flush()
-    forget(tenant)
+    forget(tenant, session)
     return fresh

@@ -10,6 +10,7 @@ grants, verifying, introspecting and revoking tokens) with :mod:`minting` (makin
 from __future__ import annotations
 
 import base64
+import json
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -92,6 +93,24 @@ def discovery(issuer: str, settings: IdentitySettings) -> dict[str, Any]:
         "claims_supported": list(CLAIMS_SUPPORTED),
         "ui_locales_supported": ["vi"],
     }
+
+
+#: Encoded discovery documents by (issuer, S256 only): the issuer is the URL the caller used,
+#: so the cache is bounded (a direct caller may choose its ``X-Forwarded-Host`` in the embedded mode).
+_documents: dict[tuple[str, bool], bytes] = {}
+DOCUMENTS_KEPT = 256
+
+
+def discovery_document(issuer: str, settings: IdentitySettings) -> bytes:
+    """:func:`discovery` encoded as JSON, once per issuer."""
+    key = (issuer, settings.pkce_require_s256)
+    body = _documents.get(key)
+    if body is None:
+        body = json.dumps(discovery(issuer, settings), ensure_ascii=False, separators=(",", ":")).encode()
+        if len(_documents) >= DOCUMENTS_KEPT:
+            _documents.clear()
+        _documents[key] = body
+    return body
 
 
 def b64url(data: bytes) -> str:

@@ -37,7 +37,7 @@ from vnsandbox.context import current_tenant
 from vnsandbox.db import SessionDep
 from vnsandbox.errors import OAuthError
 from vnsandbox.openapi import media_response, secured
-from vnsandbox.service import public_base_url, service_index
+from vnsandbox.service import in_unit_of_work, json_bytes, public_base_url, service_index
 
 router = APIRouter()
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -101,17 +101,27 @@ def index(request: Request) -> dict[str, Any]:
 # -- discovery -----------------------------------------------------------------------------------
 
 
-@router.get("/.well-known/openid-configuration", tags=["oidc"], summary="OpenID Provider metadata")
-def discovery(request: Request, settings: SettingsDep) -> dict[str, Any]:
+@router.get(
+    "/.well-known/openid-configuration",
+    tags=["oidc"],
+    summary="OpenID Provider metadata",
+    response_model=dict[str, Any],
+)
+async def discovery(request: Request) -> Response:
     """OpenID Connect Discovery 1.0 metadata. The issuer is the URL the caller used (direct or
     through the gateway's ``/vneid/v1``), so every URL here works from where the caller is."""
-    return service.discovery(public_base_url(request), settings)
+    return json_bytes(service.discovery_document(public_base_url(request), settings_of(request)))
 
 
-@router.get("/oauth2/jwks", tags=["oidc"], summary="JSON Web Key Set")
-def jwks(session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+@router.get("/oauth2/jwks", tags=["oidc"], summary="JSON Web Key Set", response_model=dict[str, Any])
+async def jwks(request: Request) -> Response:
     """Public keys verifying tokens: the active key and retired keys whose tokens may be valid."""
-    return service.jwks(session, current_tenant(), settings)
+    tenant = current_tenant()
+    body = service.cached_jwks(tenant)
+    if body is None:
+        settings = settings_of(request)
+        body = await in_unit_of_work(request, lambda session: service.jwks(session, tenant, settings))
+    return json_bytes(body)
 
 
 # -- authorization --------------------------------------------------------------------------------
@@ -240,17 +250,25 @@ def _credentials(request: Request, form: ClientAuthForm) -> Credentials:
 
 
 @router.post(
-    "/oauth2/token", tags=["oidc"], summary="Token endpoint", openapi_extra=CLIENT_AUTH, responses=CLIENT_ERRORS
+    "/oauth2/token",
+    tags=["oidc"],
+    summary="Token endpoint",
+    openapi_extra=CLIENT_AUTH,
+    responses=CLIENT_ERRORS,
+    response_model=None,
 )
-def token(
-    request: Request, session: SessionDep, settings: SettingsDep, form: Annotated[TokenForm, Form()]
-) -> JSONResponse:
+async def token(request: Request, form: Annotated[TokenForm, Form()]) -> JSONResponse:
     """Grants ``authorization_code`` (PKCE checked), ``refresh_token`` (rotated: the old one is
     spent; reusing it revokes the family) and ``client_credentials``. Clients authenticate with
     ``client_secret_basic``, ``client_secret_post`` or ``private_key_jwt`` as registered.
     Errors follow RFC 6749 §5.2: ``{"error", "error_description"}``."""
     issuer = public_base_url(request)
-    result = service.token_request(session, current_tenant(), settings, issuer, _credentials(request, form), form)
+    settings = settings_of(request)
+    creds = _credentials(request, form)
+    tenant = current_tenant()
+    result = await in_unit_of_work(
+        request, lambda session: service.token_request(session, tenant, settings, issuer, creds, form)
+    )
     return JSONResponse(result, headers=NO_STORE)
 
 

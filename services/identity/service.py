@@ -29,8 +29,9 @@ from services.identity import authorize, clients, keys, people, token
 from services.identity import session as login_sessions
 from services.identity.authorize import Authorization, ErrorPage, Outcome, Redirect
 from services.identity.errors import PopulationError, invalid_request, invalid_token
+from services.identity.keys import cached_jwks as cached_jwks
 from services.identity.models import IssuedToken
-from services.identity.oidc import discovery as discovery
+from services.identity.oidc import discovery_document as discovery_document
 from services.identity.schemas import (
     AuthorizeRequest,
     LogoutForm,
@@ -63,11 +64,12 @@ def wait_holding_no_lock(session: Session, seconds: float) -> None:
     time.sleep(seconds)
 
 
-def jwks(session: Session, tenant: str, settings: IdentitySettings) -> dict[str, Any]:
-    """Public keys verifying tokens: the active key and retired keys whose tokens may be valid."""
-    now = clock.now(session, tenant)
+def jwks(session: Session, tenant: str, settings: IdentitySettings) -> bytes:
+    """Public keys verifying tokens, encoded: the active key and retired keys whose tokens may be
+    valid (kept per tenant; :func:`cached_jwks` answers from memory until a rotation, a move of
+    the clock or the cache's lifetime)."""
     horizon = max(settings.access_token_ttl_seconds, settings.id_token_ttl_seconds)
-    return {"keys": [k.public_jwk for k in keys.published(session, tenant, now, horizon)]}
+    return keys.jwks(session, tenant, clock.now(session, tenant), horizon)
 
 
 # -- authorization -----------------------------------------------------------------------------------
@@ -146,8 +148,9 @@ def token_request(
     form: TokenGrant,
 ) -> dict[str, Any]:
     """``/oauth2/token``: authenticate the client, run its grant."""
-    client = token.authenticate(session, tenant, issuer, creds, clock.now(session, tenant))
-    return token.grant(session, tenant, settings, issuer, client, form, clock.now(session, tenant))
+    now = clock.now(session, tenant)
+    client = token.authenticate(session, tenant, issuer, creds, now)
+    return token.grant(session, tenant, settings, issuer, client, form, now)
 
 
 def introspect(

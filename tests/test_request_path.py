@@ -1,0 +1,73 @@
+"""What every service does on each request, kept cheap: the health probe and the journal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.dossier.app import create_app as create_dossier
+from services.dossier.settings import DossierSettings
+from vnsandbox import control
+
+
+@pytest.fixture
+def dossier_app(tmp_path: Path) -> TestClient:
+    settings = DossierSettings(database_url=f"sqlite:///{tmp_path / 'dossier.db'}", data_dir=tmp_path)
+    return TestClient(create_dossier(settings))
+
+
+def test_health_probes_the_database_once_per_interval(dossier_app, monkeypatch):
+    probes: list[object] = []
+
+    def probe(db: object) -> bool:
+        probes.append(db)
+        return True
+
+    monkeypatch.setattr(control, "_database_answers", probe)
+    monkeypatch.setattr(control, "HEALTH_PROBE_SECONDS", 3600.0)
+    for _ in range(3):
+        assert dossier_app.get("/_sandbox/health").json()["database_ok"] is True
+    assert len(probes) == 1
+
+
+def test_health_is_degraded_while_the_database_does_not_answer(dossier_app, monkeypatch):
+    monkeypatch.setattr(control, "_database_answers", lambda db: False)
+    resp = dossier_app.get("/_sandbox/health")
+    assert resp.status_code == 200
+    assert resp.json() | {"pid": 0} == {
+        "status": "degraded",
+        "service": "dossier",
+        "database": "sqlite",
+        "database_ok": False,
+        "pid": 0,
+    }
+
+
+def test_health_probes_again_after_the_interval(dossier_app, monkeypatch):
+    answers = iter([True, False])
+    monkeypatch.setattr(control, "_database_answers", lambda db: next(answers))
+    monkeypatch.setattr(control, "HEALTH_PROBE_SECONDS", 0.0)
+    assert dossier_app.get("/_sandbox/health").json()["status"] == "ok"
+    assert dossier_app.get("/_sandbox/health").json()["status"] == "degraded"
+
+
+def test_journal_redacts_a_body_larger_than_its_limit_and_cuts_it(tmp_path):
+    settings = DossierSettings(
+        database_url=f"sqlite:///{tmp_path / 'dossier.db'}", data_dir=tmp_path, journal_body_bytes=64
+    )
+    client = TestClient(create_dossier(settings))
+    body = {"client_secret": "s3cr3t-value", "pad": "x" * 500}
+    client.post("/_sandbox/switches/NOPE", content=json.dumps(body), headers={"content-type": "application/json"})
+    entry = client.get("/_sandbox/journal", params={"method": "POST"}).json()["entries"][0]
+    assert "s3cr3t-value" not in entry["request_body"]
+    assert entry["request_body"].startswith('{"client_secret": "***"')
+    assert "<cut," in entry["request_body"]
+
+
+def test_a_generated_request_id_is_32_hex_digits(dossier_app):
+    rid = dossier_app.get("/_sandbox/version").headers["x-request-id"]
+    assert len(rid) == 32
+    int(rid, 16)
