@@ -39,8 +39,9 @@ def free_port() -> int:
         return port
 
 
-def wait_http(url: str, timeout: float = 60) -> None:
-    """Wait until ``url`` answers (any status), or raise ``TimeoutError``."""
+def wait_http(url: str, timeout: float = 180) -> None:
+    """Wait until ``url`` answers (any status), or raise ``TimeoutError`` (a bound for a failed start:
+    a busy machine takes long to start a service)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -319,3 +320,24 @@ def load_wrk(
     failed = sum(int(g) for g in sockets.groups()) if sockets else 0
     count = int(total.group(1))
     return Load((count - bad) / span, bad + failed, f"wrk -t1 -c{connections}", count)
+
+
+@contextmanager
+def scratch(name: str) -> Iterator[Path]:
+    """A temporary directory for one benchmark's files, removed afterwards."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"vnsb-bench-{name}-"))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def database(opts: Options, tmp: Path, name: str) -> Iterator[tuple[str, str]]:
+    """A database for one benchmark and its label: a throw-away database on the PostgreSQL server
+    of ``opts.postgres`` when there is one, else a SQLite file in ``tmp``."""
+    if opts.postgres:
+        with postgres_database(opts.postgres, f"vnsb_bench_{name}") as url:
+            yield url, "PostgreSQL"
+    else:
+        yield f"sqlite:///{tmp}/{name}.db", "SQLite"

@@ -20,18 +20,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import shutil
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-from _harness import ROOT, free_port, postgres_database, rate, running, start_factory
+from _harness import ROOT, database, free_port, rate, running, scratch, start_factory
 from _table import Options, Row, at_least, standalone
 from sqlalchemy import insert
 
@@ -140,25 +136,15 @@ def raw_rate(database_url: str, seconds: float) -> float:
         engine.dispose()
 
 
-@contextlib.contextmanager
-def database(opts: Options, tmp: Path) -> Iterator[tuple[str, str]]:
-    if opts.postgres:
-        with postgres_database(opts.postgres, "vnsb_bench_batch") as url:
-            yield url, "PostgreSQL"
-    else:
-        yield f"sqlite:///{tmp}/dossier.db", "SQLite (no PostgreSQL given)"
-
-
 def rows(opts: Options) -> list[Row]:
     if not opts.wants_any(NAMES):
         return []
-    tmp = Path(tempfile.mkdtemp(prefix="dossier-bench-"))
     ports = {n: free_port() for n in ("dossier", "gateway")}
     dossier = f"http://127.0.0.1:{ports['dossier']}"
     gateway = f"http://127.0.0.1:{ports['gateway']}"
     with contextlib.ExitStack() as cleanup:
-        cleanup.callback(shutil.rmtree, tmp, True)
-        url, label = cleanup.enter_context(database(opts, tmp))
+        tmp = cleanup.enter_context(scratch("batch"))
+        url, label = cleanup.enter_context(database(opts, tmp, "batch"))
         procs = [
             start_factory(
                 "services.dossier.app:create_app",

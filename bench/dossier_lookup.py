@@ -13,16 +13,11 @@ Rows: ``dossier.lookup.direct`` (≥ 0.3×) and ``dossier.lookup.gateway`` (≥ 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import shutil
 import sys
-import tempfile
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 
-from _harness import fastapi_hello, free_port, measure, postgres_database, running, start_factory
+from _harness import database, fastapi_hello, free_port, measure, running, scratch, start_factory
 from _table import Options, Row, at_least, standalone
 
 NAMES = ["dossier.lookup.direct", "dossier.lookup.gateway"]
@@ -45,26 +40,15 @@ def call(url: str, body: dict[str, object]) -> dict[str, object]:
         return out
 
 
-@contextlib.contextmanager
-def database(opts: Options, tmp: Path) -> Iterator[tuple[str, str]]:
-    """The dossier service's database URL and its label: PostgreSQL when given, else SQLite."""
-    if opts.postgres:
-        with postgres_database(opts.postgres, "vnsb_bench_lookup") as url:
-            yield url, "PostgreSQL"
-    else:
-        yield f"sqlite:///{tmp}/dossier.db", "SQLite"
-
-
 def rows(opts: Options) -> list[Row]:
     if not opts.wants_any(NAMES):
         return []
-    tmp = Path(tempfile.mkdtemp(prefix="lookup-bench-"))
-    ports = {n: free_port() for n in ("dossier", "gateway")}
-    dossier = f"http://127.0.0.1:{ports['dossier']}"
-    gateway = f"http://127.0.0.1:{ports['gateway']}"
-    out: list[Row] = []
-    try:
-        with database(opts, tmp) as (db_url, db_label):
+    with scratch("lookup") as tmp:
+        ports = {n: free_port() for n in ("dossier", "gateway")}
+        dossier = f"http://127.0.0.1:{ports['dossier']}"
+        gateway = f"http://127.0.0.1:{ports['gateway']}"
+        out: list[Row] = []
+        with database(opts, tmp, "lookup") as (db_url, db_label):
             env = {"DOSSIER_DATABASE_URL": db_url, "DOSSIER_LOG_REQUESTS": "false", "SANDBOX_DATA_DIR": str(tmp)}
             gw_env = {
                 "GATEWAY_DOSSIER_URL": dossier,
@@ -111,8 +95,6 @@ def rows(opts: Options) -> list[Row]:
                                 problem=got.problem,
                             )
                         )
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

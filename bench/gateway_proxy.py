@@ -15,14 +15,11 @@ Rows: ``gateway.relay`` (target ≥ 0.45× the hello-world) and ``gateway.aiohtt
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import tempfile
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
-from _harness import ROOT, fastapi_hello, free_port, measure, running, spawn, start_app, start_factory
+from _harness import ROOT, fastapi_hello, free_port, measure, running, scratch, spawn, start_app, start_factory
 from _table import Options, Row, at_least, standalone
 
 ADMIN_KEY = "bench-admin-key-0123456789"
@@ -57,29 +54,28 @@ def token_for(gateway: str) -> str:
 def rows(opts: Options) -> list[Row]:
     if not opts.wants_any(NAMES):
         return []
-    tmp = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
-    ports = {n: free_port() for n in ("upstream", "gateway", "proxy")}
-    upstream = f"http://127.0.0.1:{ports['upstream']}"
-    gateway = f"http://127.0.0.1:{ports['gateway']}"
-    proxy = f"http://127.0.0.1:{ports['proxy']}"
-    gateway_env = {
-        "GATEWAY_DOSSIER_URL": upstream,
-        "GATEWAY_DATABASE_URL": f"sqlite:///{tmp}/gateway.db",
-        "GATEWAY_REQUIRE_AUTH": "true",
-        "GATEWAY_ADMIN_KEY": ADMIN_KEY,
-        "GATEWAY_LOG_REQUESTS": "false",
-        "SANDBOX_DATA_DIR": str(tmp),
-    }
-    procs = [
-        start_app("bench.gateway_hello:app", ports["upstream"]),
-        start_factory("gateway.app:create_app", ports["gateway"], gateway_env),
-    ]
-    proxy_cmd = [sys.executable, str(ROOT / "bench" / "aiohttp_proxy.py"), str(ports["proxy"]), upstream]
-    if opts.wants("gateway.aiohttp-proxy"):
-        procs.append(spawn(proxy_cmd, {}))
-    ready = [upstream + "/", gateway + "/_sandbox/version"] + ([proxy + "/"] if len(procs) == 3 else [])
-    out: list[Row] = []
-    try:
+    with scratch("gateway") as tmp:
+        ports = {n: free_port() for n in ("upstream", "gateway", "proxy")}
+        upstream = f"http://127.0.0.1:{ports['upstream']}"
+        gateway = f"http://127.0.0.1:{ports['gateway']}"
+        proxy = f"http://127.0.0.1:{ports['proxy']}"
+        gateway_env = {
+            "GATEWAY_DOSSIER_URL": upstream,
+            "GATEWAY_DATABASE_URL": f"sqlite:///{tmp}/gateway.db",
+            "GATEWAY_REQUIRE_AUTH": "true",
+            "GATEWAY_ADMIN_KEY": ADMIN_KEY,
+            "GATEWAY_LOG_REQUESTS": "false",
+            "SANDBOX_DATA_DIR": str(tmp),
+        }
+        procs = [
+            start_app("bench.gateway_hello:app", ports["upstream"]),
+            start_factory("gateway.app:create_app", ports["gateway"], gateway_env),
+        ]
+        proxy_cmd = [sys.executable, str(ROOT / "bench" / "aiohttp_proxy.py"), str(ports["proxy"]), upstream]
+        if opts.wants("gateway.aiohttp-proxy"):
+            procs.append(spawn(proxy_cmd, {}))
+        ready = [upstream + "/", gateway + "/_sandbox/version"] + ([proxy + "/"] if len(procs) == 3 else [])
+        out: list[Row] = []
         with running(procs, ready), fastapi_hello() as hello_url:
             token = token_for(gateway)
             hello = measure(opts, hello_url)
@@ -116,8 +112,6 @@ def rows(opts: Options) -> list[Row]:
                         problem=got.problem,
                     )
                 )
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

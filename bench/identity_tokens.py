@@ -15,13 +15,10 @@ Row: ``identity.token`` (≥ 0.5× the signing limit).
 from __future__ import annotations
 
 import base64
-import shutil
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from _harness import free_port, measure, running, start_factory
+from _harness import free_port, measure, running, scratch, start_factory
 from _table import Options, Row, at_least, standalone
 
 NAMES = ["identity.token"]
@@ -51,23 +48,24 @@ def rsa_signs_per_second(seconds: float) -> float:
 def rows(opts: Options) -> list[Row]:
     if not opts.wants_any(NAMES):
         return []
-    tmp = Path(tempfile.mkdtemp(prefix="identity-bench-"))
-    port = free_port()
-    identity = f"http://127.0.0.1:{port}"
-    env = {
-        "IDENTITY_DATABASE_URL": f"sqlite:///{tmp}/identity.db",
-        "IDENTITY_SEED_PEOPLE": "50",
-        "IDENTITY_LOG_REQUESTS": "false",
-        "SANDBOX_DATA_DIR": str(tmp),
-    }
-    basic = "Basic " + base64.b64encode(f"{CLIENT[0]}:{CLIENT[1]}".encode()).decode()
-    headers = {"x-sandbox-tenant": TENANT, "authorization": basic, "content-type": "application/x-www-form-urlencoded"}
-    try:
+    with scratch("identity") as tmp:
+        port = free_port()
+        identity = f"http://127.0.0.1:{port}"
+        env = {
+            "IDENTITY_DATABASE_URL": f"sqlite:///{tmp}/identity.db",
+            "IDENTITY_SEED_PEOPLE": "50",
+            "IDENTITY_LOG_REQUESTS": "false",
+            "SANDBOX_DATA_DIR": str(tmp),
+        }
+        basic = "Basic " + base64.b64encode(f"{CLIENT[0]}:{CLIENT[1]}".encode()).decode()
+        headers = {
+            "x-sandbox-tenant": TENANT,
+            "authorization": basic,
+            "content-type": "application/x-www-form-urlencoded",
+        }
         with running([start_factory("services.identity.app:create_app", port, env)], [identity + "/_sandbox/health"]):
             got = measure(opts, identity + "/oauth2/token", headers, "POST", b"grant_type=client_credentials")
         limit = rsa_signs_per_second(opts.seconds)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     title = "token endpoint (client_credentials), direct"
     return [
         Row(

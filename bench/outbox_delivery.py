@@ -17,16 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import sys
-import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from _harness import ROOT, free_port, measure, postgres_database, running, spawn, start_factory
+from _harness import ROOT, database, free_port, measure, running, scratch, spawn, start_factory
 from _table import Options, Row, Target, standalone
 
 sys.path.insert(0, str(ROOT))
@@ -40,15 +36,6 @@ def get_json(url: str, data: bytes | None = None) -> dict[str, Any]:
     with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=10) as resp:
         out: dict[str, Any] = json.loads(resp.read())
         return out
-
-
-@contextlib.contextmanager
-def database(opts: Options, tmp: Path) -> Iterator[tuple[str, str]]:
-    if opts.postgres:
-        with postgres_database(opts.postgres, "vnsb_bench_outbox") as url:
-            yield url, "PostgreSQL"
-    else:
-        yield f"sqlite:///{tmp}/dossier.db", "SQLite"
 
 
 def fill(database_url: str, target: str, count: int) -> None:
@@ -85,13 +72,12 @@ def rows(opts: Options) -> list[Row]:
     if not opts.wants_any(NAMES):
         return []
     count = 200 if opts.quick else 2_000
-    tmp = Path(tempfile.mkdtemp(prefix="outbox-bench-"))
     ports = {n: free_port() for n in ("receiver", "dossier")}
     receiver = f"http://127.0.0.1:{ports['receiver']}"
     dossier = f"http://127.0.0.1:{ports['dossier']}"
     with contextlib.ExitStack() as cleanup:
-        cleanup.callback(shutil.rmtree, tmp, True)
-        url, label = cleanup.enter_context(database(opts, tmp))
+        tmp = cleanup.enter_context(scratch("outbox"))
+        url, label = cleanup.enter_context(database(opts, tmp, "outbox"))
         env = {"DOSSIER_DATABASE_URL": url, "DOSSIER_LOG_REQUESTS": "false", "SANDBOX_DATA_DIR": str(tmp)}
         procs = [
             spawn([sys.executable, str(ROOT / "bench" / "fast_receiver.py"), str(ports["receiver"])], {}),

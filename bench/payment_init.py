@@ -18,40 +18,26 @@ import hashlib
 import hmac
 import itertools
 import json
-import shutil
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-from _harness import aiohttp_tool, fastapi_hello, free_port, measure, running, start_factory
+from _harness import ROOT, aiohttp_tool, fastapi_hello, free_port, measure, running, scratch, start_factory
 from _table import Options, Row, at_least, standalone
+
+sys.path.insert(0, str(ROOT))
+
+from services.payment.protocol import DEFAULT_FIELD_ORDERS
 
 NAMES = ["payment.init", "payment.query"]
 SECRET = "bench-partner-secret"
 PARTNER = "BENCH"
 TENANT = "bench"
-INIT_ORDER = [
-    "LoaiBanTin",
-    "PhienBan",
-    "MaDoiTac",
-    "MaThamChieu",
-    "SoTien",
-    "MaTienTe",
-    "LoaiHinhThanhToan",
-    "MaKenhThanhToan",
-    "MaThietBi",
-    "NgonNgu",
-    "MaNganHang",
-    "ThoiGianGD",
-    "ThongTinGiaoDich",
-    "Ip",
-]
-QUERY_ORDER = ["LoaiBanTin", "PhienBan", "MaDoiTac", "MaThamChieu", "ThoiGianGD"]
+INIT_ORDER = DEFAULT_FIELD_ORDERS["INIT"]
+QUERY_ORDER = DEFAULT_FIELD_ORDERS["QUERY"]
 
 
 def sign(fields: dict[str, Any], order: list[str]) -> dict[str, Any]:
@@ -120,27 +106,26 @@ def put_partner(payment: str) -> None:
 def rows(opts: Options) -> list[Row]:
     if not opts.wants_any(NAMES):
         return []
-    tmp = Path(tempfile.mkdtemp(prefix="payment-bench-"))
-    ports = {n: free_port() for n in ("payment", "gateway")}
-    payment = f"http://127.0.0.1:{ports['payment']}"
-    gateway = f"http://127.0.0.1:{ports['gateway']}"
-    quiet = {"PAYMENT_LOG_REQUESTS": "false", "GATEWAY_LOG_REQUESTS": "false", "SANDBOX_DATA_DIR": str(tmp)}
-    procs = [
-        start_factory(
-            "services.payment.app:create_app",
-            ports["payment"],
-            {**quiet, "PAYMENT_DATABASE_URL": f"sqlite:///{tmp}/payment.db"},
-        ),
-        start_factory(
-            "gateway.app:create_app",
-            ports["gateway"],
-            {**quiet, "GATEWAY_PAYMENT_URL": payment, "GATEWAY_DATABASE_URL": f"sqlite:///{tmp}/gw.db"},
-        ),
-    ]
-    url = gateway + "/paygov/v1/payments"
-    label = "FastAPI hello"
-    out: list[Row] = []
-    try:
+    with scratch("payment") as tmp:
+        ports = {n: free_port() for n in ("payment", "gateway")}
+        payment = f"http://127.0.0.1:{ports['payment']}"
+        gateway = f"http://127.0.0.1:{ports['gateway']}"
+        quiet = {"PAYMENT_LOG_REQUESTS": "false", "GATEWAY_LOG_REQUESTS": "false", "SANDBOX_DATA_DIR": str(tmp)}
+        procs = [
+            start_factory(
+                "services.payment.app:create_app",
+                ports["payment"],
+                {**quiet, "PAYMENT_DATABASE_URL": f"sqlite:///{tmp}/payment.db"},
+            ),
+            start_factory(
+                "gateway.app:create_app",
+                ports["gateway"],
+                {**quiet, "GATEWAY_PAYMENT_URL": payment, "GATEWAY_DATABASE_URL": f"sqlite:///{tmp}/gw.db"},
+            ),
+        ]
+        url = gateway + "/paygov/v1/payments"
+        label = "FastAPI hello"
+        out: list[Row] = []
         with running(procs, [payment + "/_sandbox/health", gateway + "/_sandbox/health"]), fastapi_hello() as hello:
             put_partner(payment)
             run = uuid.uuid4().hex[:6]
@@ -186,8 +171,6 @@ def rows(opts: Options) -> list[Row]:
                         problem=got.problem,
                     )
                 )
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

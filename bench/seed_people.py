@@ -14,17 +14,12 @@ Row: ``identity.seed`` (≥ 0.5× the raw insert).
 
 from __future__ import annotations
 
-import contextlib
-import shutil
 import sqlite3
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from _harness import ROOT, postgres_database
+from _harness import ROOT, database, scratch
 from _table import Options, Row, at_least, standalone
 
 sys.path.insert(0, str(ROOT))
@@ -32,31 +27,17 @@ sys.path.insert(0, str(ROOT))
 NAMES = ["identity.seed"]
 
 
-@contextlib.contextmanager
-def database(opts: Options) -> Iterator[tuple[str, str]]:
-    """A fresh database URL (SQLAlchemy form) and its label."""
-    if opts.postgres:
-        with postgres_database(opts.postgres, "vnsb_bench_seed") as url:
-            yield "postgresql+psycopg://" + url.split("://", 1)[1], "PostgreSQL"
-    else:
-        tmp = Path(tempfile.mkdtemp(prefix="seed-bench-"))
-        try:
-            yield f"sqlite:///{tmp}/seed.db", "SQLite"
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
 def seed_rate(url: str, people: int) -> tuple[float, list[tuple[Any, ...]], list[str]]:
     """People per second of ``population.generate``; also the same kind of rows as tuples for the raw path."""
-    from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
     from services.identity import population
     from services.identity.models import Base, Person
+    from vnsandbox.db import make_engine
 
     population.name_pools()
     population.places()
-    engine = create_engine(url)
+    engine = make_engine(url)
     Base.metadata.create_all(engine)
     try:
         t0 = time.perf_counter()
@@ -80,7 +61,7 @@ def raw_rate(url: str, rows: list[tuple[Any, ...]], columns: list[str]) -> float
     if url.startswith("postgresql"):
         import psycopg
 
-        with psycopg.connect("postgresql://" + url.split("://", 1)[1]) as conn:
+        with psycopg.connect(url) as conn:
             with conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
@@ -100,7 +81,7 @@ def rows(opts: Options) -> list[Row]:
     if not opts.wants_any(NAMES):
         return []
     people = 1_000 if opts.quick else 20_000
-    with database(opts) as (url, label):
+    with scratch("seed") as tmp, database(opts, tmp, "seed") as (url, label):
         rate, generated, columns = seed_rate(url, people)
         raw = raw_rate(url, generated, columns)
     how = "in-process, COPY" if label == "PostgreSQL" else "in-process, executemany"

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import shutil
 import sys
-import tempfile
 import urllib.request
-from pathlib import Path
 
-from _harness import fastapi_hello, free_port, measure, running, spawn, start_factory
+from _harness import fastapi_hello, free_port, measure, running, scratch, spawn, start_factory
 from _table import Options, Row, at_least, standalone
 
 NAMES = ["identity.discovery", "identity.jwks", "identity.mockpass-standin", "dossier.health"]
@@ -75,31 +73,30 @@ def node_row(opts: Options, document: bytes, hello: float) -> Row:
 def rows(opts: Options) -> list[Row]:
     if not opts.wants_any(NAMES):
         return []
-    tmp = Path(tempfile.mkdtemp(prefix="reads-bench-"))
-    ports = {n: free_port() for n in ("identity", "dossier")}
-    identity = f"http://127.0.0.1:{ports['identity']}"
-    dossier = f"http://127.0.0.1:{ports['dossier']}"
-    procs, ready = [], []
-    if opts.wants_any(IDENTITY):
-        env = {
-            "IDENTITY_DATABASE_URL": f"sqlite:///{tmp}/identity.db",
-            "IDENTITY_SEED_PEOPLE": "50",
-            "IDENTITY_LOG_REQUESTS": "false",
-            "SANDBOX_DATA_DIR": str(tmp),
-        }
-        procs.append(start_factory("services.identity.app:create_app", ports["identity"], env))
-        ready.append(identity + "/_sandbox/health")
-    if opts.wants("dossier.health"):
-        env = {
-            "DOSSIER_DATABASE_URL": f"sqlite:///{tmp}/dossier.db",
-            "DOSSIER_LOG_REQUESTS": "false",
-            "SANDBOX_DATA_DIR": str(tmp),
-        }
-        procs.append(start_factory("services.dossier.app:create_app", ports["dossier"], env))
-        ready.append(dossier + "/_sandbox/health")
-    label = "FastAPI hello"
-    out: list[Row] = []
-    try:
+    with scratch("reads") as tmp:
+        ports = {n: free_port() for n in ("identity", "dossier")}
+        identity = f"http://127.0.0.1:{ports['identity']}"
+        dossier = f"http://127.0.0.1:{ports['dossier']}"
+        procs, ready = [], []
+        if opts.wants_any(IDENTITY):
+            env = {
+                "IDENTITY_DATABASE_URL": f"sqlite:///{tmp}/identity.db",
+                "IDENTITY_SEED_PEOPLE": "50",
+                "IDENTITY_LOG_REQUESTS": "false",
+                "SANDBOX_DATA_DIR": str(tmp),
+            }
+            procs.append(start_factory("services.identity.app:create_app", ports["identity"], env))
+            ready.append(identity + "/_sandbox/health")
+        if opts.wants("dossier.health"):
+            env = {
+                "DOSSIER_DATABASE_URL": f"sqlite:///{tmp}/dossier.db",
+                "DOSSIER_LOG_REQUESTS": "false",
+                "SANDBOX_DATA_DIR": str(tmp),
+            }
+            procs.append(start_factory("services.dossier.app:create_app", ports["dossier"], env))
+            ready.append(dossier + "/_sandbox/health")
+        label = "FastAPI hello"
+        out: list[Row] = []
         with running(procs, ready), fastapi_hello() as hello_url:
             hello = measure(opts, hello_url).rps
             cases = [
@@ -120,8 +117,6 @@ def rows(opts: Options) -> list[Row]:
                 with urllib.request.urlopen(identity + "/.well-known/openid-configuration", timeout=10) as resp:
                     document = resp.read()
                 out.insert(1 if opts.wants("identity.discovery") else 0, node_row(opts, document, hello))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
