@@ -1,26 +1,31 @@
 """What every benchmark in ``bench/`` needs: free loopback ports, uvicorn processes started and
-stopped, an aiohttp load generator, a local receiver for notices and webhooks, and a throw-away
-PostgreSQL database. The scripts import it as ``_harness`` (they run as ``python bench/<name>.py``,
-which puts ``bench/`` first on ``sys.path``).
+stopped, load from ``wrk`` (1 thread, the options' connections) or, without it, from an aiohttp
+client, a local receiver for notices and webhooks, and a throw-away PostgreSQL database. The
+scripts import it as ``_harness`` (they run as ``python bench/<name>.py``, which puts ``bench/``
+first on ``sys.path``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from _table import Options
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,8 +39,9 @@ def free_port() -> int:
         return port
 
 
-def wait_http(url: str, timeout: float = 60) -> None:
-    """Wait until ``url`` answers (any status), or raise ``TimeoutError``."""
+def wait_http(url: str, timeout: float = 180) -> None:
+    """Wait until ``url`` answers (any status), or raise ``TimeoutError`` (a bound for a failed start:
+    a busy machine takes long to start a service)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -48,10 +54,14 @@ def wait_http(url: str, timeout: float = 60) -> None:
 
 def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     """A quiet uvicorn process in the project root: ``args`` after ``uvicorn``, ``env`` over ours."""
-    base = [sys.executable, "-m", "uvicorn", "--no-access-log", "--log-level", "warning"]
+    return spawn([sys.executable, "-m", "uvicorn", "--no-access-log", "--log-level", "warning", *args], env)
+
+
+def spawn(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A quiet process in the project root, ``env`` over ours."""
     quiet = {"SANDBOX_LOG_LEVEL": "WARNING"}
     return subprocess.Popen(
-        base + args, cwd=ROOT, env={**os.environ, **quiet, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        cmd, cwd=ROOT, env={**os.environ, **quiet, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
 
 
@@ -80,8 +90,9 @@ async def load(
     concurrency: int,
     method: str = "GET",
     data: bytes | None = None,
+    warmup: float = 1.0,
 ) -> dict[str, float]:
-    """Closed-loop load on one request: a second of warm-up, then ``seconds`` measured.
+    """Closed-loop load on one request: ``warmup`` seconds not counted, then ``seconds`` measured.
 
     Returns requests per second (200 replies), p50/p99 latency in ms and the count of other replies.
     """
@@ -103,7 +114,7 @@ async def load(
                     else:
                         errors += 1
 
-        warm = time.perf_counter() + 1.0
+        warm = time.perf_counter() + warmup
         await asyncio.gather(*(worker(warm, False) for _ in range(concurrency)))
         started = time.perf_counter()
         await asyncio.gather(*(worker(started + seconds, True) for _ in range(concurrency)))
@@ -197,3 +208,136 @@ def postgres_database(admin_url: str, prefix: str) -> Iterator[str]:
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def running(procs: Sequence[subprocess.Popen[bytes]], ready: Sequence[str]) -> Iterator[None]:
+    """Wait for every URL of ``ready`` to answer, then yield; the processes are stopped afterwards."""
+    try:
+        for url in ready:
+            wait_http(url)
+        yield
+    finally:
+        stop(list(procs))
+
+
+#: The bare FastAPI hello-world every HTTP row is compared with (one uvicorn worker).
+FASTAPI_HELLO = "bench.hello_fastapi:app"
+
+
+@contextmanager
+def fastapi_hello() -> Iterator[str]:
+    """A bare FastAPI hello-world under uvicorn on a free port; yields its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/hello"
+    with running([start_app(FASTAPI_HELLO, port)], [url]):
+        yield url
+
+
+@dataclass
+class Load:
+    """Replies per second of one measured window (2xx only) and the count of the others."""
+
+    rps: float
+    errors: int
+    tool: str
+    total: int
+
+    @property
+    def problem(self) -> str | None:
+        """More than 1 % of the requests failed or were refused: the figure does not count."""
+        return f"{self.errors} of {self.total} replies not 2xx or failed" if self.errors > self.total / 100 else None
+
+
+def wrk_available(opts: Options) -> bool:
+    return opts.use_wrk and shutil.which("wrk") is not None
+
+
+def measure(
+    opts: Options,
+    url: str,
+    headers: dict[str, str] | None = None,
+    method: str = "GET",
+    body: bytes | None = None,
+    *,
+    aiohttp_only: bool = False,
+) -> Load:
+    """One closed-loop window on one request, warm-up excluded: wrk when present (one thread,
+    ``opts.connections`` connections), else (or with ``aiohttp_only``) the aiohttp client."""
+    if wrk_available(opts) and not aiohttp_only:
+        return load_wrk(url, headers or {}, opts.seconds, opts.connections, method, body, warmup=opts.warmup)
+    r = asyncio.run(load(url, headers or {}, opts.seconds, opts.connections, method, body, warmup=opts.warmup))
+    errors = int(r["errors"])
+    return Load(r["rps"], errors, aiohttp_tool(opts), round(r["rps"] * opts.seconds) + errors)
+
+
+def aiohttp_tool(opts: Options) -> str:
+    return f"aiohttp client, {opts.connections} conns"
+
+
+def wrk_tool(opts: Options) -> str:
+    return f"wrk -t1 -c{opts.connections}"
+
+
+def load_wrk(
+    url: str,
+    headers: dict[str, str],
+    seconds: float,
+    connections: int,
+    method: str = "GET",
+    body: bytes | None = None,
+    warmup: float = 1.0,
+) -> Load:
+    """``wrk -t1 -c<connections>``: a warm-up run (not counted), then ``seconds`` measured
+    (wrk counts whole seconds). A request with a body is described by a Lua script."""
+    args = ["wrk", "-t1", f"-c{connections}"]
+    for k, v in headers.items():
+        args += ["-H", f"{k}: {v}"]
+    script = None
+    if method != "GET" or body is not None:
+        lua = f'wrk.method = "{method}"\n'
+        if body is not None:
+            lua += f"wrk.body = [==[{body.decode()}]==]\n"
+        fd, script = tempfile.mkstemp(suffix=".lua", prefix="vnsb-bench-")
+        with os.fdopen(fd, "w") as f:
+            f.write(lua)
+        args += ["-s", script]
+    try:
+        subprocess.run([*args, f"-d{max(1, round(warmup))}s", url], capture_output=True, check=True)
+        out = subprocess.run(
+            [*args, f"-d{max(1, round(seconds))}s", url], capture_output=True, text=True, check=True
+        ).stdout
+    finally:
+        if script:
+            os.unlink(script)
+    total = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if total is None:
+        raise RuntimeError(f"cannot read wrk's output:\n{out}")
+    span = float(total.group(2)) * {"ms": 0.001, "s": 1.0, "m": 60.0}[total.group(3)]
+    bad = int(non2xx.group(1)) if non2xx else 0
+    failed = sum(int(g) for g in sockets.groups()) if sockets else 0
+    count = int(total.group(1))
+    return Load((count - bad) / span, bad + failed, f"wrk -t1 -c{connections}", count)
+
+
+@contextmanager
+def scratch(name: str) -> Iterator[Path]:
+    """A temporary directory for one benchmark's files, removed afterwards."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"vnsb-bench-{name}-"))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def database(opts: Options, tmp: Path, name: str) -> Iterator[tuple[str, str]]:
+    """A database for one benchmark and its label: a throw-away database on the PostgreSQL server
+    of ``opts.postgres`` when there is one, else a SQLite file in ``tmp``."""
+    if opts.postgres:
+        with postgres_database(opts.postgres, f"vnsb_bench_{name}") as url:
+            yield url, "PostgreSQL"
+    else:
+        yield f"sqlite:///{tmp}/{name}.db", "SQLite"

@@ -1,40 +1,34 @@
-"""DongBoHoSoMC batch throughput through the gateway, as a ratio to raw inserts of the same rows
-into the same database, on SQLite and PostgreSQL; and the webhook delivery rate.
+"""DongBoHoSoMC in batches of 100 through the gateway, against raw inserts of the same rows into
+the same database, in the same run.
 
-    .venv/bin/python bench/dossier_batch.py [--seconds 5] [--concurrency 4] [--webhooks 300]
-                                            [--postgres postgresql://postgres@127.0.0.1:55432/postgres]
+    .venv/bin/python bench/dossier_batch.py [--seconds 4] [--quick] [--postgres URL] [--out FILE]
 
-For each database (SQLite file; PostgreSQL when ``--postgres`` or ``VNSB_TEST_POSTGRES_URL``
-gives a server, on a throw-away database) it starts a dossier service and a gateway on free
-loopback ports, then:
-1. posts batches of 100 valid dossiers (DongBoHoSoMC, bearer = the development unit's API
-   key) through the gateway for ``--seconds`` with ``--concurrency`` clients: dossiers/s;
-2. inserts the same kind of rows (a ``dossier`` row and its ``dossier_event`` row, JSON
-   data, one transaction per 100) straight into the same database with SQLAlchemy
-   ``executemany`` for ``--seconds``: rows/s;
-3. prints the ratio of 1 to 2, measured side by side in one run.
-Then, on SQLite, files ``--webhooks`` citizen dossiers on the portal and measures how fast
-their signed webhooks reach a local receiver. Absolute numbers depend on the machine; the
-ratios are what to compare. Bounded: about 2 × seconds per database + start-up (< 60 s).
+On PostgreSQL (``--postgres`` or ``$VNSB_TEST_POSTGRES_URL``: a throw-away database; SQLite
+otherwise, and the row says so) it starts a dossier service and a gateway on free loopback ports,
+then:
+1. posts batches of 100 valid dossiers (bearer = the development unit's API key) through the
+   gateway with 4 clients for the measured window (a warm-up first): dossiers/s;
+2. inserts the same kind of rows (a ``dossier`` row and its ``dossier_event`` row, JSON data,
+   one transaction per 100) straight into the same tables with SQLAlchemy Core ``executemany``
+   for the same window: rows/s.
+
+Row: ``dossier.batch`` (≥ 0.4× the raw inserts).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import itertools
-import os
 import sys
-import tempfile
 import time
 import uuid
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-from _harness import ROOT, free_port, postgres_database, rate, receiver, start_factory, stop, wait_http
+from _harness import ROOT, database, free_port, rate, running, scratch, start_factory
+from _table import Options, Row, at_least, standalone
 from sqlalchemy import insert
 
 sys.path.insert(0, str(ROOT))
@@ -42,6 +36,8 @@ sys.path.insert(0, str(ROOT))
 from services.dossier.models import Dossier, DossierEvent
 from vnsandbox.db import make_engine
 
+NAMES = ["dossier.batch"]
+CLIENTS = 4
 TENANT = "bench"
 UNIT = "000.00.01.H22"
 API_KEY = "dvcqg-dev-unit-key"
@@ -140,85 +136,49 @@ def raw_rate(database_url: str, seconds: float) -> float:
         engine.dispose()
 
 
-async def webhook_rate(dossier: str, count: int) -> tuple[int, float, float]:
-    async with receiver("/hook", count, {"ok": True}) as hooks:
-        headers = {"X-Sandbox-Tenant": TENANT + "-hooks"}
-        async with aiohttp.ClientSession(headers=headers) as session:
-            async with session.patch(f"{dossier}/_sandbox/units/{UNIT}", json={"webhook_url": hooks.url}) as r:
-                r.raise_for_status()
-            sem = asyncio.Semaphore(8)
-            filing = {
-                "MaDonVi": UNIT, "MaTTHC": "1.001193", "ChuHoSo": "Lê Thị Cúc", "SoGiayToChuHoSo": "001190054321",
-                "SoDienThoai": "0987654321",
-            }  # fmt: skip
-
-            async def file() -> None:
-                async with sem, session.post(f"{dossier}/_sandbox/citizen-dossiers", json=filing) as r:
-                    await r.read()
-
-            started = time.perf_counter()
-            await asyncio.gather(*(file() for _ in range(count)))
-            filed = time.perf_counter() - started
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(hooks.everything.wait(), 20)
-            received = hooks.received
-            span = (max(received) - min(received)) if len(received) > 1 else float("nan")
-            return len(received), (len(received) - 1) / span, count / filed
-
-
-async def run_one(label: str, database_url: str, tmp: Path, seconds: float, concurrency: int, webhooks: int) -> None:
+def rows(opts: Options) -> list[Row]:
+    if not opts.wants_any(NAMES):
+        return []
     ports = {n: free_port() for n in ("dossier", "gateway")}
     dossier = f"http://127.0.0.1:{ports['dossier']}"
     gateway = f"http://127.0.0.1:{ports['gateway']}"
-    procs = [
-        start_factory(
-            "services.dossier.app:create_app",
-            ports["dossier"],
-            {**QUIET, "DOSSIER_DATABASE_URL": database_url, "SANDBOX_DATA_DIR": str(tmp), "DOSSIER_BATCH_MAX": "500"},
-        ),
-        start_factory(
-            "gateway.app:create_app",
-            ports["gateway"],
-            {**QUIET, "GATEWAY_DOSSIER_URL": dossier, "SANDBOX_DATA_DIR": str(tmp / label)},
-        ),
-    ]
-    try:
-        wait_http(dossier + "/_sandbox/health")
-        wait_http(gateway + "/_sandbox/health")
-        codes = Codes(UNIT)
-        await api_rate(gateway, 1.0, concurrency, codes)  # warm-up (and the development unit)
-        api, errors = await api_rate(gateway, seconds, concurrency, codes)
-        raw = raw_rate(database_url, seconds)
-        print(
-            f"{label:10s} DongBoHoSoMC via gateway {api:8.0f} dossiers/s (batches of {BATCH}, errors {errors})  "
-            f"raw inserts {raw:8.0f} rows/s  ratio {api / raw:5.3f}"
+    with contextlib.ExitStack() as cleanup:
+        tmp = cleanup.enter_context(scratch("batch"))
+        url, label = cleanup.enter_context(database(opts, tmp, "batch"))
+        procs = [
+            start_factory(
+                "services.dossier.app:create_app",
+                ports["dossier"],
+                {**QUIET, "DOSSIER_DATABASE_URL": url, "SANDBOX_DATA_DIR": str(tmp)},
+            ),
+            start_factory(
+                "gateway.app:create_app",
+                ports["gateway"],
+                {**QUIET, "GATEWAY_DOSSIER_URL": dossier, "SANDBOX_DATA_DIR": str(tmp / "gw")},
+            ),
+        ]
+        with running(procs, [dossier + "/_sandbox/health", gateway + "/_sandbox/health"]):
+            codes = Codes(UNIT)
+            asyncio.run(api_rate(gateway, opts.warmup, CLIENTS, codes))
+            api, errors = asyncio.run(api_rate(gateway, opts.seconds, CLIENTS, codes))
+            raw = raw_rate(url, opts.seconds)
+    problem = f"{errors} batches refused" if errors else None
+    return [
+        Row(
+            "dossier.batch",
+            f"DongBoHoSoMC, batches of {BATCH}, via gateway",
+            api,
+            "dossiers/s",
+            raw,
+            "raw executemany, same rows",
+            at_least(0.4),
+            f"aiohttp client, {CLIENTS} clients",
+            note=label,
+            problem=problem,
+            anchor_unit="rows/s",
         )
-        if webhooks:
-            got, rate, filing = await webhook_rate(dossier, webhooks)
-            print(
-                f"{label:10s} webhooks: {got}/{webhooks} delivered, {rate:.0f} deliveries/s between the first and "
-                f"last delivery (citizen filings feeding them: {filing:.0f}/s)"
-            )
-    finally:
-        stop(procs)
-
-
-async def main(seconds: float, concurrency: int, webhooks: int, postgres: str | None) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="dossier-bench-"))
-    print(f"concurrency {concurrency}, {seconds:.0f} s per measurement, loopback, one uvicorn worker per process")
-    await run_one("sqlite", f"sqlite:///{tmp}/dossier.db", tmp, seconds, concurrency, webhooks)
-    if postgres:
-        with postgres_database(postgres, "vnsb_bench") as url:
-            await run_one("postgresql", url, tmp, seconds, concurrency, 0)
-    else:
-        print("postgresql skipped: give --postgres or VNSB_TEST_POSTGRES_URL")
+    ]
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--webhooks", type=int, default=200)
-    parser.add_argument("--postgres", default=os.environ.get("VNSB_TEST_POSTGRES_URL"))
-    args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.concurrency, args.webhooks, args.postgres))
+    sys.exit(standalone(rows, __doc__))

@@ -1,42 +1,43 @@
-"""INIT and QUERY throughput through the gateway, against a bare uvicorn hello-world in the same run,
-and the rate at which result notices are delivered.
+"""PayGov INIT and QUERY through the gateway, against a bare FastAPI hello-world in the same run.
 
-    .venv/bin/python bench/payment_init.py [--seconds 5] [--concurrency 16]
+    .venv/bin/python bench/payment_init.py [--seconds 4] [--quick] [--only NAME] [--out FILE]
 
-Starts its own processes on free loopback ports (hello-world, payment service on a temporary
-SQLite file, gateway), loads each for ``--seconds`` with an aiohttp client, prints requests
-per second and the ratios to the hello-world measured side by side. Then opens ``--notices``
-payments that complete at INIT (magic bank ``SANDBOX_OK``) and measures how fast their
-notices reach a local receiver. Absolute numbers depend on the machine; the ratios are what
-to compare. Bounded: about 4 × seconds + start-up, well under 60 s by default.
+Starts its own processes on free loopback ports (the hello-world, the payment service on a
+temporary SQLite file, the gateway in embedded mode) and registers a partner. Every INIT opens a
+new payment (a new ``MaThamChieu``, signed), so its load comes from the aiohttp client of this
+process, and its anchor is the hello-world under the same client; QUERY repeats one signed
+message, so it runs under ``wrk`` when present (and its anchor too).
+
+Rows: ``payment.init`` (≥ 0.15×) and ``payment.query`` (≥ 0.3×).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import itertools
-import tempfile
+import json
+import sys
 import time
+import urllib.request
 import uuid
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-from _harness import free_port, rate, receiver, start_app, start_factory, stop, wait_http
+from _harness import ROOT, aiohttp_tool, fastapi_hello, free_port, measure, running, scratch, start_factory
+from _table import Options, Row, at_least, standalone
 
+sys.path.insert(0, str(ROOT))
+
+from services.payment.protocol import DEFAULT_FIELD_ORDERS
+
+NAMES = ["payment.init", "payment.query"]
 SECRET = "bench-partner-secret"
 PARTNER = "BENCH"
 TENANT = "bench"
-INIT_ORDER = [
-    "LoaiBanTin", "PhienBan", "MaDoiTac", "MaThamChieu", "SoTien", "MaTienTe", "LoaiHinhThanhToan",
-    "MaKenhThanhToan", "MaThietBi", "NgonNgu", "MaNganHang", "ThoiGianGD", "ThongTinGiaoDich", "Ip",
-]  # fmt: skip
-QUERY_ORDER = ["LoaiBanTin", "PhienBan", "MaDoiTac", "MaThamChieu", "ThoiGianGD"]
+INIT_ORDER = DEFAULT_FIELD_ORDERS["INIT"]
+QUERY_ORDER = DEFAULT_FIELD_ORDERS["QUERY"]
 
 
 def sign(fields: dict[str, Any], order: list[str]) -> dict[str, Any]:
@@ -71,105 +72,107 @@ def query_message(reference: str) -> dict[str, Any]:
     return sign(fields | {"ThoiGianGD": "20260915103500"}, QUERY_ORDER)
 
 
-async def load(
-    session: aiohttp.ClientSession, seconds: float, concurrency: int, make: Callable[[], tuple[str, str, Any]]
-) -> tuple[float, int]:
-    """Requests per second of ``make()`` (method, url, json) for ``seconds``; also the error count."""
+async def init_rate(opts: Options, url: str, run: str) -> tuple[float, int]:
+    """INITs per second (each a new reference), warm-up excluded; and the count of failed calls."""
+    counter = itertools.count()
+    done = errors = 0
+    connector = aiohttp.TCPConnector(limit=opts.connections)
+    async with aiohttp.ClientSession(connector=connector, headers={"X-Sandbox-Tenant": TENANT}) as session:
 
-    async def once() -> int:
-        method, url, body = make()
-        async with session.request(method, url, json=body) as resp:
-            await resp.read()
-            return 1 if resp.status == 200 else 0
+        async def worker(deadline: float, record: bool) -> None:
+            nonlocal done, errors
+            while time.perf_counter() < deadline:
+                async with session.post(url, json=init_message(f"B{run}-{next(counter)}")) as resp:
+                    await resp.read()
+                    ok = resp.status == 200
+                if record:
+                    done, errors = done + ok, errors + (not ok)
 
-    return await rate(seconds, concurrency, once)
+        warm = time.perf_counter() + opts.warmup
+        await asyncio.gather(*(worker(warm, False) for _ in range(opts.connections)))
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(started + opts.seconds, True) for _ in range(opts.connections)))
+        return done / (time.perf_counter() - started), errors
 
 
-async def main(seconds: float, concurrency: int, notices: int) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="payment-bench-"))
-    ports = {n: free_port() for n in ("hello", "payment", "gateway")}
-    payment_url = f"http://127.0.0.1:{ports['payment']}"
-    procs = [
-        start_app("bench.payment_hello:app", ports["hello"]),
-        start_factory(
-            "services.payment.app:create_app",
-            ports["payment"],
-            {"PAYMENT_DATABASE_URL": f"sqlite:///{tmp}/payment.db", "SANDBOX_DATA_DIR": str(tmp)},
-        ),
-        start_factory(
-            "gateway.app:create_app",
-            ports["gateway"],
-            {"GATEWAY_PAYMENT_URL": payment_url, "SANDBOX_DATA_DIR": str(tmp)},
-        ),
-    ]
-    hello = f"http://127.0.0.1:{ports['hello']}/hello"
-    gateway = f"http://127.0.0.1:{ports['gateway']}/paygov/v1/payments"
-    try:
-        async with receiver("/notice", notices, {"MaLoi": "00", "MoTaLoi": "OK"}) as notice:
-            for url in (
-                hello,
-                payment_url + "/_sandbox/health",
-                f"http://127.0.0.1:{ports['gateway']}/_sandbox/health",
-            ):
-                wait_http(url)
-            headers = {"X-Sandbox-Tenant": TENANT}
-            connector = aiohttp.TCPConnector(limit=concurrency * 2)
-            async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
-                partner = {"secret": SECRET, "notice_url": notice.url}
-                async with session.put(f"{payment_url}/_sandbox/partners/{PARTNER}", json=partner) as r:
-                    r.raise_for_status()
-                counter = itertools.count()
-                run = uuid.uuid4().hex[:6]
-                refs: list[str] = []
+def put_partner(payment: str) -> None:
+    body = json.dumps({"secret": SECRET}).encode()
+    headers = {"X-Sandbox-Tenant": TENANT, "content-type": "application/json"}
+    req = urllib.request.Request(f"{payment}/_sandbox/partners/{PARTNER}", data=body, headers=headers, method="PUT")
+    with urllib.request.urlopen(req, timeout=10):
+        pass
 
-                def init_call() -> tuple[str, str, Any]:
-                    ref = f"B{run}-{next(counter)}"
-                    refs.append(ref)
-                    return "POST", gateway, init_message(ref)
 
-                await load(session, 1.0, concurrency, lambda: ("GET", hello, None))  # warm-up
-                hello_rps, _ = await load(session, seconds, concurrency, lambda: ("GET", hello, None))
-                init_rps, init_err = await load(session, seconds, concurrency, init_call)
-                sample = itertools.cycle(refs[: min(len(refs), 500)])
-                query_rps, query_err = await load(
-                    session, seconds, concurrency, lambda: ("POST", gateway, query_message(next(sample)))
+def rows(opts: Options) -> list[Row]:
+    if not opts.wants_any(NAMES):
+        return []
+    with scratch("payment") as tmp:
+        ports = {n: free_port() for n in ("payment", "gateway")}
+        payment = f"http://127.0.0.1:{ports['payment']}"
+        gateway = f"http://127.0.0.1:{ports['gateway']}"
+        quiet = {"PAYMENT_LOG_REQUESTS": "false", "GATEWAY_LOG_REQUESTS": "false", "SANDBOX_DATA_DIR": str(tmp)}
+        procs = [
+            start_factory(
+                "services.payment.app:create_app",
+                ports["payment"],
+                {**quiet, "PAYMENT_DATABASE_URL": f"sqlite:///{tmp}/payment.db"},
+            ),
+            start_factory(
+                "gateway.app:create_app",
+                ports["gateway"],
+                {**quiet, "GATEWAY_PAYMENT_URL": payment, "GATEWAY_DATABASE_URL": f"sqlite:///{tmp}/gw.db"},
+            ),
+        ]
+        url = gateway + "/paygov/v1/payments"
+        label = "FastAPI hello"
+        out: list[Row] = []
+        with running(procs, [payment + "/_sandbox/health", gateway + "/_sandbox/health"]), fastapi_hello() as hello:
+            put_partner(payment)
+            run = uuid.uuid4().hex[:6]
+            if opts.wants("payment.init"):
+                anchor = measure(opts, hello, aiohttp_only=True).rps
+                rps, errors = asyncio.run(init_rate(opts, url, run))
+                problem = f"{errors} INITs failed" if errors > rps * opts.seconds / 100 else None
+                out.append(
+                    Row(
+                        "payment.init",
+                        "PayGov INIT via gateway",
+                        rps,
+                        "req/s",
+                        anchor,
+                        label,
+                        at_least(0.15),
+                        aiohttp_tool(opts),
+                        problem=problem,
+                    )
                 )
-                hello_again, _ = await load(session, seconds / 2, concurrency, lambda: ("GET", hello, None))
-
-                started = time.perf_counter()
-                sem = asyncio.Semaphore(concurrency)
-
-                async def paid(i: int) -> None:
-                    async with sem, session.post(gateway, json=init_message(f"N{run}-{i}", "SANDBOX_OK")) as r:
-                        await r.read()
-
-                await asyncio.gather(*(paid(i) for i in range(notices)))
-                opened = time.perf_counter()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(notice.everything.wait(), 30)
-                finished = time.perf_counter()
-    finally:
-        stop(procs)
-
-    received = notice.received
-    baseline = (hello_rps + hello_again) / 2
-    print(f"concurrency {concurrency}, {seconds:.0f} s per measurement, loopback, one uvicorn worker per process")
-    print(f"{'bare FastAPI hello-world':36s} {hello_rps:9.0f} req/s (again at the end: {hello_again:.0f})")
-    for name, rps, errs in (("INIT", init_rps, init_err), ("QUERY", query_rps, query_err)):
-        label = f"{name} through the gateway"
-        print(f"{label:36s} {rps:9.0f} req/s  ratio {rps / baseline:5.2f}  errors {errs}")
-    got = len(received)
-    span = (max(received) - started) if received else float("nan")
-    print(
-        f"notices: {got}/{notices} delivered; {got / span:.0f} notices/s from the first INIT to the last notice "
-        f"({finished - opened:.2f} s after the last INIT answered)"
-    )
+            if opts.wants("payment.query"):
+                ref = f"Q{run}"
+                opened = json.dumps(init_message(ref)).encode()
+                headers = {"X-Sandbox-Tenant": TENANT, "content-type": "application/json"}
+                query = json.dumps(query_message(ref)).encode()
+                for body in (opened, query):
+                    with urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers)) as resp:
+                        reply = json.loads(resp.read())
+                    if str(reply.get("error_code")) != "0":
+                        raise RuntimeError(f"PayGov refused the benchmark's message: {reply}")
+                anchor = measure(opts, hello).rps
+                got = measure(opts, url, headers, "POST", query)
+                out.append(
+                    Row(
+                        "payment.query",
+                        "PayGov QUERY via gateway",
+                        got.rps,
+                        "req/s",
+                        anchor,
+                        label,
+                        at_least(0.3),
+                        got.tool,
+                        problem=got.problem,
+                    )
+                )
+    return out
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--notices", type=int, default=300)
-    args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.concurrency, args.notices))
+    sys.exit(standalone(rows, __doc__))
