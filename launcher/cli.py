@@ -337,6 +337,20 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_openapi(args: argparse.Namespace) -> int:
+    """Write every process's OpenAPI document into ``--out`` (launcher/openapi_export.py)."""
+    from launcher.openapi_export import export
+
+    try:
+        written = export(Path(args.out))
+    except (OSError, ValidationError) as exc:
+        print(f"vnsandbox openapi: cannot export: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vnsandbox", description="VN e-government sandbox")
     parser.add_argument("--version", action="version", version=f"vnsandbox {__version__}")
@@ -367,6 +381,13 @@ def build_parser() -> argparse.ArgumentParser:
     from launcher.kit.commands import register as register_kit
 
     register_kit(sub)
+    openapi = sub.add_parser(
+        "openapi",
+        help="write the OpenAPI documents of the gateway and every service as files",
+        description="example: vnsandbox openapi --out openapi/  (then generate a Java/.NET/TypeScript client)",
+    )
+    openapi.add_argument("--out", required=True, help="directory for gateway.json, identity.json, dossier.json, …")
+    openapi.set_defaults(func=cmd_openapi)
     return parser
 
 

@@ -3,6 +3,9 @@
 - ``vnsandbox`` (the foundation, ``vnsandbox.vn`` included) imports nothing of the project;
 - each service (``services.identity``, ``services.dossier``, ``services.payment``), the
   ``gateway`` and the officer's ``desk`` import the foundation and themselves only, never each other;
+- ``vnsandbox_pytest`` (the pytest plugin and typed clients a province's suite uses) imports the
+  foundation and itself only, and speaks to the sandbox over HTTP: it never imports a service,
+  the gateway or the launcher;
 - ``launcher`` (the command line) is the top floor and may import everything; nothing else
   imports it, except the ``vnsandbox/__main__.py`` entry script;
 - inside a service, only the HTTP edge (``app``, ``router``, ``control``) imports a web framework;
@@ -20,7 +23,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("vnsandbox", "services", "gateway", "launcher", "desk")
+PACKAGES = ("vnsandbox", "services", "gateway", "launcher", "desk", "vnsandbox_pytest")
 #: Entry scripts: run, never imported.
 ENTRY_SCRIPTS = {"vnsandbox/__main__.py"}
 #: Modules of a service that may speak HTTP (FastAPI/Starlette types).
@@ -144,6 +147,7 @@ def test_the_project_has_the_packages_the_layout_names() -> None:
         "gateway",
         "launcher",
         "desk",
+        "vnsandbox_pytest",
     }
 
 
@@ -159,6 +163,8 @@ def test_the_import_graph_keeps_its_floors() -> None:
         ("gateway.proxy", "services.payment.protocol"),
         ("services.payment.service", "gateway.auth"),
         ("vnsandbox.outbox", "launcher.cli"),
+        ("vnsandbox_pytest.platforms", "services.payment.protocol"),
+        ("vnsandbox_pytest.plugin", "launcher.cli"),
     ],
 )
 def test_a_forbidden_import_is_caught(importer: str, imported: str) -> None:
@@ -171,6 +177,7 @@ def test_a_forbidden_import_is_caught(importer: str, imported: str) -> None:
         ("services.dossier.rules", "vnsandbox.vn.cccd"),
         ("launcher.cli", "services.identity.app"),
         ("gateway.proxy", "vnsandbox.signing"),
+        ("vnsandbox_pytest.receiver", "vnsandbox.standard_webhooks"),
     ],
 )
 def test_an_allowed_import_passes(importer: str, imported: str) -> None:

@@ -48,7 +48,7 @@ from vnsandbox.metrics import count_delivery
 from vnsandbox.openapi import error_responses
 from vnsandbox.outbound import REFUSED_CODE, OutboundPolicy, OutboundRefused, policy_of
 from vnsandbox.service import PeriodicWorker
-from vnsandbox.signing import webhook_signature
+from vnsandbox.standard_webhooks import signature_headers
 
 log = logging.getLogger("vnsandbox.outbox")
 
@@ -85,7 +85,7 @@ class Delivery(OutboxBase):
     payload: Mapped[str] = mapped_column(Text)
     content_type: Mapped[str] = mapped_column(String(128), default="application/json")
     headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    #: When set, an ``X-Sandbox-Signature: t=..,v1=..`` header signs timestamp and body.
+    #: When set, the delivery is signed: ``signature_header`` names the scheme (vnsandbox.standard_webhooks).
     sign_secret: Mapped[str | None] = mapped_column(String(256), nullable=True)
     signature_header: Mapped[str] = mapped_column(String(64), default="X-Sandbox-Signature")
     accept: Mapped[str] = mapped_column(String(64), default="2xx")
@@ -368,7 +368,7 @@ class OutboxSender:
             **row.headers,
         }
         if row.sign_secret:
-            headers[row.signature_header] = webhook_signature(row.sign_secret, int(time.time()), body)
+            headers |= signature_headers(row.signature_header, row.sign_secret, row.id, int(time.time()), body)
         started = time.perf_counter()
         client = self.internal_client if row.kind in self.trusted_kinds else self.client
         try:

@@ -34,6 +34,7 @@ from services.dossier.settings import (
 from vnsandbox import clock
 from vnsandbox.outbound import OutboundPolicy, OutboundRefused
 from vnsandbox.signing import GATEWAY_TOKEN_ISSUER, gateway_token_key
+from vnsandbox.standard_webhooks import SANDBOX, new_secret, published_secret
 
 
 def now_naive(session: Session, tenant: str) -> datetime:
@@ -59,11 +60,13 @@ def unit_to_wire(unit: Unit, with_secrets: bool = False) -> dict[str, Any]:
         "username": unit.username,
         "gateway_client_id": unit.gateway_client_id,
         "webhook_url": unit.webhook_url,
+        "signature_scheme": unit.signature_scheme or SANDBOX,
         "transition_mode": unit.transition_mode,
     }
     if with_secrets:
         out["api_key"] = unit.api_key
         out["webhook_secret"] = unit.webhook_secret
+        out["standard_webhooks_secret"] = published_secret(unit.webhook_secret) if unit.webhook_secret else None
     return out
 
 
@@ -163,9 +166,11 @@ def apply_unit_changes(unit: Unit, body: Mapping[str, Any], outbound: OutboundPo
         check_webhook_url(url, outbound)
         unit.webhook_url = url
         if url and not unit.webhook_secret:
-            unit.webhook_secret = "whsec_" + secrets.token_urlsafe(24)
+            unit.webhook_secret = new_secret()
     if body.get("webhook_secret"):
         unit.webhook_secret = str(body["webhook_secret"])
+    if body.get("signature_scheme"):
+        unit.signature_scheme = str(body["signature_scheme"])
     if "transition_mode" in body:
         mode = body["transition_mode"]
         if mode not in ("strict", "lenient", None):

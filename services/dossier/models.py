@@ -44,6 +44,8 @@ class Unit(Base):
     gateway_client_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     webhook_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     webhook_secret: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    #: ``sandbox`` (X-Sandbox-Signature) or ``standard-webhooks`` (vnsandbox.standard_webhooks).
+    signature_scheme: Mapped[str] = mapped_column(String(32), default="sandbox", server_default="sandbox")
     #: ``strict`` / ``lenient`` / ``None`` (the service default).
     transition_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)

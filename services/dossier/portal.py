@@ -23,6 +23,7 @@ from services.dossier.settings import DossierSettings
 from services.dossier.sync import fields_of
 from vnsandbox.db import write_lock
 from vnsandbox.outbox import Delivery, enqueue
+from vnsandbox.standard_webhooks import header_for
 from vnsandbox.vn import catalogue
 
 
@@ -70,6 +71,7 @@ def notify_unit(
             payload=payload,
             ref=dossier.code,
             sign_secret=target.webhook_secret,
+            signature_header=header_for(target.signature_scheme),
             max_attempts=settings.webhook_max_attempts,
             headers={"X-Sandbox-Event": kind, "X-Sandbox-Event-Id": event_id, "X-Sandbox-Tenant": tenant},
         )

@@ -73,6 +73,9 @@ class UnitIn(BaseModel):
     gateway_client_id: str | None = Field(None, description="gateway client id acting for this unit")
     webhook_url: str | None = Field(None, description="where portal-filed dossiers and citizen actions are sent")
     webhook_secret: str | None = Field(None, description="HMAC secret of the webhook signature; generated if absent")
+    signature_scheme: Literal["sandbox", "standard-webhooks"] | None = Field(
+        None, description="webhook signature: X-Sandbox-Signature (sandbox, default) or Standard Webhooks headers"
+    )
     transition_mode: Literal["strict", "lenient"] | None = None
 
 
@@ -84,6 +87,7 @@ class UnitPatch(BaseModel):
     password: str | None = None
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    signature_scheme: Literal["sandbox", "standard-webhooks"] | None = None
     transition_mode: Literal["strict", "lenient"] | None = None
     gateway_client_id: str | None = None
 

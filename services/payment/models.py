@@ -38,6 +38,8 @@ class Partner(Base):
     field_orders: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     notice_url: Mapped[str] = mapped_column(String(2048), default="")
     return_url: Mapped[str] = mapped_column(String(2048), default="")
+    #: ``sandbox`` (X-Sandbox-Signature) or ``standard-webhooks`` on result notices (vnsandbox.standard_webhooks).
+    signature_scheme: Mapped[str] = mapped_column(String(32), default="sandbox", server_default="sandbox")
     created_ts: Mapped[float] = mapped_column(Float)
 
 

@@ -21,6 +21,7 @@ from services.payment.settings import PaymentSettings
 from vnsandbox import switches
 from vnsandbox.outbox import enqueue, list_deliveries
 from vnsandbox.signing import hmac_hex
+from vnsandbox.standard_webhooks import header_for
 
 NOTICE_KIND, REFUND_NOTICE_KIND = "payment.notice", "payment.refund_notice"
 
@@ -88,6 +89,7 @@ def notify(
             payload=body,
             ref=ref,
             sign_secret=partner.key.secret,
+            signature_header=header_for(partner.signature_scheme),
             accept="json:MaLoi=00",
             max_attempts=settings.notice_max_attempts,
             delay_s=delay,

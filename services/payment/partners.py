@@ -19,6 +19,7 @@ from services.payment.schemas import PartnerIn
 from services.payment.settings import PaymentSettings
 from vnsandbox import clock
 from vnsandbox.outbound import OutboundRefused, policy_of
+from vnsandbox.standard_webhooks import SANDBOX, published_secret
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class PartnerConfig:
     notice_url: str
     return_url: str
     builtin: bool
+    signature_scheme: str = SANDBOX
 
     @property
     def code(self) -> str:
@@ -45,6 +47,8 @@ class PartnerConfig:
             "notice_url": self.notice_url,
             "return_url": self.return_url,
             "builtin": self.builtin,
+            "signature_scheme": self.signature_scheme,
+            "standard_webhooks_secret": published_secret(self.key.secret),
         }
 
 
@@ -55,6 +59,7 @@ def _config(row: Partner) -> PartnerConfig:
         notice_url=row.notice_url,
         return_url=row.return_url,
         builtin=False,
+        signature_scheme=row.signature_scheme or SANDBOX,
     )
 
 
@@ -119,6 +124,7 @@ def upsert_partner(session: Session, tenant: str, code: str, data: PartnerIn) ->
     row.field_orders = dict(data.field_orders)
     row.notice_url = data.notice_url
     row.return_url = data.return_url
+    row.signature_scheme = data.signature_scheme
     session.flush()
     return _config(row)
 

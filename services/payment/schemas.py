@@ -350,6 +350,11 @@ class PartnerIn(BaseModel):
     return_url: str = Field(
         "", max_length=2048, description="where the payer's browser is sent back (http/https; same policy)"
     )
+    signature_scheme: Literal["sandbox", "standard-webhooks"] = Field(
+        "sandbox",
+        description="HTTP signature of result notices besides MaXacThuc: X-Sandbox-Signature (sandbox) or the "
+        "Standard Webhooks headers webhook-id, webhook-timestamp, webhook-signature (key: standard_webhooks_secret)",
+    )
 
     @field_validator("field_orders")
     @classmethod
