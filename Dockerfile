@@ -14,6 +14,7 @@ COPY vnsandbox ./vnsandbox
 COPY services ./services
 COPY gateway ./gateway
 COPY launcher ./launcher
+COPY console ./console
 RUN uv sync --frozen --no-dev
 
 RUN useradd --system --uid 10001 sandbox && mkdir -p /data && chown sandbox /data

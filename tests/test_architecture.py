@@ -1,8 +1,8 @@
 """The package layout of docs/architecture.md, enforced: the import graph has floors.
 
 - ``vnsandbox`` (the foundation, ``vnsandbox.vn`` included) imports nothing of the project;
-- each service (``services.identity``, ``services.dossier``, ``services.payment``) and the
-  ``gateway`` import the foundation and themselves only, never each other;
+- each service (``services.identity``, ``services.dossier``, ``services.payment``), the
+  ``gateway`` and the ``console`` import the foundation and themselves only, never each other;
 - ``launcher`` (the command line) is the top floor and may import everything; nothing else
   imports it, except the ``vnsandbox/__main__.py`` entry script;
 - inside a service, only the HTTP edge (``app``, ``router``, ``control``) imports a web framework;
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("vnsandbox", "services", "gateway", "launcher")
+PACKAGES = ("vnsandbox", "services", "gateway", "console", "launcher")
 #: Entry scripts: run, never imported.
 ENTRY_SCRIPTS = {"vnsandbox/__main__.py"}
 #: Modules of a service that may speak HTTP (FastAPI/Starlette types).
