@@ -93,6 +93,7 @@ EN: dict[str, str] = {
     ),
     "Ẩn lệnh điều khiển (/_sandbox)": "Hide control calls (/_sandbox)",
     "Sự cố": "Fault",
+    "Không đọc được công tắc": "The switches could not be read",
     "Về danh sách tenant": "Back to the tenants",
 }
 

@@ -90,13 +90,22 @@ async def faults_page(request: Request, tenant: Tenant) -> Response:
     rules_body, *switch_bodies = await asyncio.gather(
         gw.json(op, "GET", "/_sandbox/faults"),
         *(gw.json(op, "GET", f"/{api}/v1/_sandbox/switches") for api in SWITCH_APIS),
+        return_exceptions=True,
     )
+    if isinstance(rules_body, BaseException):
+        raise rules_body
     rules: list[dict[str, Any]] = rules_body.get("rules", [])
     presets = [(p, active(p, rules)) for p in PRESETS]
-    switches = []
+    switches: list[tuple[str, str, list[Any], set[str], GatewayRefused | None]] = []
     for api, body in zip(SWITCH_APIS, switch_bodies, strict=True):
+        if isinstance(body, GatewayRefused):
+            # A training fault on the platform also hits its control calls: say so, keep the page.
+            switches.append((api, SWITCH_APIS[api], [], set(), body))
+            continue
+        if isinstance(body, BaseException):
+            raise body
         on = {str(s.get("name")) for s in body.get("active", []) if isinstance(s, dict)}
-        switches.append((api, SWITCH_APIS[api], sorted(body.get("available", {}).items()), on))
+        switches.append((api, SWITCH_APIS[api], sorted(body.get("available", {}).items()), on, None))
     return await page(request, tenant, "faults.html", presets=presets, rules=rules, switches=switches)
 
 
