@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from console.citizen import citizen
 from console.gateway import GatewayClient
 from console.operator import operator
 from console.pages import pages
@@ -51,6 +52,7 @@ def create_app(settings: ConsoleSettings | None = None, transport: Any = None) -
     app.state.codec = SessionCodec(settings.gateway_secret)
     app.include_router(pages)
     app.include_router(operator)
+    app.include_router(citizen)
     app.mount(f"{ROOT}/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.get(ROOT, include_in_schema=False)

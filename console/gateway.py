@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -97,6 +98,14 @@ class GatewayClient:
         if r.status_code not in ok:
             raise GatewayRefused(r.status_code, body)
         return body
+
+    async def browser_link(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        """A call to one of a tenant's browser-facing links (``/t/{tenant}/{sig}/...``, as a service
+        hands them out with the gateway's public address), made to the console's gateway address."""
+        path = urlsplit(url).path
+        start = path.find("/t/")
+        query = urlsplit(url).query
+        return await self._send(method, (path[start:] if start >= 0 else path) + (f"?{query}" if query else ""), **kw)
 
     async def create_tenant(self, description: str) -> dict[str, Any]:
         r = await self._send("POST", "/_sandbox/tenants", json={"description": description})

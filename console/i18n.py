@@ -93,6 +93,39 @@ EN: dict[str, str] = {
     ),
     "Ẩn lệnh điều khiển (/_sandbox)": "Hide control calls (/_sandbox)",
     "Sự cố": "Fault",
+    "Cổng công dân": "Citizen portal",
+    "Cổng Dịch vụ công": "Public services portal",
+    "Đăng nhập bằng VNeID": "Log in with VNeID",
+    "Xin chào": "Hello",
+    "Tìm thủ tục hành chính": "Find a procedure",
+    "Tìm": "Search",
+    "Hồ sơ của tôi": "My dossiers",
+    "Nộp hồ sơ": "File a dossier",
+    "Chưa có hồ sơ nào.": "No dossiers yet.",
+    "Lệ phí trực tuyến": "Online fee",
+    "Miễn phí": "Free",
+    "Không cố định (tỉnh quy định)": "Variable (set by the province)",
+    "Lĩnh vực": "Field",
+    "Họ và tên": "Full name",
+    "Số định danh cá nhân": "Personal identification number",
+    "Số điện thoại": "Phone",
+    "Địa chỉ": "Address",
+    "Trích yếu hồ sơ": "Summary",
+    "Tài liệu đính kèm": "Attachments",
+    "Mã hồ sơ": "Dossier code",
+    "Thủ tục": "Procedure",
+    "Ngày nộp": "Filed",
+    "Ngày hẹn trả": "Due",
+    "Quá trình xử lý": "History",
+    "Rút hồ sơ": "Withdraw the dossier",
+    "Lý do": "Reason",
+    "Bổ sung giấy tờ": "Send the requested documents",
+    "Gửi bổ sung": "Send",
+    "Thanh toán qua PayGov": "Pay with PayGov",
+    "Kết quả": "Result",
+    "Lệ phí": "Fees",
+    "Không tìm thấy thủ tục nào.": "No procedure found.",
+    "Hồ sơ chưa được gửi": "The dossier was not filed",
     "Không đọc được công tắc": "The switches could not be read",
     "Về danh sách tenant": "Back to the tenants",
 }
@@ -123,6 +156,14 @@ def vn_time(value: str | float | datetime | None, seconds: bool = False) -> str:
     if when is None:
         return ""
     return when.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M:%S" if seconds else "%d/%m/%Y %H:%M")
+
+
+def wire_time(value: object) -> str:
+    """A DVCQG wire time (``yyyyMMddHHmmss``, Vietnam time) as ``dd/MM/yyyy HH:mm``."""
+    text = str(value or "")
+    if len(text) < 12 or not text[:12].isdigit():
+        return text
+    return f"{text[6:8]}/{text[4:6]}/{text[0:4]} {text[8:10]}:{text[10:12]}"
 
 
 def offset_words(seconds: float, lang: Lang) -> str:

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -47,6 +48,19 @@ class SessionCodec:
     def dumps(self, session: Session) -> str:
         data = {"t": {k: list(v) for k, v in session.tenants.items()}}
         return self.fernet.encrypt(json.dumps(data, separators=(",", ":")).encode()).decode()
+
+    def seal(self, data: dict[str, Any]) -> str:
+        """Any small JSON object, encrypted (the citizen's session, a login in progress)."""
+        return self.fernet.encrypt(json.dumps(data, separators=(",", ":")).encode()).decode()
+
+    def unseal(self, cookie: str | None, max_age_s: int = MAX_AGE_S) -> dict[str, Any]:
+        if not cookie:
+            return {}
+        try:
+            data = json.loads(self.fernet.decrypt(cookie.encode(), ttl=max_age_s))
+        except (InvalidToken, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
 
     def loads(self, cookie: str | None) -> Session:
         if not cookie:

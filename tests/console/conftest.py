@@ -28,7 +28,16 @@ class Problems:
         self.expected_statuses: set[int] = set()
 
     def watch(self, page: Any) -> None:
-        page.on("console", lambda m: m.type == "error" and self.items.append(f"console error: {m.text}"))
+        # Browsers ask every site for /favicon.ico on their own; the platforms' pages (VNeID's
+        # login page) have none, and that is not a failure of the page.
+        page.on(
+            "console",
+            lambda m: (
+                m.type == "error"
+                and not str(m.location.get("url", "")).endswith("/favicon.ico")
+                and self.items.append(f"console error: {m.text} ({m.location.get('url')})")
+            ),
+        )
         page.on("pageerror", lambda e: self.items.append(f"page error: {e}"))
         page.on("requestfailed", lambda r: self.items.append(f"request failed: {r.method} {r.url} {r.failure}"))
         page.on(

@@ -227,3 +227,37 @@ def test_the_keyboard_reaches_the_skip_link_first_and_it_leads_to_the_content(pa
     expect(page.locator(".skip")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator("#main")).to_be_focused()
+
+
+def test_a_citizen_logs_in_with_vneid_files_a_dossier_with_an_attachment_and_withdraws_it(
+    page: Any, tenant: Tenant
+) -> None:
+    open_tab(page, tenant, "Cổng công dân")
+    shoot(page, "citizen-portal")
+    page.get_by_role("link", name="Đăng nhập bằng VNeID").click()
+    expect(page).to_have_url(re.compile(r"/vneid/v1/oauth2/authorize"))  # VNeID's own login page
+    shoot(page, "vneid-login")
+    page.locator("#cccd").fill("033096674891")
+    page.get_by_role("button", name="Đăng nhập", exact=True).click()
+    expect(page.locator("#citizen-name")).not_to_be_empty()
+    page.get_by_label("Tìm thủ tục hành chính").fill("khai sinh")
+    page.get_by_role("button", name="Tìm", exact=True).click()
+    shoot(page, "citizen-search")
+    page.get_by_role("link", name="Nộp hồ sơ: Thủ tục đăng ký khai sinh", exact=True).click()
+    expect(page.get_by_label("Số định danh cá nhân")).to_have_value("033096674891")
+    page.get_by_label("Tài liệu đính kèm").set_input_files(
+        [{"name": "to-khai-khai-sinh.txt", "mimeType": "text/plain", "buffer": "Tờ khai".encode()}]
+    )
+    shoot(page, "citizen-file")
+    page.get_by_role("button", name="Nộp hồ sơ").click()
+    expect(page.locator("#dossier-status")).to_have_text("1. Mới đăng ký")
+    code = page.locator("h1 code").inner_text()
+    dossier = tenant.call("GET", f"/dvcqg/v1/_sandbox/dossiers/{code}").json()["data"]
+    assert dossier["SoGiayToChuHoSo"] == "033096674891"
+    link = dossier["TaiLieuNop"][0]["DuongDanTaiLieu"]
+    assert httpx.get(link, timeout=30).content == "Tờ khai".encode()
+    shoot(page, "citizen-dossier")
+    page.get_by_label("Lý do").fill("Nộp nhầm thủ tục")
+    page.get_by_role("button", name="Rút hồ sơ").click()
+    expect(page.locator("#dossier-status")).to_have_text("7. Công dân yêu cầu rút hồ sơ")
+    expect(page.locator("ol.history li")).to_have_count(2)
