@@ -22,6 +22,7 @@ from console.citizen import citizen
 from console.gateway import GatewayClient
 from console.operator import operator
 from console.pages import pages
+from console.presenter import presenter
 from console.session import SessionCodec
 from console.settings import ConsoleSettings
 from console.web import HERE, ROOT, NotSignedIn, render
@@ -53,6 +54,7 @@ def create_app(settings: ConsoleSettings | None = None, transport: Any = None) -
     app.include_router(pages)
     app.include_router(operator)
     app.include_router(citizen)
+    app.include_router(presenter)
     app.mount(f"{ROOT}/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.get(ROOT, include_in_schema=False)

@@ -30,7 +30,7 @@ from console.portal import (
 )
 from console.session import SessionCodec
 from console.tokens import inspect
-from console.web import ROOT, check_origin, client_of, operator_of, render, see_other, settings_of
+from console.web import ROOT, check_origin, client_of, operator_of, public_base, render, see_other, settings_of
 
 citizen = APIRouter(prefix=f"{ROOT}/t/{{tenant}}/cong-dan")
 Tenant = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
@@ -57,12 +57,7 @@ def _me(request: Request, tenant: str) -> dict[str, Any]:
 
 def _base(request: Request, tenant: str) -> str:
     """The portal's address as the browser sees it (through the gateway)."""
-    public = settings_of(request).public_base_url.rstrip("/")
-    if not public:
-        proto = request.headers.get("x-forwarded-proto", request.url.scheme)
-        host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
-        public = f"{proto}://{host}"
-    return f"{public}{ROOT}/t/{tenant}/cong-dan"
+    return f"{public_base(request)}{ROOT}/t/{tenant}/cong-dan"
 
 
 def _attachments(request: Request) -> Attachments:

@@ -85,8 +85,12 @@ class GatewayClient:
         if not op.client_id:
             headers["X-Sandbox-Tenant"] = op.tenant
             return await self._send(method, path, headers=headers, **kw)
+        # A call that needs Authorization for the platform itself (a DVCQG unit's API key) carries
+        # the gateway's token as X-Gateway-Token instead.
+        header = "X-Gateway-Token" if "Authorization" in headers else "Authorization"
         for fresh in (False, True):
-            headers["Authorization"] = f"Bearer {await self.token(op, fresh)}"
+            token = await self.token(op, fresh)
+            headers[header] = token if header == "X-Gateway-Token" else f"Bearer {token}"
             r = await self._send(method, path, headers=headers, **kw)
             if r.status_code != 401:
                 return r

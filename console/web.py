@@ -101,6 +101,17 @@ def check_origin(request: Request) -> None:
         raise CrossSiteForm()
 
 
+def public_base(request: Request) -> str:
+    """The address browsers reach the console's gateway at: ``public_base_url`` when set (the
+    shared mode requires it), else the host the gateway relayed the request for."""
+    public = settings_of(request).public_base_url.rstrip("/")
+    if public:
+        return public
+    proto = request.headers.get("x-forwarded-proto", request.url.scheme)
+    host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
+    return f"{proto}://{host}"
+
+
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     lang = lang_of(request)
     context.update(

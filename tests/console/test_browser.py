@@ -18,7 +18,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.console.conftest import shoot
+from gateway.settings import DEV_ADMIN_KEY
+from tests.console.conftest import Problems, shoot
 from tests.receiver import Receiver
 from tests.support import SandboxProcesses, wait_for
 
@@ -261,3 +262,88 @@ def test_a_citizen_logs_in_with_vneid_files_a_dossier_with_an_attachment_and_wit
     page.get_by_role("button", name="Rút hồ sơ").click()
     expect(page.locator("#dossier-status")).to_have_text("7. Công dân yêu cầu rút hồ sơ")
     expect(page.locator("ol.history li")).to_have_count(2)
+
+
+def follow(page: Any, presenter: Any, gateway: str) -> None:
+    """The trainer opens the presenter's link of this step in the citizen's tab."""
+    page.goto(gateway + (presenter.locator("#open-step").get_attribute("href") or ""))
+
+
+def test_the_birth_certificate_scenario_runs_from_login_to_result_in_presenter_mode(
+    browser: Any, sandbox: SandboxProcesses
+) -> None:
+    """One click loads "Khai sinh trực tuyến có thanh toán" into a fresh tenant; the trainer follows
+    the presenter's steps without typing a URL: VNeID login, filing, the province's decisions, payment
+    on PayGov's page, the electronic result, and the message flow."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    context.set_default_timeout(20_000)
+    page, presenter = context.new_page(), context.new_page()
+    watcher = Problems()
+    watcher.watch(page)
+    watcher.watch(presenter)
+    try:
+        presenter.goto(sandbox.gateway + "/")
+        presenter.locator("#load-birth-scenario").click()
+        expect(presenter.locator("h1")).to_contain_text("Bước 1/7")
+        shoot(presenter, "presenter")
+        follow(page, presenter, sandbox.gateway)
+        page.get_by_role("link", name="Đăng nhập bằng VNeID").click()
+        page.locator("#cccd").fill("033096674891")
+        page.get_by_role("button", name="Đăng nhập", exact=True).click()
+        expect(page.locator("#citizen-name")).not_to_be_empty()
+
+        presenter.locator("#next-step").click()
+        follow(page, presenter, sandbox.gateway)
+        page.get_by_role("link", name=re.compile("Nộp hồ sơ: Cấp bản sao Trích lục hộ tịch")).click()
+        page.get_by_role("button", name="Nộp hồ sơ").click()
+        expect(page.locator("#dossier-status")).to_have_text("1. Mới đăng ký")
+        dossier_url = page.url
+
+        presenter.locator("#next-step").click()
+        presenter.locator("#run-step").click()
+        expect(presenter.locator("#step-done")).to_be_visible()
+        expect(presenter.locator("#presenter-status")).to_have_text("6. Yêu cầu thực hiện nghĩa vụ tài chính")
+        shoot(presenter, "presenter-province-step")
+
+        presenter.locator("#next-step").click()
+        page.goto(dossier_url)
+        expect(page.locator("#dossier-status")).to_have_text("6. Yêu cầu thực hiện nghĩa vụ tài chính")
+        page.get_by_role("button", name="Thanh toán qua PayGov").click()
+        expect(page).to_have_url(re.compile(r"/pay/t-"))  # PayGov's own page
+        shoot(page, "paygov-page")
+        page.locator("input[name=MaNganHang]").first.check()
+        page.get_by_role("button", name="Thanh toán thành công").click()
+        code = dossier_url.rsplit("/", 1)[1]
+        tenant = dossier_url.split("/console/t/")[1].split("/")[0]
+        admin = {"X-Sandbox-Admin-Key": DEV_ADMIN_KEY, "X-Sandbox-Tenant": tenant}
+        wait_for(
+            lambda: (
+                httpx.get(f"{sandbox.gateway}/dvcqg/v1/_sandbox/dossiers/{code}", headers=admin)
+                .json()["data"]
+                .get("DuocThanhToanTrucTuyen")
+                == 1
+            ),
+            timeout=30,
+            what="the payment reported to the portal",
+        )
+
+        presenter.locator("#next-step").click()
+        presenter.locator("#run-step").click()
+        expect(presenter.locator("#presenter-status")).to_have_text("10. Đã trả kết quả")
+
+        presenter.locator("#next-step").click()
+        page.goto(dossier_url)
+        expect(page.locator("#dossier-status")).to_have_text("10. Đã trả kết quả")
+        result = page.locator("#results a").get_attribute("href") or ""
+        assert "BẢN SAO GIẤY KHAI SINH" in httpx.get(result, timeout=30).text
+        shoot(page, "citizen-result")
+
+        presenter.locator("#next-step").click()
+        presenter.locator("#open-step").click()
+        # The portal opens the payment service to service (dossier → payment), not through the gateway.
+        for api in ("/vneid/v1/", "/dvcqg/v1/api/service"):
+            expect(presenter.locator("details.call", has_text=api).first).to_be_attached()
+        shoot(presenter, "scenario-journal")
+        assert not watcher.take()
+    finally:
+        context.close()
