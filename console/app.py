@@ -19,6 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from console.citizen import citizen
+from console.dashboard import dashboard
 from console.gateway import GatewayClient
 from console.operator import operator
 from console.pages import pages
@@ -55,6 +56,7 @@ def create_app(settings: ConsoleSettings | None = None, transport: Any = None) -
     app.include_router(operator)
     app.include_router(citizen)
     app.include_router(presenter)
+    app.include_router(dashboard)
     app.mount(f"{ROOT}/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.get(ROOT, include_in_schema=False)

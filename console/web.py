@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from console.gateway import GatewayClient, Operator
-from console.i18n import Lang, translator, vn_time
+from console.i18n import Lang, translator, vn_time, wire_time
 from console.sequence import pretty
 from console.session import COOKIE, MAX_AGE_S, Session, SessionCodec
 from console.settings import ConsoleSettings
@@ -22,6 +22,7 @@ HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
 TEMPLATES.env.filters["vn_time"] = vn_time
 TEMPLATES.env.filters["pretty"] = pretty
+TEMPLATES.env.filters["wire_time"] = wire_time
 #: The console's public path (the gateway relays it unchanged).
 ROOT = "/console"
 LANG_COOKIE = "vnsb_lang"

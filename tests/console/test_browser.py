@@ -344,6 +344,14 @@ def test_the_birth_certificate_scenario_runs_from_login_to_result_in_presenter_m
         for api in ("/vneid/v1/", "/dvcqg/v1/api/service"):
             expect(presenter.locator("details.call", has_text=api).first).to_be_attached()
         shoot(presenter, "scenario-journal")
+
+        presenter.get_by_role("link", name="Bộ chỉ số 766").click()
+        expect(presenter.locator("li.indicator")).to_have_count(10)
+        expect(presenter.locator("#indicator-2-2")).to_contain_text("2.000635")
+        with presenter.expect_download() as download:
+            presenter.get_by_role("link", name="Tải CSV").click()
+        assert "ChiSo" in download.value.path().read_text(encoding="utf-8")
+        shoot(presenter, "scorecard")
         assert not watcher.take()
     finally:
         context.close()

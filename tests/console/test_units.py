@@ -166,3 +166,59 @@ def test_a_training_fault_is_on_while_a_rule_of_its_shape_exists() -> None:
         {"id": 5, "kind": "latency", "api": "paygov", "method": "*", "path": "*", "params": {"ms": 10}},
     ]
     assert active(preset, rules) == ["4"]
+
+
+def test_a_scorecard_rate_is_a_bar_and_not_applicable_has_none() -> None:
+    from console.dashboard import bar, procedures
+
+    assert bar(87.5) == 87.5 and bar("N/A") is None and bar(140) == 100.0
+    rows = procedures(
+        {
+            "TheoThuTuc": {
+                "1.001193": {"ThoiGianTrungBinhNgay": 2.0, "SoHoSo": 3},
+                "2.000635": {"ThoiGianTrungBinhNgay": 4.0, "SoHoSo": 1},
+            }
+        }
+    )
+    assert [(r["code"], r["width"]) for r in rows] == [("2.000635", 100.0), ("1.001193", 50.0)]
+
+
+def test_the_portal_refuses_an_id_token_for_another_client_or_with_another_nonce() -> None:
+    from console.portal import CLIENT_ID, id_token_problem
+
+    claims = {"aud": CLIENT_ID, "nonce": "n1"}
+    assert id_token_problem(claims, "n1", "valid", "valid") == ""
+    assert "aud" in id_token_problem({**claims, "aud": "other"}, "n1", "valid", "valid")
+    assert "nonce" in id_token_problem(claims, "n2", "valid", "valid")
+    assert id_token_problem(claims, "n1", "invalid", "valid")
+    assert id_token_problem(claims, "n1", "valid", "expired")
+
+
+def test_a_citizen_may_withdraw_until_the_end_supplement_at_5_and_pay_at_6() -> None:
+    from console.portal import actions
+
+    assert actions(1) == {"withdraw"}
+    assert actions(5) == {"withdraw", "supplement"}
+    assert actions(6) == {"withdraw", "pay"}
+    assert actions(10) == set() and actions(7) == set()
+
+
+def test_attachments_are_kept_per_tenant_under_unguessable_ids(tmp_path) -> None:
+    from console.portal import Attachments
+
+    store = Attachments(tmp_path)
+    file_id = store.put("t-1", "tờ khai/../x.txt", b"abc")
+    assert store.get("t-1", file_id) == ("tờ khai_.._x.txt", b"abc")
+    assert store.get("t-2", file_id) is None
+    assert store.get("t-1", "../../etc/passwd") is None
+
+
+def test_the_province_asks_for_the_fee_after_receiving_and_returns_the_result_after_finishing() -> None:
+    from console.scenario import FEE, province_records
+
+    asks = province_records("receive_and_request_fee", "H22-1", NOW)
+    assert [r["TrangThaiHoSo"] for r in asks] == [2, 4, 6]
+    assert asks[0]["NgayTiepNhan"] == "20260301083000" and asks[2]["DanhSachLePhi"][0]["MucPhi"] == FEE
+    done = province_records("finish_and_return", "H22-1", NOW, "http://gw/result")
+    assert [r["TrangThaiHoSo"] for r in done] == [9, 10]
+    assert done[0]["DanhSachGiayToKetQua"][0]["DuongDanTepTinKetQua"] == "http://gw/result"
