@@ -21,7 +21,6 @@ from console.portal import (
     MAX_FILE_BYTES,
     MAX_FILES,
     SCOPES,
-    STATUS_NAMES,
     Attachments,
     LoginStart,
     actions,
@@ -31,6 +30,7 @@ from console.portal import (
 from console.session import SessionCodec
 from console.tokens import inspect
 from console.web import ROOT, check_origin, client_of, operator_of, public_base, render, see_other, settings_of
+from vnsandbox.vn.statuses import STATUS_NAMES
 
 citizen = APIRouter(prefix=f"{ROOT}/t/{{tenant}}/cong-dan")
 Tenant = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]

@@ -22,18 +22,6 @@ SCOPES = ["openid", "profile", "email", "phone"]
 MAX_FILES = 3
 MAX_FILE_BYTES = 256 * 1024  # three of them stay under the gateway's 1 MB body limit
 FINAL = frozenset({3, 7, 8, 10})
-STATUS_NAMES = {
-    1: "Mới đăng ký",
-    2: "Được tiếp nhận",
-    3: "Không được tiếp nhận",
-    4: "Đang xử lý",
-    5: "Yêu cầu bổ sung giấy tờ",
-    6: "Yêu cầu thực hiện nghĩa vụ tài chính",
-    7: "Công dân yêu cầu rút hồ sơ",
-    8: "Dừng xử lý",
-    9: "Đã xử lý xong",
-    10: "Đã trả kết quả",
-}
 
 
 def client_secret(gateway_secret: str, tenant: str) -> str:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from console.gateway import GatewayClient, GatewayRefused, Operator
-from console.portal import STATUS_NAMES, Attachments
+from console.portal import Attachments
 from console.scenario import SCENARIOS, UNIT, UNIT_API_KEY, province_records
 from console.web import (
     ROOT,
@@ -25,6 +25,7 @@ from console.web import (
     session_of,
     settings_of,
 )
+from vnsandbox.vn.statuses import STATUS_NAMES
 
 presenter = APIRouter(prefix=ROOT)
 Tenant = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]

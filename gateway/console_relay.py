@@ -16,27 +16,15 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.errors import UpstreamUnreachable
 from gateway.pool import UpstreamPool
+from gateway.proxy import DROP, RESPONSE_DROP
 from vnsandbox.errors import PayloadTooLarge
 
 PREFIX = "/console"
-#: Hop-by-hop headers, never relayed either way.
-HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-    }
-)
-
-#: Not relayed from the console's reply: hop-by-hop, and what uvicorn adds to the gateway's own reply.
-REPLY_DROP = HOP | {"date", "server"}
+#: Never relayed to the console: what the proxy never relays (hop-by-hop headers, the gateway's
+#: own credentials and the headers only it sets), and the length (the body is sent whole).
+HOP = DROP | {"content-length"}
+#: Not relayed from the console's reply: what the proxy drops from replies, and the length.
+REPLY_DROP = RESPONSE_DROP | {"content-length"}
 
 
 def is_console(path: str) -> bool:
