@@ -355,3 +355,48 @@ def test_the_birth_certificate_scenario_runs_from_login_to_result_in_presenter_m
         assert not watcher.take()
     finally:
         context.close()
+
+
+def _province_update(tenant: Tenant, record: dict[str, Any]) -> None:
+    """The province's system (standing in for the officer's desk) syncs a change as the development unit."""
+    r = tenant.call(
+        "POST",
+        "/dvcqg/v1/api/service",
+        json={"service": "DongBoHoSoMC", "isUpdating": "True", "data": [record]},
+        headers={"Authorization": "Bearer dvcqg-dev-unit-key", "MaDonVi": DEV_UNIT},
+    )
+    assert r.status_code == 200 and r.json()["error_code"] == 0, r.text
+
+
+def test_a_citizen_answers_a_supplement_request_with_a_file(page: Any, tenant: Tenant) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from console.scenario import wire
+
+    open_tab(page, tenant, "Cổng công dân")
+    if page.locator("#vneid-login").count():
+        page.locator("#vneid-login").click()
+        page.locator("#cccd").fill("033096674891")
+        page.get_by_role("button", name="Đăng nhập", exact=True).click()
+    page.get_by_label("Tìm thủ tục hành chính").fill("khai sinh")
+    page.get_by_role("button", name="Tìm", exact=True).click()
+    page.get_by_role("link", name="Nộp hồ sơ: Thủ tục đăng ký khai sinh", exact=True).click()
+    page.get_by_role("button", name="Nộp hồ sơ").click()
+    code = page.locator("h1 code").inner_text()
+    now = datetime.now(UTC)
+    _province_update(
+        tenant,
+        {"MaHoSo": code, "TrangThaiHoSo": 2, "NgayTiepNhan": wire(now), "NgayHenTra": wire(now + timedelta(days=3))},
+    )
+    _province_update(tenant, {"MaHoSo": code, "TrangThaiHoSo": 4})
+    _province_update(tenant, {"MaHoSo": code, "TrangThaiHoSo": 5})
+    page.reload()
+    expect(page.locator("#dossier-status")).to_have_text("5. Yêu cầu bổ sung giấy tờ")
+    shoot(page, "citizen-supplement")
+    page.get_by_label("Tài liệu đính kèm").set_input_files(
+        [{"name": "giay-chung-sinh.txt", "mimeType": "text/plain", "buffer": b"giay chung sinh"}]
+    )
+    page.get_by_role("button", name="Gửi bổ sung").click()
+    expect(page.locator("ol.history li").last).to_contain_text("5. Yêu cầu bổ sung giấy tờ")
+    history = tenant.call("GET", f"/dvcqg/v1/_sandbox/dossiers/{code}").json()["data"]["LichSu"]
+    assert any("giay-chung-sinh.txt" in str(h.get("data")) for h in history)
