@@ -55,11 +55,13 @@ async def diagram_fragment(request: Request, tenant: Tenant, all: bool = False) 
 async def _arrows(request: Request, tenant: str, hide_control: bool) -> list[Any]:
     op = operator_of(request, tenant)
     gw = client_of(request)
-    journal, deliveries = await asyncio.gather(
+    journal, deliveries, clock = await asyncio.gather(
         gw.json(op, "GET", "/_sandbox/journal", params={"limit": "80"}),
         gw.json(op, "GET", "/_sandbox/deliveries", params={"limit": "40"}),
+        gw.json(op, "GET", "/_sandbox/clock"),
     )
-    return diagram(journal.get("entries", []), deliveries.get("deliveries", []), hide_control)
+    offset = float(clock.get("offset_seconds") or 0.0)
+    return diagram(journal.get("entries", []), deliveries.get("deliveries", []), hide_control, offset)
 
 
 @operator.get("/deliveries", summary="Outgoing deliveries with their attempts")

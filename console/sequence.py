@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from console.i18n import as_datetime, vn_time
@@ -65,7 +66,9 @@ def pretty(body: Any) -> str:
     return json.dumps(body, ensure_ascii=False, indent=2)
 
 
-def call_arrow(entry: dict[str, Any]) -> Arrow:
+def call_arrow(entry: dict[str, Any], offset_s: float = 0.0) -> Arrow:
+    """A relayed call. The gateway journals real time; ``offset_s`` (the tenant clock's current
+    offset) puts it on the tenant clock, where the platforms' deliveries already are."""
     fault = entry.get("fault") or {}
     fault_kind = str(fault.get("kind", "")) if isinstance(fault, dict) else ""
     lane = LANE.get(str(entry.get("api", "")), LANE["gateway"])
@@ -79,6 +82,8 @@ def call_arrow(entry: dict[str, Any]) -> Arrow:
         reply += f"  [{entry['error']}]"
     reply += "\n\n" + pretty(entry.get("response_body"))
     when = as_datetime(entry.get("time"))
+    if when is not None:
+        when += timedelta(seconds=offset_s)
     return Arrow(
         key=f"j{entry.get('id')}",
         sort_ts=when.timestamp() if when else 0.0,
@@ -119,8 +124,10 @@ def delivery_arrow(item: dict[str, Any]) -> Arrow:
     )
 
 
-def diagram(entries: list[dict[str, Any]], deliveries: list[dict[str, Any]], hide_control: bool) -> list[Arrow]:
-    """Oldest first, as a sequence diagram reads top down."""
+def diagram(
+    entries: list[dict[str, Any]], deliveries: list[dict[str, Any]], hide_control: bool, offset_s: float = 0.0
+) -> list[Arrow]:
+    """Oldest first, as a sequence diagram reads top down, on the tenant clock."""
     calls = [e for e in entries if not (hide_control and "/_sandbox/" in str(e.get("path", "")))]
-    arrows = [call_arrow(e) for e in calls] + [delivery_arrow(d) for d in deliveries]
+    arrows = [call_arrow(e, offset_s) for e in calls] + [delivery_arrow(d) for d in deliveries]
     return sorted(arrows, key=lambda a: a.sort_ts)

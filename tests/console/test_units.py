@@ -222,3 +222,19 @@ def test_the_province_asks_for_the_fee_after_receiving_and_returns_the_result_af
     done = province_records("finish_and_return", "H22-1", NOW, "http://gw/result")
     assert [r["TrangThaiHoSo"] for r in done] == [9, 10]
     assert done[0]["DanhSachGiayToKetQua"][0]["DuongDanTepTinKetQua"] == "http://gw/result"
+
+
+def test_journal_times_are_put_on_the_tenant_clock_where_deliveries_already_are() -> None:
+    call = _entry(time="2026-03-01T01:30:00+00:00")
+    webhook = {
+        "id": "d1",
+        "service": "dossier",
+        "kind": "dossier.filed",
+        "status": "delivered",
+        "attempts": 1,
+        "max_attempts": 8,
+        "created_ts": (NOW + timedelta(days=1, minutes=1)).timestamp(),
+    }
+    arrows = diagram([call], [webhook], hide_control=True, offset_s=86400)
+    assert [a.key for a in arrows] == ["j1", "dd1"]
+    assert arrows[0].time == "02/03/2026 08:30:00"
