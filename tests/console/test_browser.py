@@ -282,6 +282,8 @@ def test_the_birth_certificate_scenario_runs_from_login_to_result_in_presenter_m
     watcher.watch(page)
     watcher.watch(presenter)
     try:
+        presenter.goto(sandbox.gateway + "/console/kich-ban")
+        shoot(presenter, "scenarios")
         presenter.goto(sandbox.gateway + "/")
         presenter.locator("#load-birth-scenario").click()
         expect(presenter.locator("h1")).to_contain_text("Bước 1/7")
