@@ -24,6 +24,7 @@ COPY services ./services
 COPY gateway ./gateway
 COPY launcher ./launcher
 COPY desk ./desk
+COPY console ./console
 RUN uv sync --frozen --no-dev
 
 RUN useradd --system --uid 10001 sandbox && mkdir -p /data && chown 10001 /data

@@ -2,6 +2,7 @@
 
 ``uvicorn --factory gateway.app:create_app``. Paths ``/{api}/{version}/...`` that name
 an upstream go to :class:`gateway.proxy.Proxy` (the hot path: no framework, no database);
+``/console/...`` to the training console's process (and a browser opening ``/`` there);
 everything else (index, aggregated docs, token endpoint, ``/metrics``, the ``/_sandbox``
 control plane) goes to a FastAPI app built in :mod:`gateway.control.app`. What both share
 is a :class:`gateway.state.GatewayState`, built here.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from starlette.types import Receive, Scope, Send
 
+from gateway import console_relay
 from gateway.control.app import build_control_app
 from gateway.proxy import Proxy
 from gateway.settings import GatewaySettings
@@ -31,6 +33,14 @@ class Gateway:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
+            if console_relay.is_console(path):
+                await console_relay.relay(
+                    scope, receive, send, self.state.pool, self.settings.console_url, self.settings.max_body_bytes
+                )
+                return
+            if console_relay.wants_console(scope):
+                await console_relay.redirect_to_console(send)
+                return
             raw = scope.get("raw_path")
             raw_path = raw.decode("latin-1") if raw else path
             link: tuple[str, str] | None = None

@@ -25,6 +25,8 @@ class GatewaySettings(ServiceSettings):
     identity_url: str = "http://127.0.0.1:8001"
     dossier_url: str = "http://127.0.0.1:8002"
     payment_url: str = "http://127.0.0.1:8003"
+    #: Where the training console listens (``/console/...`` is relayed there).
+    console_url: str = "http://127.0.0.1:8004"
     #: Seconds to open a connection to an upstream (502 when refused or unreachable).
     connect_timeout_s: float = 5.0
     #: Seconds for an upstream to answer (504 beyond it).

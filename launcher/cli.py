@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from launcher.shared import DEFAULT_PREFIX, SharedSetupError, derived_env, ensure_databases
-from launcher.topology import ALL, GATEWAY, GATEWAY_PREFIX, SERVICES, uvicorn_args
+from launcher.topology import ALL, CONSOLE, GATEWAY, GATEWAY_PREFIX, SERVICES, uvicorn_args
 from vnsandbox import __version__
 from vnsandbox.settings import ServiceSettings
 
@@ -36,6 +36,7 @@ WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # noqa: S104 (recognised, not bound here
 
 
 def _settings_classes() -> dict[str, type[ServiceSettings]]:
+    from console.settings import ConsoleSettings
     from gateway.settings import GatewaySettings
     from services.dossier.settings import DossierSettings
     from services.identity.settings import IdentitySettings
@@ -46,6 +47,7 @@ def _settings_classes() -> dict[str, type[ServiceSettings]]:
         "identity": IdentitySettings,
         "dossier": DossierSettings,
         "payment": PaymentSettings,
+        "console": ConsoleSettings,
     }
 
 
@@ -112,11 +114,14 @@ class Supervisor:
         env["PAYMENT_DOSSIER_URL"] = self.url("dossier")
         env["DOSSIER_IDENTITY_URL"] = self.url("identity")
         env["DOSSIER_PAYMENT_URL"] = self.url("payment")
+        # The console calls the gateway; the gateway relays browsers' /console/... to it.
+        env["CONSOLE_GATEWAY_URL"] = self.url("gateway")
+        env["GATEWAY_CONSOLE_URL"] = self.url("console")
         return env
 
     def start(self) -> None:
         env = self.env()
-        for proc in (*SERVICES, GATEWAY):
+        for proc in (*SERVICES, GATEWAY, CONSOLE):
             self.children[proc.name] = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", *uvicorn_args(proc, self.host, self.ports[proc.name])],
                 env=env,
@@ -158,6 +163,7 @@ class Supervisor:
         for proc in SERVICES:
             prefix = GATEWAY_PREFIX[proc.name]
             lines.append(f"  {proc.name:<12} {gw}{prefix:<12} direct: {self.url(proc.name)}  docs: {gw}{prefix}/docs")
+        lines += ["", f"  console      {gw}/            (a browser opening the gateway gets the training console)"]
         lines += ["", f"  control plane: {gw}/_sandbox (health, journal, reset)"]
         lines += self.dev_credentials()
         lines += ["", "Press Ctrl-C to stop."]
@@ -219,12 +225,7 @@ class Supervisor:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    ports = {
-        "gateway": args.gateway_port,
-        "identity": args.identity_port,
-        "dossier": args.dossier_port,
-        "payment": args.payment_port,
-    }
+    ports = {proc.name: getattr(args, f"{proc.name}_port") for proc in ALL}
     if len(set(ports.values())) != len(ports):
         print("vnsandbox: every process needs its own port", file=sys.stderr)
         return 2

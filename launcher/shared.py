@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from launcher.topology import ALL, GATEWAY_PREFIX
+from launcher.topology import ALL, GATEWAY, GATEWAY_PREFIX, SERVICES
+
+#: The processes that keep data (the console keeps none).
+STORING = (GATEWAY, *SERVICES)
 
 #: Database name prefix on the shared PostgreSQL server (deploy/postgres-init.sql creates
 #: ``vnsb_identity``, ...); ``SANDBOX_POSTGRES_PREFIX`` lets several sandboxes share one server.
@@ -24,7 +27,7 @@ def databases(prefix: str = DEFAULT_PREFIX) -> dict[str, str]:
         raise SharedSetupError(
             f"SANDBOX_POSTGRES_PREFIX must be letters, digits and _ starting with a letter, not {prefix!r}"
         )
-    return {p.name: f"{prefix}{p.name}" for p in ALL}
+    return {p.name: f"{prefix}{p.name}" for p in STORING}
 
 
 class SharedSetupError(ValueError):
@@ -63,7 +66,7 @@ def derived_env(environ: Mapping[str, str]) -> dict[str, str]:
         derived |= {f"{p.env_prefix}PUBLIC_BASE_URL": urls[p.name] for p in ALL}
     if server := environ.get("SANDBOX_POSTGRES_URL", "").strip():
         urls = database_urls(server, environ.get("SANDBOX_POSTGRES_PREFIX") or DEFAULT_PREFIX)
-        derived |= {f"{p.env_prefix}DATABASE_URL": urls[p.name] for p in ALL}
+        derived |= {f"{p.env_prefix}DATABASE_URL": urls[p.name] for p in STORING}
     return {k: v for k, v in derived.items() if not environ.get(k)}
 
 

@@ -28,7 +28,9 @@ SERVICES = (
     Process("payment", "services.payment.app:create_app", 8003, "PAYMENT_"),
 )
 GATEWAY = Process("gateway", "gateway.app:create_app", 8000, "GATEWAY_", ready_path="/_sandbox/ready")
-ALL = (GATEWAY, *SERVICES)
+#: The training console (browsers reach it through the gateway at ``/console/``).
+CONSOLE = Process("console", "console.app:create_app", 8004, "CONSOLE_")
+ALL = (GATEWAY, *SERVICES, CONSOLE)
 
 #: Public prefix of each service behind the gateway.
 GATEWAY_PREFIX = {"identity": "/vneid/v1", "dossier": "/dvcqg/v1", "payment": "/paygov/v1"}

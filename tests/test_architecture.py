@@ -2,7 +2,7 @@
 
 - ``vnsandbox`` (the foundation, ``vnsandbox.vn`` included) imports nothing of the project;
 - each service (``services.identity``, ``services.dossier``, ``services.payment``), the
-  ``gateway`` and the officer's ``desk`` import the foundation and themselves only, never each other;
+  ``gateway``, the ``console`` and the officer's ``desk`` import the foundation and themselves only, never each other;
 - ``vnsandbox_pytest`` (the pytest plugin and typed clients a province's suite uses) imports the
   foundation and itself only, and speaks to the sandbox over HTTP: it never imports a service,
   the gateway or the launcher;
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("vnsandbox", "services", "gateway", "launcher", "desk", "vnsandbox_pytest")
+PACKAGES = ("vnsandbox", "services", "gateway", "console", "launcher", "desk", "vnsandbox_pytest")
 #: Entry scripts: run, never imported.
 ENTRY_SCRIPTS = {"vnsandbox/__main__.py"}
 #: Modules of a service that may speak HTTP (FastAPI/Starlette types).
@@ -146,6 +146,7 @@ def test_the_project_has_the_packages_the_layout_names() -> None:
         "services.payment",
         "gateway",
         "launcher",
+        "console",
         "desk",
         "vnsandbox_pytest",
     }

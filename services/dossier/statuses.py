@@ -4,19 +4,8 @@ statuses, and the transitions strict mode allows."""
 from __future__ import annotations
 
 from services.dossier.errors import detail
+from vnsandbox.vn.statuses import STATUS_NAMES as STATUS_NAMES
 
-STATUS_NAMES: dict[int, str] = {
-    1: "Mới đăng ký",
-    2: "Được tiếp nhận",
-    3: "Không được tiếp nhận",
-    4: "Đang xử lý",
-    5: "Yêu cầu bổ sung giấy tờ",
-    6: "Yêu cầu thực hiện nghĩa vụ tài chính",
-    7: "Công dân yêu cầu rút hồ sơ",
-    8: "Dừng xử lý",
-    9: "Đã xử lý xong",
-    10: "Đã trả kết quả",
-}
 FINAL_STATUSES = frozenset({3, 8, 10})
 #: Statuses that end processing (for overdue and on-time measures).
 CLOSING_STATUSES = frozenset({3, 7, 8, 9, 10})

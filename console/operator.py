@@ -1,0 +1,186 @@
+"""The operator's view of one tenant: journal as a sequence diagram, deliveries with a
+redeliver button, fault toggles and the platforms' switches, the test clock, the token debugger.
+Every read and change is a call to the gateway's control plane as the tenant's consumer."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Path, Request
+from fastapi.responses import Response
+
+from console.gateway import GatewayClient, GatewayRefused, Operator
+from console.i18n import offset_words, vn_time
+from console.sequence import LANES, diagram
+from console.toggles import BY_NAME, PRESETS, active
+from console.tokens import inspect
+from console.web import ROOT, check_origin, client_of, lang_of, operator_of, render, see_other
+
+operator = APIRouter(prefix=f"{ROOT}/t/{{tenant}}")
+Tenant = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+#: The platforms' switch lists, read through the gateway: API prefix → lane name.
+SWITCH_APIS = {"vneid": "VNeID", "dvcqg": "DVCQG", "paygov": "PayGov"}
+ADVANCE = {"hour": 3600, "day": 86400}
+
+
+async def clock_of(gw: GatewayClient, op: Operator) -> dict[str, Any]:
+    """The tenant's test clock: offset and ``now`` (Vietnamese format)."""
+    body = await gw.json(op, "GET", "/_sandbox/clock")
+    offset = float(body.get("offset_seconds") or 0.0)
+    now = datetime.now(UTC) + timedelta(seconds=offset)
+    return {"offset": offset, "now": now, "now_text": vn_time(now)}
+
+
+async def page(request: Request, tenant: str, template: str, **context: Any) -> Response:
+    op = operator_of(request, tenant)
+    clock = await clock_of(client_of(request), op)
+    clock["words"] = offset_words(clock["offset"], lang_of(request))
+    return render(request, template, tenant=tenant, clock=clock, **context)
+
+
+@operator.get("/", summary="The tenant's message flow")
+async def journal_page(request: Request, tenant: Tenant, all: bool = False) -> Response:
+    arrows = await _arrows(request, tenant, hide_control=not all)
+    return await page(request, tenant, "journal.html", arrows=arrows, lanes=LANES, show_all=all)
+
+
+@operator.get("/diagram", summary="The sequence diagram alone (refreshed in place)")
+async def diagram_fragment(request: Request, tenant: Tenant, all: bool = False) -> Response:
+    arrows = await _arrows(request, tenant, hide_control=not all)
+    return render(request, "_diagram.html", tenant=tenant, arrows=arrows, lanes=LANES)
+
+
+async def _arrows(request: Request, tenant: str, hide_control: bool) -> list[Any]:
+    op = operator_of(request, tenant)
+    gw = client_of(request)
+    journal, deliveries, clock = await asyncio.gather(
+        gw.json(op, "GET", "/_sandbox/journal", params={"limit": "80"}),
+        gw.json(op, "GET", "/_sandbox/deliveries", params={"limit": "40"}),
+        gw.json(op, "GET", "/_sandbox/clock"),
+    )
+    offset = float(clock.get("offset_seconds") or 0.0)
+    return diagram(journal.get("entries", []), deliveries.get("deliveries", []), hide_control, offset)
+
+
+@operator.get("/deliveries", summary="Outgoing deliveries with their attempts")
+async def deliveries_page(request: Request, tenant: Tenant) -> Response:
+    body = await client_of(request).json(operator_of(request, tenant), "GET", "/_sandbox/deliveries")
+    return await page(request, tenant, "deliveries.html", deliveries=body.get("deliveries", []))
+
+
+#: Where each service's outbox is reached through the gateway.
+SERVICE_PREFIX = {"dossier": "/dvcqg/v1", "payment": "/paygov/v1", "identity": "/vneid/v1"}
+
+
+@operator.post("/deliveries/{service}/{delivery_id}/redeliver", summary="Send a delivery again")
+async def redeliver(request: Request, tenant: Tenant, service: str, delivery_id: str) -> Response:
+    check_origin(request)
+    prefix = SERVICE_PREFIX.get(service)
+    if prefix is not None:
+        await client_of(request).json(
+            operator_of(request, tenant), "POST", f"{prefix}/_sandbox/deliveries/{delivery_id}/redeliver"
+        )
+    return see_other(f"{ROOT}/t/{tenant}/deliveries")
+
+
+@operator.get("/faults", summary="Fault toggles, rules and switches")
+async def faults_page(request: Request, tenant: Tenant) -> Response:
+    op = operator_of(request, tenant)
+    gw = client_of(request)
+    rules_body, *switch_bodies = await asyncio.gather(
+        gw.json(op, "GET", "/_sandbox/faults"),
+        *(gw.json(op, "GET", f"/{api}/v1/_sandbox/switches") for api in SWITCH_APIS),
+        return_exceptions=True,
+    )
+    if isinstance(rules_body, BaseException):
+        raise rules_body
+    rules: list[dict[str, Any]] = rules_body.get("rules", [])
+    presets = [(p, active(p, rules)) for p in PRESETS]
+    switches: list[tuple[str, str, list[Any], set[str], GatewayRefused | None]] = []
+    for api, body in zip(SWITCH_APIS, switch_bodies, strict=True):
+        if isinstance(body, GatewayRefused):
+            # A training fault on the platform also hits its control calls: say so, keep the page.
+            switches.append((api, SWITCH_APIS[api], [], set(), body))
+            continue
+        if isinstance(body, BaseException):
+            raise body
+        on = {str(s.get("name")) for s in body.get("active", []) if isinstance(s, dict)}
+        switches.append((api, SWITCH_APIS[api], sorted(body.get("available", {}).items()), on, None))
+    return await page(request, tenant, "faults.html", presets=presets, rules=rules, switches=switches)
+
+
+@operator.post("/presets/{name}", summary="Turn a training fault on or off")
+async def toggle_preset(request: Request, tenant: Tenant, name: str, on: Annotated[str, Form()] = "") -> Response:
+    check_origin(request)
+    preset = BY_NAME.get(name)
+    if preset is not None:
+        op, gw = operator_of(request, tenant), client_of(request)
+        if on == "1":
+            await gw.json(op, "POST", "/_sandbox/faults", json=preset.rule)
+        else:
+            rules = (await gw.json(op, "GET", "/_sandbox/faults")).get("rules", [])
+            for rule_id in active(preset, rules):
+                await gw.json(op, "DELETE", f"/_sandbox/faults/{rule_id}", ok=(200, 204, 404))
+    return see_other(f"{ROOT}/t/{tenant}/faults")
+
+
+@operator.post("/faults/{rule_id}/delete", summary="Remove a fault rule")
+async def delete_rule(request: Request, tenant: Tenant, rule_id: int) -> Response:
+    check_origin(request)
+    await client_of(request).json(
+        operator_of(request, tenant), "DELETE", f"/_sandbox/faults/{rule_id}", ok=(200, 204, 404)
+    )
+    return see_other(f"{ROOT}/t/{tenant}/faults")
+
+
+@operator.post("/switches/{api}/{name}", summary="Turn a platform's switch on or off")
+async def toggle_switch(
+    request: Request,
+    tenant: Tenant,
+    api: str,
+    name: Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,64}$")],
+    on: Annotated[str, Form()] = "",
+) -> Response:
+    check_origin(request)
+    if api in SWITCH_APIS:
+        op, gw = operator_of(request, tenant), client_of(request)
+        path = f"/{api}/v1/_sandbox/switches/{name}"
+        if on == "1":
+            await gw.json(op, "PUT", path, json={})
+        else:
+            await gw.json(op, "DELETE", path, ok=(200, 204, 404))
+    return see_other(f"{ROOT}/t/{tenant}/faults")
+
+
+@operator.post("/clock", summary="Move the tenant's test clock")
+async def move_clock(
+    request: Request, tenant: Tenant, step: Annotated[str, Form()], back: Annotated[str, Form()] = ""
+) -> Response:
+    check_origin(request)
+    op, gw = operator_of(request, tenant), client_of(request)
+    if step in ADVANCE:
+        await gw.json(op, "POST", "/_sandbox/clock", json={"advance_seconds": ADVANCE[step]})
+    elif step == "reset":
+        await gw.json(op, "DELETE", "/_sandbox/clock", ok=(200, 204))
+    target = back if back.startswith(f"{ROOT}/t/{tenant}/") and "//" not in back else f"{ROOT}/t/{tenant}/"
+    return see_other(target)
+
+
+@operator.get("/token", summary="The token debugger")
+async def token_page(request: Request, tenant: Tenant) -> Response:
+    return await page(request, tenant, "token.html", token="", report=None)
+
+
+@operator.post("/token", summary="Decode and check a pasted token")
+async def token_check(request: Request, tenant: Tenant, token: Annotated[str, Form(max_length=20_000)]) -> Response:
+    check_origin(request)
+    op, gw = operator_of(request, tenant), client_of(request)
+    clock = await clock_of(gw, op)
+    try:
+        jwks = await gw.json(op, "GET", "/vneid/v1/oauth2/jwks")
+    except GatewayRefused:
+        jwks = None
+    report = inspect(token, jwks, clock["now"])
+    return await page(request, tenant, "token.html", token=token.strip(), report=report)

@@ -1,0 +1,110 @@
+"""Browser fixtures: one Chromium (Debian's, ``/usr/bin/chromium``) per test session, one page
+shared by the module's tests, and a watcher that fails a test on any console error, page error,
+failed request or error reply in the page."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import ROOT
+
+CHROMIUM = Path(os.environ.get("VNSB_CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = ROOT / "var" / "screenshots"
+#: The two screens the console is made for: a phone and a projector.
+VIEWPORTS = ({"width": 390, "height": 844}, {"width": 1366, "height": 768})
+
+
+class Problems:
+    """What went wrong in the page since the last check."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        #: Replies with these statuses are expected by the test running now.
+        self.expected_statuses: set[int] = set()
+
+    def watch(self, page: Any) -> None:
+        # Browsers ask every site for /favicon.ico on their own; the platforms' pages (VNeID's
+        # login page) have none, and that is not a failure of the page.
+        page.on(
+            "console",
+            lambda m: (
+                m.type == "error"
+                and not str(m.location.get("url", "")).endswith("/favicon.ico")
+                and self.items.append(f"console error: {m.text} ({m.location.get('url')})")
+            ),
+        )
+        page.on("pageerror", lambda e: self.items.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: self.items.append(f"request failed: {r.method} {r.url} {r.failure}"))
+        page.on(
+            "response",
+            lambda r: (
+                r.status >= 400
+                and r.status not in self.expected_statuses
+                and self.items.append(f"HTTP {r.status}: {r.request.method} {r.url}")
+            ),
+        )
+
+    def take(self) -> list[str]:
+        items, self.items = self.items, []
+        return items
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        if os.environ.get("VNSB_REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} is missing (./sandbox test installs the Debian package chromium)")
+        pytest.skip(f"{CHROMIUM} is missing: install the Debian package chromium (./sandbox test does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        args = ["--no-sandbox"] if os.geteuid() == 0 else []
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def problems() -> Problems:
+    return Problems()
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any, problems: Problems) -> Iterator[Any]:
+    context = browser.new_context(viewport=VIEWPORTS[1], locale="vi-VN")
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    problems.watch(page)
+    yield page
+    context.close()
+
+
+@pytest.fixture(autouse=True)
+def no_problems_in_the_page(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every browser test fails on a console error or a failed request in its page."""
+    if "page" not in request.fixturenames:
+        yield
+        return
+    watcher: Problems = request.getfixturevalue("problems")
+    watcher.take()
+    yield
+    found = watcher.take()
+    watcher.expected_statuses.clear()
+    assert not found, "\n".join(found)
+
+
+def shoot(page: Any, name: str) -> list[Path]:
+    """Screenshots of the page at both screen sizes: ``var/screenshots/<name>-<w>x<h>.png``."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for size in VIEWPORTS:
+        page.set_viewport_size(size)
+        path = SCREENSHOTS / f"{name}-{size['width']}x{size['height']}.png"
+        page.screenshot(path=str(path), full_page=True)
+        paths.append(path)
+    return paths

@@ -1,0 +1,76 @@
+"""Who may use the console: in the shared mode every tenant needs its credentials (a sign-in
+page for operators); forms are accepted only from the console's own pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from console.app import create_app
+from console.settings import ConsoleSettings
+from tests.support import free_port
+
+
+def _console(mode: str) -> Iterator[TestClient]:
+    settings = ConsoleSettings(
+        mode=mode,
+        gateway_secret="a-shared-secret-long-enough-0123456789",
+        public_base_url="http://gateway.example",
+        gateway_url=f"http://127.0.0.1:{free_port()}",  # nothing listens: no call may be needed
+        gateway_timeout_s=2.0,
+    )
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        yield client
+
+
+@pytest.fixture
+def shared() -> Iterator[TestClient]:
+    yield from _console("shared")
+
+
+@pytest.fixture
+def embedded() -> Iterator[TestClient]:
+    yield from _console("embedded")
+
+
+def test_in_the_shared_mode_the_console_opens_on_the_operators_sign_in_page(shared: TestClient) -> None:
+    r = shared.get("/console/")
+    assert r.status_code == 303 and r.headers["location"] == "/console/login"
+    page = shared.get("/console/login")
+    assert page.status_code == 200
+    assert '<label for="client_id">' in page.text and '<label for="client_secret">' in page.text
+
+
+def test_in_the_shared_mode_even_the_default_tenant_needs_its_credentials(shared: TestClient) -> None:
+    r = shared.get("/console/t/default/")
+    assert r.status_code == 303 and r.headers["location"] == "/console/login?tenant=default"
+
+
+def test_a_tenant_not_signed_in_to_sends_the_operator_to_sign_in(embedded: TestClient) -> None:
+    r = embedded.get("/console/t/t-someone-else/faults")
+    assert r.status_code == 303 and r.headers["location"] == "/console/login?tenant=t-someone-else"
+
+
+def test_a_form_posted_from_another_site_is_refused(embedded: TestClient) -> None:
+    r = embedded.post("/console/t/default/clock", data={"step": "day"}, headers={"Origin": "http://evil.example"})
+    assert r.status_code == 403 and "CROSS_SITE_FORM" in r.text
+
+
+def test_the_console_says_in_vietnamese_when_the_gateway_cannot_be_reached(embedded: TestClient) -> None:
+    r = embedded.get("/console/t/default/")
+    assert r.status_code == 502
+    assert "Không kết nối được tới cổng kết nối" in r.text and 'lang="vi"' in r.text
+
+
+def test_english_is_a_toggle_kept_in_a_cookie(embedded: TestClient) -> None:
+    r = embedded.get("/console/lang/en", params={"back": "/console/"})
+    assert r.status_code == 303 and r.headers["location"] == "/console/"
+    page = embedded.get("/console/")
+    assert 'lang="en"' in page.text and "Create a new tenant" in page.text
+
+
+def test_the_language_toggle_only_returns_to_console_pages(embedded: TestClient) -> None:
+    r = embedded.get("/console/lang/en", params={"back": "https://evil.example/"})
+    assert r.headers["location"] == "/console/"
