@@ -65,6 +65,7 @@ def test_public_url_gives_each_process_its_public_base() -> None:
         "identity": "https://sb.example/vneid/v1",
         "dossier": "https://sb.example/dvcqg/v1",
         "payment": "https://sb.example/paygov/v1",
+        "console": "https://sb.example",
     }
 
 
