@@ -8,41 +8,19 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 
 import pytest
 
+from tests import test_outbox
 from tests.receiver import Received, Receiver
 from tests.support import ROOT
-from vnsandbox.db import ControlBase, Database
+from vnsandbox.db import Database
 from vnsandbox.outbound import OutboundPolicy
-from vnsandbox.outbox import DELIVERED, OutboxBase, OutboxSender, RetryPolicy, enqueue, list_deliveries
+from vnsandbox.outbox import DELIVERED, OutboxSender, RetryPolicy, enqueue, list_deliveries
 
 TENANT = "t-outbox-order"
-
-
-@pytest.fixture
-def db_url(backend: str, tmp_path, request) -> str:
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path}/outbox.db"
-    url: str = request.getfixturevalue("postgres").create("outbox")
-    return url
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url, [OutboxBase.metadata])
-    ControlBase.metadata.create_all(database.engine)
-    OutboxBase.metadata.create_all(database.engine)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
+# The outbox fixtures: the database (SQLite and PostgreSQL), its URL, and a receiver.
+db_url, db, receiver = test_outbox.db_url, test_outbox.db, test_outbox.receiver
 
 
 def _sender(db: Database, **kw) -> OutboxSender:
