@@ -34,7 +34,9 @@ TIMEOUT_S = 120.0
 def time_up() -> float:
     """Seconds from launching ``./sandbox up`` to its banner."""
     data = Path(tempfile.mkdtemp(prefix="startup-bench-"))
-    ports = [f"--{name}-port={free_port()}" for name in ("gateway", "identity", "dossier", "payment")]
+    ports = [
+        f"--{name}-port={free_port()}" for name in ("gateway", "identity", "dossier", "payment", "console", "desk")
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     started = time.perf_counter()
     proc = subprocess.Popen(

@@ -16,17 +16,19 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from launcher.shared import DEFAULT_PREFIX, SharedSetupError, derived_env, ensure_databases
-from launcher.topology import ALL, CONSOLE, GATEWAY, GATEWAY_PREFIX, SERVICES, uvicorn_args
+from launcher.topology import CONSOLE, DESK, GATEWAY, GATEWAY_PREFIX, SERVICES, STARTED, Process, uvicorn_args
 from vnsandbox import __version__
 from vnsandbox.settings import ServiceSettings
 
@@ -105,7 +107,7 @@ class Supervisor:
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["SANDBOX_DATA_DIR"] = str(self.data_dir)
-        for proc in ALL:
+        for proc in STARTED:
             env[f"{proc.env_prefix}PORT"] = str(self.ports[proc.name])
             env[f"{proc.env_prefix}HOST"] = self.host
         for proc in SERVICES:
@@ -117,11 +119,14 @@ class Supervisor:
         # The console calls the gateway; the gateway relays browsers' /console/... to it.
         env["CONSOLE_GATEWAY_URL"] = self.url("gateway")
         env["GATEWAY_CONSOLE_URL"] = self.url("console")
+        # The officer's desk is a province's system: it reaches the platforms through the gateway.
+        env["DESK_GATEWAY_URL"] = self.url("gateway")
+        env["DESK_DATA_DIR"] = str(self.data_dir)
         return env
 
     def start(self) -> None:
         env = self.env()
-        for proc in (*SERVICES, GATEWAY, CONSOLE):
+        for proc in (*SERVICES, GATEWAY, CONSOLE, DESK):
             self.children[proc.name] = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", *uvicorn_args(proc, self.host, self.ports[proc.name])],
                 env=env,
@@ -130,24 +135,29 @@ class Supervisor:
             )
 
     def wait_healthy(self) -> bool:
+        """Wait for every process at once (one thread each, polling every 50 ms): the sandbox is
+        ready as soon as its slowest process is, and a process that exits is reported at once."""
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        ready_paths = {p.name: p.ready_path for p in ALL}
-        pending = set(ready_paths)
-        while pending and time.monotonic() < deadline:
-            for name in sorted(pending):
-                child = self.children[name]
+        failed = threading.Event()
+
+        def wait_one(proc: Process) -> bool:
+            child = self.children[proc.name]
+            while time.monotonic() < deadline and not failed.is_set() and not self.stopping:
                 if child.poll() is not None:
-                    print(f"vnsandbox: {name} exited during start-up (code {child.returncode})", file=sys.stderr)
+                    print(f"vnsandbox: {proc.name} exited during start-up (code {child.returncode})", file=sys.stderr)
+                    failed.set()
                     return False
-                if _get_json(self.url(name) + ready_paths[name]) is not None:
-                    pending.discard(name)
-            time.sleep(0.2)
-        if pending:
-            print(
-                f"vnsandbox: not ready after {STARTUP_TIMEOUT_S:.0f} s: {', '.join(sorted(pending))}",
-                file=sys.stderr,
-            )
-        return not pending
+                if _get_json(self.url(proc.name) + proc.ready_path) is not None:
+                    return True
+                time.sleep(0.05)
+            return False
+
+        with ThreadPoolExecutor(len(STARTED)) as pool:
+            ready = dict(zip([p.name for p in STARTED], pool.map(wait_one, STARTED), strict=True))
+        pending = sorted(name for name, ok in ready.items() if not ok)
+        if pending and not failed.is_set() and not self.stopping:
+            print(f"vnsandbox: not ready after {STARTUP_TIMEOUT_S:.0f} s: {', '.join(pending)}", file=sys.stderr)
+        return not pending or (self.stopping and not failed.is_set())
 
     def banner(self) -> str:
         gw = self.public_url()
@@ -164,6 +174,7 @@ class Supervisor:
             prefix = GATEWAY_PREFIX[proc.name]
             lines.append(f"  {proc.name:<12} {gw}{prefix:<12} direct: {self.url(proc.name)}  docs: {gw}{prefix}/docs")
         lines += ["", f"  console      {gw}/            (a browser opening the gateway gets the training console)"]
+        lines += [f"  officer's desk {self.url('desk')}  (bàn làm việc một cửa: the reference province, docs/desk.md)"]
         lines += ["", f"  control plane: {gw}/_sandbox (health, journal, reset)"]
         lines += self.dev_credentials()
         lines += ["", "Press Ctrl-C to stop."]
@@ -225,7 +236,7 @@ class Supervisor:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    ports = {proc.name: getattr(args, f"{proc.name}_port") for proc in ALL}
+    ports = {proc.name: getattr(args, f"{proc.name}_port") for proc in STARTED}
     if len(set(ports.values())) != len(ports):
         print("vnsandbox: every process needs its own port", file=sys.stderr)
         return 2
@@ -358,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the gateway and the three services")
     up.add_argument("--host", default=os.environ.get("SANDBOX_HOST", "127.0.0.1"))
-    for proc in ALL:
+    for proc in STARTED:
         up.add_argument(
             f"--{proc.name}-port",
             type=int,

@@ -31,6 +31,12 @@ GATEWAY = Process("gateway", "gateway.app:create_app", 8000, "GATEWAY_", ready_p
 #: The training console (browsers reach it through the gateway at ``/console/``).
 CONSOLE = Process("console", "console.app:create_app", 8004, "CONSOLE_")
 ALL = (GATEWAY, *SERVICES, CONSOLE)
+#: The officer's desk (desk/): not part of the platform but a province's system that uses it, the
+#: reference integration. ``vnsandbox up`` runs it beside the platform; compose and Kubernetes,
+#: which describe the platform, do not.
+DESK = Process("desk", "desk.app:create_app", 8005, "DESK_", ready_path="/_desk/health")
+#: Every process ``vnsandbox up`` starts.
+STARTED = (*ALL, DESK)
 
 #: Public prefix of each service behind the gateway.
 GATEWAY_PREFIX = {"identity": "/vneid/v1", "dossier": "/dvcqg/v1", "payment": "/paygov/v1"}

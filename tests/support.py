@@ -162,7 +162,7 @@ class SandboxProcesses:
         return self.url("gateway")
 
     def start(self) -> SandboxProcesses:
-        self.ports = {n: free_port() for n in ("gateway", "identity", "dossier", "payment", "console")}
+        self.ports = {n: free_port() for n in ("gateway", "identity", "dossier", "payment", "console", "desk")}
         args = [sys.executable, "-m", "vnsandbox", "up", "--data-dir", str(self.data_dir), *self.up_args]
         for name, port in self.ports.items():
             args += [f"--{name}-port", str(port)]

@@ -37,12 +37,16 @@ TENANT = "t-outbox"
 
 
 @pytest.fixture
-def db(backend: str, tmp_path, request) -> Iterator[Database]:
+def db_url(backend: str, tmp_path, request) -> str:
     if backend == "sqlite":
-        url = f"sqlite:///{tmp_path}/outbox.db"
-    else:
-        url = request.getfixturevalue("postgres").create("outbox")
-    database = Database(url, [OutboxBase.metadata])
+        return f"sqlite:///{tmp_path}/outbox.db"
+    url: str = request.getfixturevalue("postgres").create("outbox")
+    return url
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url, [OutboxBase.metadata])
     ControlBase.metadata.create_all(database.engine)
     OutboxBase.metadata.create_all(database.engine)
     yield database

@@ -106,3 +106,10 @@ def test_webhook_receiver_fails_the_wait_for_an_event_signed_with_another_secret
             receiver.wait_for("dossier.filed", timeout_s=10)
     finally:
         receiver.close()
+
+
+def test_the_embedded_sandbox_gives_every_process_of_up_a_free_port() -> None:
+    from launcher.topology import STARTED
+    from vnsandbox_pytest.embedded import PROCESSES
+
+    assert set(PROCESSES) == {p.name for p in STARTED}

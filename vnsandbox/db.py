@@ -22,8 +22,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from alembic import command
-from alembic.config import Config
 from fastapi import Depends, Request
 from sqlalchemy import (
     JSON,
@@ -183,6 +181,9 @@ class Database:
 
     def migrate(self, migrations_dir: Path, service: str) -> None:
         """Apply the service's Alembic migrations up to head (serialised on PostgreSQL)."""
+        from alembic import command  # only here: a process that only reads starts without Alembic
+        from alembic.config import Config
+
         cfg = Config()
         cfg.set_main_option("script_location", str(migrations_dir))
         # The control-plane revision every service starts from, then the service's own.

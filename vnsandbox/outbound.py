@@ -35,13 +35,10 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
-
-import httpcore
-import httpx
 
 #: ``SANDBOX_MODE`` (as :data:`vnsandbox.settings.Mode`).
 Mode = Literal["embedded", "shared"]
@@ -125,6 +122,10 @@ class OutboundRefused(Exception):
     def detail(self, field_name: str) -> dict[str, str]:
         """The ``{"field", "rule", "message"}`` item of a 422 reply."""
         return {"field": field_name, "rule": "outbound_url", "message": f"{self.reason_en} ({self.rule})"}
+
+
+class UnresolvableHost(OSError):
+    """A delivery's host name has no address (a connection error: retried like one)."""
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -271,59 +272,12 @@ class OutboundPolicy:
         try:
             found = [ipaddress.ip_address(a) for a in self.resolver(host, port)]
         except socket.gaierror as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+            raise UnresolvableHost(f"cannot resolve {host}: {exc}") from exc
         if not found:
-            raise httpcore.ConnectError(f"{host} has no address")
+            raise UnresolvableHost(f"{host} has no address")
         for address in found:
             self.check_address(address, host.lower().rstrip("."))
         return found
-
-    def transport(self) -> httpx.HTTPTransport:
-        """An httpx transport that connects only to addresses this policy checked."""
-        return _GuardedTransport(self)
-
-
-class _GuardedBackend(httpcore.NetworkBackend):
-    """Resolves and checks with the policy, then connects to a checked address."""
-
-    def __init__(self, policy: OutboundPolicy) -> None:
-        self.policy = policy
-        self.inner = httpcore.SyncBackend()
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.NetworkStream:
-        last: Exception | None = None
-        for address in self.policy.resolve(host, port):
-            try:
-                return self.inner.connect_tcp(str(address), port, timeout, local_address, socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        assert last is not None
-        raise last
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None
-    ) -> httpcore.NetworkStream:
-        raise OutboundRefused("unix sockets are not allowed", "không được dùng unix socket", "scheme")
-
-    def sleep(self, seconds: float) -> None:
-        self.inner.sleep(seconds)
-
-
-class _GuardedTransport(httpx.HTTPTransport):
-    """httpx's transport with its connection pool on the guarded network backend."""
-
-    def __init__(self, policy: OutboundPolicy) -> None:
-        super().__init__()
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(), network_backend=_GuardedBackend(policy)
-        )
 
 
 def policy_of(settings: HasCallbackPolicy, resolver: Resolver = system_resolver) -> OutboundPolicy:

@@ -6,6 +6,14 @@ receiver de-duplicate). Workers claim due rows with ``FOR UPDATE SKIP LOCKED`` o
 PostgreSQL, so replicas never send the same row at once; a claimed row carries a lease,
 and a row whose worker died is claimed again when its lease runs out.
 
+Order: deliveries of one reference (``ref``: a dossier's ``MaHoSo``, a payment's
+``MaThamChieu``) go one at a time, across every worker and process: a claim takes at most one
+due delivery per reference (the earliest due, then the first queued), and none of a reference
+whose delivery is in flight under a live lease. Claims are serialised (an advisory lock on
+PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), so two processes never claim one reference at once.
+A failed delivery waits its backoff while the reference's later deliveries go on (retries are
+not ordered). Different references are sent concurrently (:mod:`vnsandbox.sending`).
+
 Retry schedule: exponential backoff ``base × 2^(attempt-1)`` capped at ``max``, in the
 tenant's test-clock time, so advancing the clock fires retries at once. After
 ``max_attempts`` a delivery is dead-lettered; it can be redelivered by hand.
@@ -28,134 +36,60 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any
 
-import httpx
 from fastapi import APIRouter, BackgroundTasks, FastAPI, Query, Request
-from sqlalchemy import JSON, Float, Integer, MetaData, String, Text, and_, func, or_, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy import Row, and_, func, or_, select, text
+from sqlalchemy.orm import Session, aliased
 
 from vnsandbox import bounds, clock
 from vnsandbox.context import current_tenant
-from vnsandbox.db import NAMING, ClockOffset, Database, SessionDep
+from vnsandbox.db import ClockOffset, Database, SessionDep, write_lock
 from vnsandbox.errors import NotFound
 from vnsandbox.metrics import count_delivery
 from vnsandbox.openapi import error_responses
-from vnsandbox.outbound import REFUSED_CODE, OutboundPolicy, OutboundRefused, policy_of
+from vnsandbox.outbound import REFUSED_CODE, OutboundPolicy, policy_of
+from vnsandbox.outbox_tables import (
+    DEAD as DEAD,
+)
+from vnsandbox.outbox_tables import (
+    DELIVERED as DELIVERED,
+)
+from vnsandbox.outbox_tables import (
+    DELIVERING as DELIVERING,
+)
+from vnsandbox.outbox_tables import (
+    PENDING as PENDING,
+)
+from vnsandbox.outbox_tables import (
+    Attempt as Attempt,
+)
+from vnsandbox.outbox_tables import (
+    Delivery as Delivery,
+)
+from vnsandbox.outbox_tables import (
+    OutboxBase as OutboxBase,
+)
+from vnsandbox.outbox_tables import (
+    iso_time as iso_time,
+)
+from vnsandbox.sending import ConcurrentPoster, Outgoing, Reply
 from vnsandbox.service import PeriodicWorker
 from vnsandbox.standard_webhooks import signature_headers
 
 log = logging.getLogger("vnsandbox.outbox")
 
-PENDING, DELIVERING, DELIVERED, DEAD = "pending", "delivering", "delivered", "dead"
 DELIVERY_ID_HEADER = "X-Sandbox-Delivery-Id"
 #: Bytes of a receiver's reply kept with an attempt (the rest is dropped).
 RESPONSE_BODY_BYTES = 1024
 #: Bytes of a receiver's reply read at all (the acceptance rule parses them).
 REPLY_READ_BYTES = 65_536
-
-
-def iso_time(ts: float | None) -> str | None:
-    """An epoch time of the tenant's clock as ISO 8601 with its UTC offset (replies carry both)."""
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
-
-
-class OutboxBase(DeclarativeBase):
-    """Outbox tables; a service that sends anything adds this metadata to its spec."""
-
-    metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON}
-
-
-class Delivery(OutboxBase):
-    __tablename__ = "outbox_delivery"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    tenant: Mapped[str] = mapped_column(String(63), index=True)
-    #: What is delivered (``dossier.filed``, ``payment.notice``, ...).
-    kind: Mapped[str] = mapped_column(String(64))
-    #: Business reference for look-ups (``MaHoSo``, ``MaThamChieu``).
-    ref: Mapped[str] = mapped_column(String(128), default="", index=True)
-    target_url: Mapped[str] = mapped_column(String(2048))
-    payload: Mapped[str] = mapped_column(Text)
-    content_type: Mapped[str] = mapped_column(String(128), default="application/json")
-    headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    #: When set, the delivery is signed: ``signature_header`` names the scheme (vnsandbox.standard_webhooks).
-    sign_secret: Mapped[str | None] = mapped_column(String(256), nullable=True)
-    signature_header: Mapped[str] = mapped_column(String(64), default="X-Sandbox-Signature")
-    accept: Mapped[str] = mapped_column(String(64), default="2xx")
-    status: Mapped[str] = mapped_column(String(16), default=PENDING, index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    max_attempts: Mapped[int] = mapped_column(Integer, default=8)
-    #: Due time in the tenant's clock (epoch seconds).
-    next_attempt_ts: Mapped[float] = mapped_column(Float, index=True)
-    #: Real epoch seconds until which a worker owns the row.
-    lease_until: Mapped[float] = mapped_column(Float, default=0.0)
-    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_ts: Mapped[float] = mapped_column(Float)
-    delivered_ts: Mapped[float | None] = mapped_column(Float, nullable=True)
-    #: Orders deliveries of one ref: created sequence number.
-    seq: Mapped[int] = mapped_column(Integer, default=0)
-
-    def to_dict(self, attempts: list[Attempt] | None = None) -> dict[str, Any]:
-        out = {
-            c: getattr(self, c)
-            for c in (
-                "id",
-                "kind",
-                "ref",
-                "target_url",
-                "status",
-                "attempts",
-                "max_attempts",
-                "next_attempt_ts",
-                "last_status",
-                "last_error",
-                "created_ts",
-                "delivered_ts",
-                "accept",
-            )
-        }
-        out |= {
-            "created_at": iso_time(self.created_ts),
-            "next_attempt_at": iso_time(self.next_attempt_ts),
-            "delivered_at": iso_time(self.delivered_ts),
-        }
-        out["payload"] = self.payload
-        if attempts is not None:
-            out["attempt_log"] = [a.to_dict() for a in attempts]
-        return out
-
-
-class Attempt(OutboxBase):
-    """One try at a delivery, kept for the journal."""
-
-    __tablename__ = "outbox_attempt"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    delivery_id: Mapped[str] = mapped_column(String(32), index=True)
-    tenant: Mapped[str] = mapped_column(String(63), index=True)
-    number: Mapped[int] = mapped_column(Integer)
-    at_ts: Mapped[float] = mapped_column(Float)
-    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    duration_ms: Mapped[float] = mapped_column(Float)
-    response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
-    accepted: Mapped[int] = mapped_column(Integer, default=0)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            c: getattr(self, c)
-            for c in ("number", "at_ts", "status_code", "error", "duration_ms", "response_body", "accepted")
-        }
-        out["at"] = iso_time(self.at_ts)
-        return out
 
 
 @dataclass
@@ -295,62 +229,105 @@ def attempts_of(session: Session, tenant: str, delivery_id: str) -> list[Attempt
 ResultHook = Callable[[Session, Delivery, bool], None]
 
 
+def delivery_headers(row: Delivery, body: bytes) -> dict[str, str]:
+    """The headers a delivery is sent with: its content type, its id, its own extra headers and,
+    when it has a secret, its signature over timestamp and body."""
+    headers = {
+        "Content-Type": row.content_type,
+        DELIVERY_ID_HEADER: row.id,
+        "User-Agent": "vnsandbox-outbox",
+        **row.headers,
+    }
+    if row.sign_secret:
+        headers |= signature_headers(row.signature_header, row.sign_secret, row.id, int(time.time()), body)
+    return headers
+
+
+#: Serialises claims on PostgreSQL (``pg_advisory_xact_lock``), so that a reference's next
+#: delivery is never claimed while another process is claiming that reference's earlier one.
+CLAIM_LOCK_KEY = zlib.crc32(b"vnsandbox.outbox.claim")
+
+
 class OutboxSender:
-    """Claims due deliveries and sends them; one instance per worker thread."""
+    """Claims due deliveries and sends them, many references at once, one delivery of each
+    reference in flight; one instance per worker thread.
+
+    A round claims up to ``batch`` due deliveries — at most one per reference (the earliest
+    due, by due time then sequence), none of a reference whose delivery is in flight elsewhere
+    (claimed under a live lease by any process) — sends them concurrently (at most
+    ``concurrency`` connections), then records every result in one unit of work. Deliveries
+    without a reference (``ref=""``) are not ordered among themselves.
+    """
 
     def __init__(
         self,
         db: Database,
         policy: RetryPolicy,
         on_result: ResultHook | None = None,
-        batch: int = 20,
+        batch: int = 256,
         *,
         outbound: OutboundPolicy,
         trusted_kinds: frozenset[str] = frozenset(),
+        concurrency: int = 64,
     ) -> None:
         self.db = db
         self.policy = policy
         self.on_result = on_result
         self.batch = batch
-        self.outbound = outbound
         self.trusted_kinds = trusted_kinds
-        self.client = self._client(outbound)
-        #: For kinds whose target the operator configured (service-to-service events).
-        self.internal_client = httpx.Client(timeout=policy.timeout_s, follow_redirects=False, trust_env=False)
+        self.poster = ConcurrentPoster(outbound, policy.timeout_s, concurrency, REPLY_READ_BYTES)
+        self._round = threading.Lock()
 
-    def _client(self, outbound: OutboundPolicy) -> httpx.Client:
-        return httpx.Client(
-            timeout=self.policy.timeout_s, follow_redirects=False, trust_env=False, transport=outbound.transport()
-        )
+    @property
+    def outbound(self) -> OutboundPolicy:
+        return self.poster.outbound
 
     def use_outbound(self, outbound: OutboundPolicy) -> None:
-        """Replace the outbound-URL policy (and the client that enforces it; the old client is
-        left to the garbage collector, as a send in flight may still use it)."""
-        self.outbound, self.client = outbound, self._client(outbound)
+        """Replace the outbound-URL policy (new connections from the next round on)."""
+        self.poster.use_outbound(outbound)
 
     def close(self) -> None:
-        self.client.close()
-        self.internal_client.close()
+        self.poster.close()
 
     def claim(self) -> list[Delivery]:
         real_now = time.time()
         with self.db.session() as session:
+            if self.db.dialect == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CLAIM_LOCK_KEY})
+            else:
+                write_lock(session)  # SQLite: one claimer at a time across processes too
             offset = func.coalesce(ClockOffset.offset_seconds, 0.0)
+            in_flight = aliased(Delivery)
+            busy = (
+                select(in_flight.id)
+                .where(
+                    in_flight.tenant == Delivery.tenant,
+                    in_flight.ref == Delivery.ref,
+                    in_flight.status == DELIVERING,
+                    in_flight.lease_until >= real_now,
+                )
+                .exists()
+            )
             stmt = (
-                select(Delivery)
+                select(Delivery.id, Delivery.tenant, Delivery.ref)
                 .outerjoin(ClockOffset, ClockOffset.tenant == Delivery.tenant)
                 .where(
                     or_(
                         and_(Delivery.status == PENDING, Delivery.next_attempt_ts <= real_now + offset),
                         and_(Delivery.status == DELIVERING, Delivery.lease_until < real_now),
-                    )
+                    ),
+                    or_(Delivery.ref == "", ~busy),
                 )
                 .order_by(Delivery.next_attempt_ts, Delivery.seq)
-                .limit(self.batch)
+                .limit(self.batch * 2)
             )
             if self.db.dialect == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True, of=Delivery)
-            rows = list(session.scalars(stmt))
+            chosen = _first_of_each_ref(session.execute(stmt), self.batch)
+            if not chosen:
+                return []
+            rows = list(session.scalars(select(Delivery).where(Delivery.id.in_(chosen))))
+            rows.sort(key=lambda r: (r.next_attempt_ts, r.seq))
             for row in rows:
                 row.status = DELIVERING
                 row.lease_until = real_now + self.policy.lease_s
@@ -359,81 +336,84 @@ class OutboxSender:
             session.expunge_all()
             return rows
 
-    def send(self, row: Delivery) -> tuple[int | None, bytes, str | None, float]:
+    def outgoing(self, row: Delivery) -> Outgoing:
         body = row.payload.encode()
-        headers = {
-            "Content-Type": row.content_type,
-            DELIVERY_ID_HEADER: row.id,
-            "User-Agent": "vnsandbox-outbox",
-            **row.headers,
-        }
-        if row.sign_secret:
-            headers |= signature_headers(row.signature_header, row.sign_secret, row.id, int(time.time()), body)
-        started = time.perf_counter()
-        client = self.internal_client if row.kind in self.trusted_kinds else self.client
-        try:
-            if client is self.client:
-                self.outbound.check_url(row.target_url)
-            with client.stream("POST", row.target_url, content=body, headers=headers) as resp:
-                reply = b""
-                for chunk in resp.iter_bytes():
-                    reply += chunk
-                    if len(reply) >= REPLY_READ_BYTES:
-                        break
-                return resp.status_code, reply[:REPLY_READ_BYTES], None, (time.perf_counter() - started) * 1000
-        except OutboundRefused as exc:
-            return None, b"", str(exc), (time.perf_counter() - started) * 1000
-        except httpx.HTTPError as exc:
-            return None, b"", f"{exc.__class__.__name__}: {exc}", (time.perf_counter() - started) * 1000
+        guarded = row.kind not in self.trusted_kinds
+        return Outgoing(row.target_url, body, delivery_headers(row, body), guarded)
 
-    def record(
-        self, claimed: Delivery, status_code: int | None, body: bytes, error: str | None, duration_ms: float
-    ) -> bool:
-        ok = status_code is not None and accepted(claimed.accept, status_code, body)
+    def record(self, claimed: Sequence[Delivery], replies: Sequence[Reply]) -> int:
+        """Record the replies of claimed deliveries in one unit of work; returns how many were accepted."""
+        accepted_count = 0
         with self.db.session() as session:
-            row = session.get(Delivery, claimed.id)
-            if row is None:  # wiped by a reset meanwhile
-                return ok
-            now = _tenant_now(session, row.tenant)
-            session.add(
-                Attempt(
-                    delivery_id=row.id,
-                    tenant=row.tenant,
-                    number=row.attempts,
-                    at_ts=now,
-                    status_code=status_code,
-                    error=error,
-                    duration_ms=round(duration_ms, 3),
-                    response_body=body[:RESPONSE_BODY_BYTES].decode("utf-8", "replace") or None,
-                    accepted=int(ok),
-                )
+            ids = [c.id for c in claimed]
+            rows = {r.id: r for r in session.scalars(select(Delivery).where(Delivery.id.in_(ids)))}
+            offsets: dict[str, float] = {}
+            for claimed_row, reply in zip(claimed, replies, strict=True):
+                row = rows.get(claimed_row.id)
+                if row is None:  # wiped by a reset meanwhile
+                    continue
+                if row.tenant not in offsets:
+                    offsets[row.tenant] = clock.offset_seconds(session, row.tenant)
+                accepted_count += self._record_one(session, row, reply, time.time() + offsets[row.tenant])
+        return accepted_count
+
+    def _record_one(self, session: Session, row: Delivery, reply: Reply, now: float) -> bool:
+        status_code, body, error = reply.status_code, reply.body, reply.error
+        ok = status_code is not None and accepted(row.accept, status_code, body)
+        session.add(
+            Attempt(
+                delivery_id=row.id,
+                tenant=row.tenant,
+                number=row.attempts,
+                at_ts=now,
+                status_code=status_code,
+                error=error,
+                duration_ms=round(reply.duration_ms, 3),
+                response_body=body[:RESPONSE_BODY_BYTES].decode("utf-8", "replace") or None,
+                accepted=int(ok),
             )
-            row.last_status = status_code
-            row.last_error = error if error else (None if ok else f"not accepted ({row.accept})")
-            row.lease_until = 0.0
-            if ok:
-                row.status = DELIVERED
-                row.delivered_ts = now
-            elif row.attempts >= row.max_attempts or (error or "").startswith(REFUSED_CODE):
-                row.status = DEAD
-            else:
-                row.status = PENDING
-                row.next_attempt_ts = now + self.policy.backoff(row.attempts)
-            count_delivery("delivered" if ok else "dead" if row.status == DEAD else "retry")
-            if self.on_result is not None:
-                self.on_result(session, row, ok)
+        )
+        row.last_status = status_code
+        row.last_error = error if error else (None if ok else f"not accepted ({row.accept})")
+        row.lease_until = 0.0
+        if ok:
+            row.status = DELIVERED
+            row.delivered_ts = now
+        elif row.attempts >= row.max_attempts or (error or "").startswith(REFUSED_CODE):
+            row.status = DEAD
+        else:
+            row.status = PENDING
+            row.next_attempt_ts = now + self.policy.backoff(row.attempts)
+        count_delivery("delivered" if ok else "dead" if row.status == DEAD else "retry")
+        if self.on_result is not None:
+            self.on_result(session, row, ok)
         return ok
 
     def run_once(self) -> int:
         """Send every due delivery once; returns how many were attempted."""
         total = 0
-        while True:
-            rows = self.claim()
-            if not rows:
-                return total
-            for row in rows:
-                self.record(row, *self.send(row))
-            total += len(rows)
+        with self._round:
+            while True:
+                rows = self.claim()
+                if not rows:
+                    return total
+                self.record(rows, self.poster.post_all([self.outgoing(r) for r in rows]))
+                total += len(rows)
+
+
+def _first_of_each_ref(candidates: Iterable[Row[str, str, str]], limit: int) -> list[str]:
+    """The id of the first candidate ``(id, tenant, ref)`` of each reference (candidates come in
+    delivery order), at most ``limit``."""
+    seen: set[tuple[str, str]] = set()
+    out: list[str] = []
+    for delivery_id, tenant, ref in candidates:
+        if ref and (tenant, ref) in seen:
+            continue
+        seen.add((tenant, ref))
+        out.append(delivery_id)
+        if len(out) >= limit:
+            break
+    return out
 
 
 def outbox_worker(

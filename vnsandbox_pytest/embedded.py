@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 READY_LINE = "Press Ctrl-C to stop."
-PROCESSES = ("gateway", "identity", "dossier", "payment")
+#: Every process `vnsandbox up` starts (launcher.topology.STARTED; tests/test_pytest_plugin.py keeps them equal).
+PROCESSES = ("gateway", "identity", "dossier", "payment", "console", "desk")
 
 
 def free_port() -> int:

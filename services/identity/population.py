@@ -23,27 +23,29 @@ the same seed gives the same people on any day.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import unicodedata
 import uuid
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from bisect import bisect
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
-from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from services.identity.models import Base, Person, PopulationInfo
+from services.identity.loading import insert_people as insert_people
+from services.identity.models import Person, PopulationInfo
 from vnsandbox.vn import cccd, names
 
 REFERENCE_DATE = date(2026, 1, 1)
 #: Namespace of the stable ``sub``/``TechID`` derived from a person's number.
 TECH_ID_NAMESPACE = uuid.UUID("6f1c2a4e-9d1b-5c3e-8a7f-2b4d6e8f0a1c")
-CHUNK_ROWS = 5000
+_TECH_ID_PREFIX = TECH_ID_NAMESPACE.bytes
 #: Of the people whose renewal birthday (25, 40, 60) passed in the last EXPIRED_WINDOW_DAYS,
 #: the share who have not renewed (their card expired on that birthday): about 4 % of adults.
 EXPIRED_WINDOW_DAYS = 1000
@@ -124,7 +126,8 @@ class Weighted:
         return cls(tuple(weights), tuple(cum))
 
     def pick(self, rng: random.Random) -> str:
-        return rng.choices(self.names, cum_weights=self.cum_weights)[0]
+        # What ``rng.choices(names, cum_weights=...)[0]`` does (the same draw), without building a list.
+        return self.names[bisect(self.cum_weights, rng.random() * self.cum_weights[-1], 0, len(self.names) - 1)]
 
 
 @dataclass(frozen=True)
@@ -187,15 +190,14 @@ def places() -> tuple[Place, ...]:
     )
 
 
-def batched(items: Iterable[dict[str, Any]], size: int) -> Iterator[tuple[dict[str, Any], ...]]:
-    it = iter(items)
-    while chunk := tuple(islice(it, size)):
-        yield chunk
-
-
 def tech_id(number: str) -> str:
-    """The stable opaque id (``sub``, ``TechID``) of the holder of ``number``."""
-    return str(uuid.uuid5(TECH_ID_NAMESPACE, number))
+    """The stable opaque id (``sub``, ``TechID``) of the holder of ``number``: the text of
+    ``uuid.uuid5(TECH_ID_NAMESPACE, number)``, computed without building UUID objects."""
+    digest = bytearray(hashlib.sha1(_TECH_ID_PREFIX + number.encode(), usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def ascii_fold(text: str) -> str:
@@ -204,6 +206,7 @@ def ascii_fold(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
 
 
+@cache  # a population has a few tens of thousands of distinct birthdays, asked about many times each
 def add_years(d: date, years: int) -> date:
     try:
         return d.replace(year=d.year + years)
@@ -236,12 +239,15 @@ class SerialAllocator:
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self.counters: dict[str, int] = {}
+        self.offsets: dict[str, int] = {}
 
     def number(self, province_code: str, birth_year: int, sex: cccd.Sex) -> str:
         prefix = f"{province_code}{cccd.century_sex_digit(birth_year, sex)}{birth_year % 100:02d}"
         n = self.counters.get(prefix, 0)
         self.counters[prefix] = n + 1
-        offset = zlib.crc32(f"{prefix}:{self.seed}".encode()) % 1_000_000
+        offset = self.offsets.get(prefix)
+        if offset is None:
+            offset = self.offsets[prefix] = zlib.crc32(f"{prefix}:{self.seed}".encode()) % 1_000_000
         # 7919 is coprime with 10**6, so n → serial is a bijection on 0..999999.
         return prefix + f"{(n * 7919 + offset) % 1_000_000:06d}"
 
@@ -309,8 +315,10 @@ class Generator:
             age = rng.randint(20, 65)
             sex: cccd.Sex = rng.choice(("M", "F"))
             return [self._person(household_id, "head", place, address, age, sex, nationality=nationality)]
-        size = min(room, rng.choices((1, 2, 3, 4, 5, 6), weights=(15, 20, 25, 22, 12, 6))[0])
-        head_age = rng.choices((rng.randint(20, 35), rng.randint(36, 60), rng.randint(61, 90)), weights=(35, 45, 20))[0]
+        # Cumulative weights: the same draws as the weights 15/20/25/22/12/6 and 35/45/20.
+        size = min(room, rng.choices((1, 2, 3, 4, 5, 6), cum_weights=(15, 35, 60, 82, 94, 100))[0])
+        ages = (rng.randint(20, 35), rng.randint(36, 60), rng.randint(61, 90))
+        head_age = rng.choices(ages, cum_weights=(35, 80, 100))[0]
         head_sex: cccd.Sex = rng.choice(("M", "F"))
         family = self.names.family.pick(rng)
         rows = [self._person(household_id, "head", place, address, head_age, head_sex, family=family)]
@@ -367,7 +375,7 @@ class Generator:
         elif not adult:
             level = 0
         else:
-            level = rng.choices((2, 1, 0), weights=(70, 20, 10))[0]
+            level = rng.choices((2, 1, 0), cum_weights=(70, 90, 100))[0]  # weights 70/20/10
         phone = f"{rng.choice(PHONE_PREFIXES)}{rng.randint(0, 9_999_999):07d}" if adult else ""
         email = ""
         if adult and rng.random() < 0.6:
@@ -395,52 +403,6 @@ class Generator:
             "deleted": False,
             "source": self.source,
         }
-
-
-def insert_people(
-    session: Session,
-    rows: Iterable[dict[str, Any]],
-    chunk_rows: int = CHUNK_ROWS,
-    progress: Callable[[int], None] | None = None,
-) -> int:
-    """Bulk-insert ``rows`` in chunks, one Core ``executemany`` per chunk; returns the count.
-
-    Core, not the ORM: no identity map, no per-row objects (several times faster). On
-    PostgreSQL the rows go through ``COPY ... FROM STDIN`` on the session's own connection and
-    transaction instead (psycopg's fastest path).
-    """
-    table = Base.metadata.tables[Person.__tablename__]
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        return _copy_people(conn, table, rows, chunk_rows, progress)
-    count = 0
-    for chunk in batched(rows, chunk_rows):
-        conn.execute(table.insert(), list(chunk))
-        count += len(chunk)
-        if progress is not None:
-            progress(count)
-    return count
-
-
-def _copy_people(
-    conn: Connection,
-    table: Table,
-    rows: Iterable[dict[str, Any]],
-    chunk_rows: int,
-    progress: Callable[[int], None] | None,
-) -> int:
-    columns = [c.name for c in table.columns if c.name != "id"]
-    driver: Any = conn.connection.driver_connection
-    count = 0
-    with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([row[c] for c in columns])
-            count += 1
-            if progress is not None and count % chunk_rows == 0:
-                progress(count)
-    if progress is not None and count % chunk_rows:
-        progress(count)
-    return count
 
 
 def generate(

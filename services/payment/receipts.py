@@ -11,8 +11,6 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from fpdf import FPDF
-
 # fontTools logs every subsetting step at INFO; the receipt needs none of it.
 logging.getLogger("fontTools").setLevel(logging.WARNING)
 
@@ -37,6 +35,8 @@ def _wire_date(value: str) -> str:
 
 def receipt_pdf(data: dict[str, Any], font_file: Path) -> bytes:
     """Render the receipt JSON (see ``reports.receipt_of``) as a one-page PDF."""
+    from fpdf import FPDF  # imported with the first receipt: it takes longer to import than the service to start
+
     pdf = FPDF(format="A4")
     pdf.set_title(_t("Biên lai " + str(data["SoBienLai"])))
     pdf.set_author("PayGov sandbox")

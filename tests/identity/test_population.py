@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from datetime import date
 from typing import Any
@@ -13,11 +14,13 @@ from sqlalchemy.orm import Session
 from services.identity.models import Base, Person
 from services.identity.population import (
     REFERENCE_DATE,
+    TECH_ID_NAMESPACE,
     Generator,
     add_years,
     card_expiry,
     generate,
     insert_people,
+    tech_id,
 )
 from tests.identity.conftest import persona, query_of, register
 from tests.support import TenantClient, new_tenant
@@ -156,6 +159,29 @@ def test_bulk_insert_writes_every_row(tmp_path):
         session.commit()
         assert count == 12_345
         assert session.scalar(select(func.count()).select_from(Person)) == 12_345
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_bulk_insert_stores_each_value_as_the_orm_reads_it(backend: str, tmp_path, request) -> None:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'p.db'}"
+    else:
+        url = request.getfixturevalue("postgres").create("people").replace("postgresql://", "postgresql+psycopg://")
+    engine = create_engine(url)
+    Base.metadata.create_all(engine)
+    rows = list(Generator(3, "t", "seed").people(400))
+    with Session(engine) as session:
+        insert_people(session, iter(rows), chunk_rows=150)
+        session.commit()
+        stored = {p.cccd: p for p in session.scalars(select(Person))}
+        columns = [c.name for c in Person.__table__.columns if c.name != "id"]
+        assert [{c: getattr(stored[r["cccd"]], c) for c in columns} for r in rows] == rows
+    engine.dispose()
+
+
+def test_tech_id_is_the_uuid5_of_the_number() -> None:
+    for number in ("001090000042", "079203001234"):
+        assert tech_id(number) == str(uuid.uuid5(TECH_ID_NAMESPACE, number))
 
 
 def test_generating_again_replaces_the_generated_people_but_keeps_personas(tmp_path):
