@@ -83,7 +83,7 @@ def test_up_prints_the_development_accounts(sandbox: SandboxProcesses) -> None:
 
 def test_up_waits_for_the_gateway_to_be_ready_before_its_banner(monkeypatch, tmp_path) -> None:
     from launcher import cli
-    from launcher.topology import ALL
+    from launcher.topology import STARTED
 
     class Running:
         returncode = None
@@ -98,8 +98,8 @@ def test_up_waits_for_the_gateway_to_be_ready_before_its_banner(monkeypatch, tmp
         return {"status": "ok"}
 
     monkeypatch.setattr(cli, "_get_json", answer)
-    sup = cli.Supervisor("127.0.0.1", {p.name: p.default_port for p in ALL}, tmp_path)
-    sup.children = {p.name: Running() for p in ALL}  # type: ignore[misc]
+    sup = cli.Supervisor("127.0.0.1", {p.name: p.default_port for p in STARTED}, tmp_path)
+    sup.children = {p.name: Running() for p in STARTED}  # type: ignore[misc]
     assert sup.wait_healthy()
     assert "http://127.0.0.1:8000/_sandbox/ready" in asked
     assert "http://127.0.0.1:8000/_sandbox/health" not in asked

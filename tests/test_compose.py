@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from launcher.cli import Supervisor, _settings_classes
-from launcher.topology import ALL, SERVICES, uvicorn_args
+from launcher.topology import ALL, SERVICES, STARTED, uvicorn_args
 from vnsandbox.settings import SANDBOX_ENV_VARS, env_var_names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +81,7 @@ def test_compose_sets_only_variables_the_code_reads(proc) -> None:
 
 @pytest.mark.parametrize("proc", ALL, ids=lambda p: p.name)
 def test_compose_sets_what_vnsandbox_up_sets_for_the_process(proc, tmp_path) -> None:
-    sup = Supervisor("127.0.0.1", {p.name: p.default_port for p in ALL}, tmp_path)
+    sup = Supervisor("127.0.0.1", {p.name: p.default_port for p in STARTED}, tmp_path)
     wanted = {k for k in sup.env() if k.startswith(proc.env_prefix) and not k.endswith("_HOST")}
     wanted |= {k for k in sup.env() if k.startswith("SANDBOX_")}
     missing = wanted - set(_env(proc.name))
