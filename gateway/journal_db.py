@@ -87,8 +87,11 @@ class DatabaseJournal:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await asyncio.to_thread(self.flush)
-        await asyncio.to_thread(self._leave)
+        try:
+            await asyncio.to_thread(self.flush)
+            await asyncio.to_thread(self._leave)
+        except Exception:
+            log.exception("journal: could not write the last entries at shutdown")
 
     async def _run(self) -> None:
         assert self._wake is not None
