@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import threading
 import time
@@ -26,7 +27,7 @@ import uuid
 from collections import deque
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, text
+from sqlalchemy import Connection, Table, delete, insert, select, text
 
 from gateway.journal import GatewayEntry, GatewayQuery, query
 from gateway.models import JournalRow
@@ -60,8 +61,9 @@ class DatabaseJournal:
         self.batch = max(1, batch)
         self.settle_s = 2 * self.flush_s if settle_s is None else settle_s
         self.replica = uuid.uuid4().hex
-        #: Entries waiting to be written (append and popleft are safe across threads).
-        self._queue: deque[GatewayEntry] = deque()
+        #: Entries waiting to be written (append and popleft are safe across threads); bounded,
+        #: so a database that cannot keep up costs the oldest waiting entries, never the memory.
+        self._queue: deque[GatewayEntry] = deque(maxlen=max(20 * self.batch, 10_000))
         #: Held while a batch is taken and written, so a read never misses one in flight.
         self._write_lock = threading.Lock()
         self._wake: asyncio.Event | None = None
@@ -127,7 +129,10 @@ class DatabaseJournal:
         tenants = {r["tenant"] for r in rows}
         try:
             with self.db.engine.begin() as conn:
-                conn.execute(insert(_T), rows)
+                if conn.dialect.name == "postgresql":
+                    _copy(conn, rows)
+                else:
+                    conn.execute(insert(_T), rows)
                 for tenant in tenants:  # the same order as reads: newest by time
                     newest = (
                         select(_T.c.id)
@@ -198,6 +203,22 @@ class DatabaseJournal:
         self.settle()
         with self.db.engine.begin() as conn:
             return conn.execute(delete(_T).where(_T.c.tenant == tenant)).rowcount or 0
+
+
+_COLUMNS = (
+    "tenant", "ts", "request_id", "consumer", "api", "upstream", "method", "path", "status", "duration_ms", "fault",
+    "error", "detail",
+)  # fmt: skip
+_JSON = frozenset({"fault", "detail"})
+
+
+def _copy(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """One ``COPY`` for the whole batch (several times faster than row-by-row inserts)."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur, cur.copy(f"COPY gateway_journal ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([json.dumps(row[c]) if c in _JSON and row[c] is not None else row[c] for c in _COLUMNS])
 
 
 def _row(e: GatewayEntry) -> dict[str, Any]:

@@ -13,9 +13,20 @@ from fastapi.testclient import TestClient
 from gateway.app import Gateway
 from gateway.journal import GatewayJournal
 from gateway.journal_db import DatabaseJournal
+from gateway.models import Base
 from gateway.quota import Buckets, SharedBuckets
-from tests.gateway.conftest import TenantCreds, create_tenant, expect_error, gateway_settings, get_token
+from gateway.state import MIGRATIONS
+from tests.gateway.conftest import (
+    TenantCreds,
+    create_tenant,
+    expect_error,
+    gateway_settings,
+    get_token,
+    reload_config,
+    two_replicas,
+)
 from tests.support import PostgresDatabases, SandboxProcesses
+from vnsandbox.db import Database
 
 pytestmark = pytest.mark.postgres
 
@@ -24,24 +35,13 @@ pytestmark = pytest.mark.postgres
 def pair(
     sandbox: SandboxProcesses, postgres: PostgresDatabases, tmp_path: Path
 ) -> Iterator[tuple[TestClient, TestClient]]:
-    url = postgres.create("gwshared")
-    # A long refresh interval: a replica sees the other's configuration after an explicit reload.
-    one = Gateway(gateway_settings(sandbox, url, tmp_path, config_refresh_s=3600, journal_size=5))
-    two = Gateway(gateway_settings(sandbox, url, tmp_path, config_refresh_s=3600, journal_size=5))
-    with TestClient(one, raise_server_exceptions=False) as c1, TestClient(two, raise_server_exceptions=False) as c2:
-        yield c1, c2
-
-
-def _reload(client: TestClient) -> None:
-    gw = client.app
-    assert isinstance(gw, Gateway)
-    gw.state.config.refresh()
-    gw.state.after_reload()
+    with two_replicas(sandbox, postgres.create("gwshared"), tmp_path, journal_size=5) as replicas:
+        yield replicas
 
 
 def _tenant(pair: tuple[TestClient, TestClient]) -> TenantCreds:
     tenant = create_tenant(pair[0])
-    _reload(pair[1])
+    reload_config(pair[1])
     return tenant
 
 
@@ -108,7 +108,7 @@ def test_quota_burst_is_shared_by_the_replicas(pair: tuple[TestClient, TestClien
     one, two = pair
     tenant = _tenant(pair)
     creds = tenant.new_consumer(scopes=["vneid"], quota={"rate_per_second": 0.001, "burst": 4})["credentials"]
-    _reload(two)
+    reload_config(two)
     headers = {"authorization": f"Bearer {get_token(one, creds['client_id'], creds['client_secret'])}"}
     statuses = [(one if i % 2 else two).get("/vneid/v1/", headers=headers).status_code for i in range(8)]
     assert statuses == [200] * 4 + [429] * 4
@@ -119,14 +119,14 @@ def test_quota_change_starts_the_shared_bucket_full_again(pair: tuple[TestClient
     one, two = pair
     tenant = _tenant(pair)
     creds = tenant.new_consumer(scopes=["vneid"], quota={"rate_per_second": 0.001, "burst": 1})["credentials"]
-    _reload(two)
+    reload_config(two)
     headers = {"authorization": f"Bearer {get_token(one, creds['client_id'], creds['client_secret'])}"}
     assert [c.get("/vneid/v1/", headers=headers).status_code for c in (one, two)] == [200, 429]
     quota = {"rate_per_second": 0.001, "burst": 2}
     assert (
         one.put(f"/_sandbox/consumers/{creds['client_id']}/quota", json=quota, headers=tenant.auth).status_code == 200
     )
-    _reload(two)
+    reload_config(two)
     assert [c.get("/vneid/v1/", headers=headers).status_code for c in (two, one, two)] == [200, 200, 429]
 
 
@@ -135,7 +135,7 @@ def test_next_n_fault_counts_calls_through_every_replica(pair: tuple[TestClient,
     tenant = _tenant(pair)
     rule = one.post("/_sandbox/faults", json={"kind": "error", "api": "vneid", "next_n": 2}, headers=tenant.auth)
     assert rule.status_code == 201
-    _reload(two)
+    reload_config(two)
     assert [c.get("/vneid/v1/", headers=tenant.auth).status_code for c in (one, two, one, two)] == [503, 503, 200, 200]
 
 
@@ -143,7 +143,7 @@ def test_fired_count_of_a_rule_adds_up_every_replica(pair: tuple[TestClient, Tes
     one, two = pair
     tenant = _tenant(pair)
     assert one.post("/_sandbox/faults", json={"kind": "error", "api": "vneid"}, headers=tenant.auth).status_code == 201
-    _reload(two)
+    reload_config(two)
     for client in (one, two, two):
         assert client.get("/vneid/v1/", headers=tenant.auth).status_code == 503
     assert [r["fired"] for r in one.get("/_sandbox/faults", headers=tenant.auth).json()["rules"]] == [3]
@@ -157,9 +157,23 @@ def test_seeded_plan_is_the_same_whichever_replica_relays_each_call(pair: tuple[
         one.delete("/_sandbox/faults", headers=tenant.auth)
         rule = {"kind": "error", "api": "vneid", "probability": 0.5, "seed": 1234}
         assert one.post("/_sandbox/faults", json=rule, headers=tenant.auth).status_code == 201
-        _reload(two)
+        reload_config(two)
         return [clients[i % len(clients)].get("/vneid/v1/", headers=tenant.auth).status_code for i in range(16)]
 
     alone, alternating = plan([one]), plan([one, two])
     assert alone == alternating
     assert 503 in alone and 200 in alone
+
+
+def test_shared_journal_deletes_entries_older_than_the_maximum_age(postgres: PostgresDatabases) -> None:
+    db = Database(postgres.create("gwage"), [Base.metadata])
+    db.migrate(MIGRATIONS, "gateway")
+    journal = DatabaseJournal(db, per_tenant=10, max_age_s=60)
+    fields = {"consumer": "c", "api": "vneid", "upstream": "identity", "method": "GET", "query": "", "status": 200}
+    for rid in ("old", "new"):
+        journal.record(tenant="t", request_id=rid, path="/vneid/v1/", duration_ms=1.0, raw_headers=[], **fields)
+    journal._queue[0].ts -= 120  # ended two minutes ago
+    try:
+        assert [e.request_id for e in journal.entries("t")] == ["new"]
+    finally:
+        db.dispose()
