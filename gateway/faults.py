@@ -15,12 +15,14 @@ when the state is shared between replicas, in the rule's row (:class:`SharedCoun
 one atomic ``UPDATE … RETURNING`` per matching call, so only calls that match a rule pay
 a database round trip). When a "next N" rule is used up it is deleted from the database,
 so the other replicas drop it at their next reload (until then the shared counter already
-stops them firing it).
+stops them firing it). When the database cannot be reached, calls are relayed without a
+fault (and the failure logged).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -29,6 +31,8 @@ from sqlalchemy import text
 
 from gateway.config import FaultConf
 from vnsandbox.db import Database
+
+log = logging.getLogger("gateway.faults")
 
 KINDS = {
     "latency": "delay the call (fixed `ms`, or a `distribution`: uniform min_ms/max_ms, "
@@ -179,7 +183,11 @@ class FaultEngine:
         self, rules: tuple[FaultConf, ...], api: str, method: str, path: str, consumer: str
     ) -> Decision | None:
         if self.shared:  # the counters are rows: off the event loop
-            return await asyncio.to_thread(self.choose, rules, api, method, path, consumer)
+            try:
+                return await asyncio.to_thread(self.choose, rules, api, method, path, consumer)
+            except Exception:  # the database is unreachable: relay the call without a fault
+                log.exception("faults: counters unreachable; no fault injected")
+                return None
         return self.choose(rules, api, method, path, consumer)
 
     def choose(self, rules: tuple[FaultConf, ...], api: str, method: str, path: str, consumer: str) -> Decision | None:

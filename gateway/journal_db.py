@@ -218,7 +218,17 @@ def _copy(conn: Connection, rows: list[dict[str, Any]]) -> None:
     assert raw is not None
     with raw.cursor() as cur, cur.copy(f"COPY gateway_journal ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([json.dumps(row[c]) if c in _JSON and row[c] is not None else row[c] for c in _COLUMNS])
+            copy.write_row([_value(row[c], c in _JSON) for c in _COLUMNS])
+
+
+def _value(value: Any, is_json: bool) -> Any:
+    """A column's value for ``COPY``: JSON as text; PostgreSQL text cannot hold NUL (a decoded
+    ``%00`` in a path), which would refuse the whole batch, so it becomes U+FFFD."""
+    if is_json:
+        return None if value is None else json.dumps(value)
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "\ufffd")
+    return value
 
 
 def _row(e: GatewayEntry) -> dict[str, Any]:

@@ -4,6 +4,7 @@ in memory."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,10 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.app import Gateway
+from gateway.config import ConsumerConf, FaultConf
+from gateway.faults import FaultEngine
 from gateway.journal import GatewayJournal
 from gateway.journal_db import DatabaseJournal
 from gateway.models import Base
-from gateway.quota import Buckets, SharedBuckets
+from gateway.quota import LEASE, Buckets, SharedBuckets
 from gateway.state import MIGRATIONS
 from tests.gateway.conftest import (
     TenantCreds,
@@ -177,3 +180,34 @@ def test_shared_journal_deletes_entries_older_than_the_maximum_age(postgres: Pos
         assert [e.request_id for e in journal.entries("t")] == ["new"]
     finally:
         db.dispose()
+
+
+def test_a_nul_in_an_entry_does_not_cost_the_batch_its_other_entries(postgres: PostgresDatabases) -> None:
+    db = Database(postgres.create("gwnul"), [Base.metadata])
+    db.migrate(MIGRATIONS, "gateway")
+    journal = DatabaseJournal(db, per_tenant=10, max_age_s=60)
+    fields = {"consumer": "c", "api": "vneid", "upstream": "identity", "method": "GET", "query": "", "status": 200}
+    for rid, path in (("with-nul", "/vneid/v1/a\x00b"), ("plain", "/vneid/v1/")):
+        journal.record(tenant="t", request_id=rid, path=path, duration_ms=1.0, raw_headers=[], **fields)
+    try:
+        entries = journal.entries("t")
+        assert {e.request_id: e.path for e in entries} == {"with-nul": "/vneid/v1/a\ufffdb", "plain": "/vneid/v1/"}
+    finally:
+        db.dispose()
+
+
+UNREACHABLE = "postgresql://nobody@127.0.0.1:1/none"
+
+
+def test_calls_are_allowed_when_the_shared_buckets_are_unreachable() -> None:
+    db = Database(UNREACHABLE, [Base.metadata])
+    consumer = ConsumerConf("c-1", "t", "", "", "", frozenset(), rate_per_s=1.0, burst=1)
+    buckets = SharedBuckets(db)
+    assert buckets.take(consumer) == LEASE
+    assert asyncio.run(buckets.lease(consumer)) is None
+
+
+def test_calls_are_relayed_without_a_fault_when_the_shared_counters_are_unreachable() -> None:
+    engine = FaultEngine(5.0, Database(UNREACHABLE, [Base.metadata]))
+    rule = FaultConf(1, "t", "error", "*", "*", "*", "*", None, 1.0, 0, {})
+    assert asyncio.run(engine.decide((rule,), "vneid", "GET", "/", "c-1")) is None
