@@ -12,11 +12,11 @@ calls with the same latencies, whichever replica relays each call.
 The counters (k, and the times fired for "next N") live in this replica's memory
 (:class:`MemoryCounters`, keyed by rule id, so a configuration reload keeps them), or,
 when the state is shared between replicas, in the rule's row (:class:`SharedCounters`:
-one atomic ``UPDATE … RETURNING`` per matching call, so only calls that match a rule pay
-a database round trip). When a "next N" rule is used up it is deleted from the database,
-so the other replicas drop it at their next reload (until then the shared counter already
-stops them firing it). When the database cannot be reached, calls are relayed without a
-fault (and the failure logged).
+an atomic ``UPDATE … RETURNING`` counts the matching call, a second one the firing, both in
+one worker thread, so only calls that match a rule pay the database round trips). When a
+"next N" rule is used up it is deleted from the database, so the other replicas drop it at
+their next reload (until then the shared counter already stops them firing it). When the
+database cannot be reached, calls are relayed without a fault (and the failure logged).
 """
 
 from __future__ import annotations
