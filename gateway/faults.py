@@ -1,23 +1,38 @@
 """Fault injection: which rule applies to a call, and what the fault looks like.
 
 A rule belongs to one tenant and matches on API, path glob, method and consumer. It
-fires on every matching call, or on the next N (``remaining``), or with a probability
-drawn from its own random stream seeded with ``seed``: the same rule, created again with
-the same seed and fed the same sequence of matching calls, fires on the same calls.
+fires on every matching call, or on the next N (``remaining``), or with a probability.
 Rules are checked in creation order; the first that fires wins.
 
-Counters and random streams live in this replica's memory (keyed by rule id, so a
-configuration reload keeps them). When a "next N" rule is used up it is deleted from the
-database, so the other replicas drop it at their next reload.
+Random plans are reproducible: the k-th matching call of a rule (k = 1, 2, ...) draws from
+a random stream derived from the rule's ``seed`` and k alone, so the same rule, created
+again with the same seed and fed the same sequence of matching calls, fires on the same
+calls with the same latencies, whichever replica relays each call.
+
+The counters (k, and the times fired for "next N") live in this replica's memory
+(:class:`MemoryCounters`, keyed by rule id, so a configuration reload keeps them), or,
+when the state is shared between replicas, in the rule's row (:class:`SharedCounters`:
+an atomic ``UPDATE … RETURNING`` counts the matching call, a second one the firing, both in
+one worker thread, so only calls that match a rule pay the database round trips). When a
+"next N" rule is used up it is deleted from the database, so the other replicas drop it at
+their next reload (until then the shared counter already stops them firing it). When the
+database cannot be reached, calls are relayed without a fault (and the failure logged).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+from sqlalchemy import text
 
 from gateway.config import FaultConf
+from vnsandbox.db import Database
+
+log = logging.getLogger("gateway.faults")
 
 KINDS = {
     "latency": "delay the call (fixed `ms`, or a `distribution`: uniform min_ms/max_ms, "
@@ -32,12 +47,6 @@ KINDS = {
 #: Kinds that can happen after the service handled the call (``"phase": "after"``):
 #: the province's request took effect but the reply was lost.
 PHASED = frozenset({"reset", "empty", "timeout"})
-
-
-@dataclass
-class _RuleState:
-    rng: random.Random
-    fired: int = 0
 
 
 @dataclass(frozen=True)
@@ -82,47 +91,135 @@ def sample_latency_s(params: dict[str, Any], rng: random.Random) -> float:
     return max(0.0, ms) / 1000.0
 
 
-class FaultEngine:
-    """Chooses the fault (if any) for each call; keeps per-rule counters and random streams."""
+def stream(seed: int, k: int) -> random.Random:
+    """The random stream of a rule's k-th matching call."""
+    return random.Random(f"{seed}:{k}")
 
-    def __init__(self, default_timeout_s: float) -> None:
+
+class Counters(Protocol):
+    """Per-rule counters: matching calls seen, and times fired."""
+
+    def advance(self, rule: FaultConf) -> int | None:
+        """Count one more matching call; its number k (1, 2, ...), or None when the rule is used up."""
+
+    def fire(self, rule: FaultConf) -> int | None:
+        """Count one more firing; the times fired now, or None when the rule is used up."""
+
+    def fired(self, rule_id: int, stored: int) -> int:
+        """Times the rule fired (``stored``: the count in its row)."""
+
+
+class MemoryCounters:
+    def __init__(self) -> None:
+        #: rule id → [matching calls seen, times fired]
+        self._state: dict[int, list[int]] = {}
+
+    def advance(self, rule: FaultConf) -> int | None:
+        state = self._state.setdefault(rule.id, [0, 0])
+        if rule.remaining is not None and state[1] >= rule.remaining:
+            return None
+        state[0] += 1
+        return state[0]
+
+    def fire(self, rule: FaultConf) -> int | None:
+        state = self._state.setdefault(rule.id, [0, 0])
+        state[1] += 1
+        return state[1]
+
+    def fired(self, rule_id: int, stored: int) -> int:
+        state = self._state.get(rule_id)
+        return state[1] if state else 0
+
+    def prune(self, live_ids: set[int]) -> None:
+        for rule_id in list(self._state):
+            if rule_id not in live_ids:
+                del self._state[rule_id]
+
+
+_ADVANCE = text(
+    "UPDATE gateway_fault_rule SET seq = seq + 1 "
+    "WHERE id = :id AND (remaining IS NULL OR fired < remaining) RETURNING seq"
+)
+_FIRE = text(
+    "UPDATE gateway_fault_rule SET fired = fired + 1 "
+    "WHERE id = :id AND (remaining IS NULL OR fired < remaining) RETURNING fired"
+)
+
+
+class SharedCounters:
+    """The counters in the rules' rows, shared by every replica."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def advance(self, rule: FaultConf) -> int | None:
+        with self.db.engine.begin() as conn:
+            k = conn.execute(_ADVANCE, {"id": rule.id}).scalar()
+        return None if k is None else int(k)
+
+    def fire(self, rule: FaultConf) -> int | None:
+        with self.db.engine.begin() as conn:
+            n = conn.execute(_FIRE, {"id": rule.id}).scalar()
+        return None if n is None else int(n)
+
+    def fired(self, rule_id: int, stored: int) -> int:
+        return stored
+
+    def prune(self, live_ids: set[int]) -> None:
+        return None
+
+
+class FaultEngine:
+    """Chooses the fault (if any) for each call, with per-rule counters (in memory or shared)."""
+
+    def __init__(self, default_timeout_s: float, db: Database | None = None) -> None:
         self.default_timeout_s = default_timeout_s
-        self._state: dict[int, _RuleState] = {}
+        self.shared = db is not None
+        self.counters: MemoryCounters | SharedCounters = SharedCounters(db) if db is not None else MemoryCounters()
         #: Ids of "next N" rules used up here, for the gateway to delete from the database.
         self.exhausted: set[int] = set()
 
-    def decide(self, rules: tuple[FaultConf, ...], api: str, method: str, path: str, consumer: str) -> Decision | None:
+    async def decide(
+        self, rules: tuple[FaultConf, ...], api: str, method: str, path: str, consumer: str
+    ) -> Decision | None:
+        if self.shared:  # the counters are rows: off the event loop
+            try:
+                return await asyncio.to_thread(self.choose, rules, api, method, path, consumer)
+            except Exception:  # the database is unreachable: relay the call without a fault
+                log.exception("faults: counters unreachable; no fault injected")
+                return None
+        return self.choose(rules, api, method, path, consumer)
+
+    def choose(self, rules: tuple[FaultConf, ...], api: str, method: str, path: str, consumer: str) -> Decision | None:
         for rule in rules:
-            if not rule.matches(api, method, path, consumer):
+            if rule.id in self.exhausted or not rule.matches(api, method, path, consumer):
                 continue
-            state = self._state.get(rule.id)
-            if state is None:
-                state = self._state[rule.id] = _RuleState(random.Random(rule.seed))
-            if rule.remaining is not None and state.fired >= rule.remaining:
+            k = self.counters.advance(rule)
+            if k is None:
                 continue
-            if rule.probability < 1.0 and state.rng.random() >= rule.probability:
+            rng = stream(rule.seed, k)
+            if rule.probability < 1.0 and rng.random() >= rule.probability:
                 continue
-            state.fired += 1
-            if rule.remaining is not None and state.fired >= rule.remaining:
+            fired = self.counters.fire(rule)
+            if fired is None:
+                continue  # another replica used the last one meanwhile
+            if rule.remaining is not None and fired >= rule.remaining:
                 self.exhausted.add(rule.id)
             delay = 0.0
             if rule.kind == "latency":
-                delay = sample_latency_s(rule.params, state.rng)
+                delay = sample_latency_s(rule.params, rng)
             elif rule.kind == "timeout":
                 after_ms = rule.params.get("after_ms")
                 delay = self.default_timeout_s if after_ms is None else max(0.0, float(after_ms)) / 1000.0
             return Decision(rule, delay)
         return None
 
-    def fired(self, rule_id: int) -> int:
-        state = self._state.get(rule_id)
-        return state.fired if state else 0
+    def fired(self, rule_id: int, stored: int = 0) -> int:
+        return self.counters.fired(rule_id, stored)
 
     def prune(self, live_ids: set[int]) -> None:
         """Forget the state of rules that were removed."""
-        for rule_id in list(self._state):
-            if rule_id not in live_ids:
-                del self._state[rule_id]
+        self.counters.prune(live_ids)
         self.exhausted &= live_ids
 
 

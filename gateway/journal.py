@@ -1,17 +1,24 @@
 """The gateway's journal: every relayed call, per tenant, with consumer, fault and latency.
 
-Retention: the newest ``GATEWAY_JOURNAL_SIZE`` entries (2000 by default) of each tenant,
-for at most ``GATEWAY_JOURNAL_MAX_TENANTS`` tenants (200 by default; the tenant whose
-journal was written least recently is dropped first). Per-tenant buffers mean one busy
-CI job cannot push another tenant's entries out. The journal lives in this replica's
-memory: with several replicas, query each (or pin a test to one).
+Two stores behind one small interface (:class:`JournalStore`: entries in with ``record``,
+a tenant's entries out with ``entries``, ``clear``); filtering (:class:`GatewayQuery`) and
+counting (:func:`query`) are the same for both.
+
+- :class:`GatewayJournal`, in this process's memory (the embedded mode, one process):
+  the newest ``GATEWAY_JOURNAL_SIZE`` entries (2000 by default) of each tenant, for at most
+  ``GATEWAY_JOURNAL_MAX_TENANTS`` tenants (200 by default; the tenant whose journal was
+  written least recently is dropped first). Per-tenant buffers mean one busy CI job cannot
+  push another tenant's entries out.
+- :class:`gateway.journal_db.DatabaseJournal`, in the gateway's PostgreSQL database when
+  the state is shared between replicas: every replica reads the same journal.
 
 Secrets are redacted by the upstream's :class:`vnsandbox.journal.Redaction`, the rules the
 service itself applies (credential headers; password, secret and token fields of bodies;
 secret query parameters and form fields such as the OAuth ``code``; secret path segments
-such as the payment page token), before any part of an entry is read, filtered on or
-returned, so they never reach a journal reply. Paths are redacted when recorded (cheap: only
-APIs that declare secret paths pay for it); the rest on first read, off the hot path.
+such as the payment page token), before any part of an entry is read, filtered on, stored
+in the database or returned, so they never reach a journal reply. Paths are redacted when
+recorded (cheap: only APIs that declare secret paths pay for it); the rest on first read
+or when written to the database, off the hot path.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from vnsandbox.journal import NO_SECRET_PATHS, Redaction, redact_query
 
@@ -144,7 +151,37 @@ class GatewayQuery:
         return not self.fault or (e.fault is not None and e.fault.get("kind") == self.fault)
 
 
+class JournalStore(Protocol):
+    """Where journal entries are kept."""
+
+    #: Newest entries kept per tenant.
+    per_tenant: int
+
+    def record(self, **fields: Any) -> None:
+        """Keep one relayed call (hot path: no I/O)."""
+
+    def entries(self, tenant: str) -> list[GatewayEntry]:
+        """The tenant's entries, newest first (every call relayed so far by this replica included)."""
+        ...
+
+    def clear(self, tenant: str) -> int:
+        """Drop the tenant's entries; how many there were."""
+        ...
+
+    def query(self, tenant: str, q: GatewayQuery) -> tuple[int, list[GatewayEntry]]:
+        """Count of all matches in ``tenant``'s journal, and the newest ``q.limit`` of them."""
+        ...
+
+
+def query(store: JournalStore, tenant: str, q: GatewayQuery) -> tuple[int, list[GatewayEntry]]:
+    """Count of all matches in ``tenant``'s journal, and the newest ``q.limit`` of them."""
+    matched = [e for e in store.entries(tenant) if q.matches(e)]
+    return len(matched), matched[: max(0, q.limit)]
+
+
 class GatewayJournal:
+    """The journal in this process's memory."""
+
     def __init__(self, per_tenant: int, max_tenants: int) -> None:
         self.per_tenant = max(1, per_tenant)
         self.max_tenants = max(1, max_tenants)
@@ -166,12 +203,14 @@ class GatewayJournal:
                 self._tenants.move_to_end(tenant)
             buf.append(entry)
 
-    def query(self, tenant: str, q: GatewayQuery) -> tuple[int, list[GatewayEntry]]:
-        """Count of all matches in ``tenant``'s journal, and the newest ``q.limit`` of them."""
+    def entries(self, tenant: str) -> list[GatewayEntry]:
         with self._lock:
             snapshot = list(self._tenants.get(tenant, ()))
-        matched = [e for e in reversed(snapshot) if q.matches(e)]
-        return len(matched), matched[: max(0, q.limit)]
+        snapshot.reverse()
+        return snapshot
+
+    def query(self, tenant: str, q: GatewayQuery) -> tuple[int, list[GatewayEntry]]:
+        return query(self, tenant, q)
 
     def clear(self, tenant: str) -> int:
         with self._lock:

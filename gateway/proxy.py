@@ -43,6 +43,7 @@ from gateway.errors import (
 )
 from gateway.exchange import Call
 from gateway.pool import reused
+from gateway.quota import LEASE
 from gateway.routes import Upstream
 from gateway.state import GatewayState
 from vnsandbox.calls import REQUEST_ID_HEADER, put_signed_headers
@@ -116,6 +117,7 @@ class Proxy:
         method: str = scope["method"]
         try:
             principal = self._admit(upstream, rest, link, method, call)
+            await self._take_quota(principal)
             rules = self.state.config.snapshot.faults.get(principal.tenant)
             if rules and await self._fault_before(rules, receive, send, upstream, method, rest, principal, call):
                 return
@@ -194,7 +196,7 @@ class Proxy:
         """Pick the call's fault among the tenant's ``rules`` and apply what comes before the
         service is called; True when the fault answered the call (the service is not called)."""
         state = self.state
-        decision = state.faults.decide(rules, upstream.api, method, rest.split("?", 1)[0], principal.client_id)
+        decision = await state.faults.decide(rules, upstream.api, method, rest.split("?", 1)[0], principal.client_id)
         if decision is None:
             return False
         call.fault = decision.journal_note()
@@ -337,10 +339,14 @@ class Proxy:
                 f"Ứng dụng không được phép gọi {method} tới API {upstream.api}",
                 code="SCOPE_NOT_ALLOWED",
             )
+
+    async def _take_quota(self, principal: Principal) -> None:
         consumer = self.state.config.snapshot.consumers.get(principal.client_id)
-        if consumer is None:
+        if consumer is None or principal.kind != "consumer":
             return
         wait = self.state.buckets.take(consumer)
+        if wait == LEASE:  # shared buckets: lease tokens from the database first
+            wait = await self.state.buckets.lease(consumer)
         if wait is not None:
             raise RateLimited(
                 f"Quota of consumer {consumer.client_id} exceeded; retry after {wait} s",

@@ -60,6 +60,23 @@ class GatewaySettings(ServiceSettings):
     journal_size: int = 2000
     journal_max_tenants: int = 200
 
+    #: Keep the journal, the quota buckets and the fault rules' counters in the database,
+    #: shared by every replica. ``None`` (unset): when the database is PostgreSQL.
+    shared_state: bool | None = None
+    #: Shared journal: seconds between batched writes, entries that trigger a write at once,
+    #: oldest entry kept (seconds), and how long a read waits for other replicas' batches
+    #: (``None``: twice the flush interval; only when another replica is alive).
+    journal_flush_s: float = Field(0.1, gt=0, le=5)
+    journal_flush_batch: int = Field(500, ge=1)
+    journal_max_age_s: float = Field(86_400.0, gt=0)
+    journal_settle_s: float | None = Field(None, ge=0, le=10)
+    #: Shared quotas: seconds of the consumer's rate a replica leases from the shared bucket at once.
+    quota_lease_s: float = Field(0.1, ge=0, le=5)
+
+    def shares_state(self, dialect: str) -> bool:
+        """Whether the journal, quotas and fault counters live in the database (``dialect``)."""
+        return dialect == "postgresql" if self.shared_state is None else self.shared_state
+
     @property
     def auth_required(self) -> bool:
         return self.mode == "shared" if self.require_auth is None else self.require_auth

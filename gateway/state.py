@@ -2,7 +2,9 @@
 
 :class:`GatewayState` holds the settings, the route table, the database, the in-memory
 configuration, the authenticator, the consumers' token buckets, the fault engine, the
-journal, the metrics and the pool of connections to the services, and the operations both
+journal (the last three in memory, or in the database when the state is shared between
+replicas: see :meth:`GatewaySettings.shares_state`), the metrics and the pool of
+connections to the services, and the operations both
 halves use: reloading the configuration, deleting used-up fault rules, and the gateway's
 own signed calls to the services (one, or every one at once). :mod:`gateway.app` builds it
 and hands it to :class:`gateway.proxy.Proxy` and to :func:`gateway.control.app.build_control_app`.
@@ -22,11 +24,12 @@ from gateway import service
 from gateway.auth import Authenticator
 from gateway.config import ConfigCache
 from gateway.faults import FaultEngine
-from gateway.journal import GatewayJournal
+from gateway.journal import GatewayJournal, JournalStore
+from gateway.journal_db import DatabaseJournal
 from gateway.metrics import Metrics
 from gateway.models import Base
 from gateway.pool import UpstreamPool
-from gateway.quota import Buckets
+from gateway.quota import Buckets, SharedBuckets
 from gateway.routes import Upstream, upstreams
 from gateway.settings import GatewaySettings
 from vnsandbox.calls import signed_request
@@ -50,9 +53,21 @@ class GatewayState:
         self.auth = Authenticator(
             settings.gateway_secret, settings.admin_key, self.config, require_auth=settings.auth_required
         )
-        self.buckets = Buckets()
-        self.faults = FaultEngine(settings.upstream_timeout_s)
-        self.journal = GatewayJournal(settings.journal_size, settings.journal_max_tenants)
+        self.shared = settings.shares_state(self.db.dialect)
+        self.buckets: Buckets | SharedBuckets = Buckets()
+        self.faults = FaultEngine(settings.upstream_timeout_s, self.db if self.shared else None)
+        self.journal: JournalStore = GatewayJournal(settings.journal_size, settings.journal_max_tenants)
+        self._db_journal: DatabaseJournal | None = None
+        if self.shared:
+            self.buckets = SharedBuckets(self.db, settings.quota_lease_s)
+            self.journal = self._db_journal = DatabaseJournal(
+                self.db,
+                settings.journal_size,
+                max_age_s=settings.journal_max_age_s,
+                flush_s=settings.journal_flush_s,
+                batch=settings.journal_flush_batch,
+                settle_s=settings.journal_settle_s,
+            )
         self.metrics = Metrics()
         self.pool = UpstreamPool(settings)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -63,6 +78,8 @@ class GatewayState:
     async def start(self) -> None:
         """Open the upstream pool and start reloading the configuration periodically."""
         await self.pool.start()
+        if self._db_journal is not None:
+            await self._db_journal.start()
         self._refresher = asyncio.create_task(self._refresh_loop())
 
     async def stop(self) -> None:
@@ -70,6 +87,8 @@ class GatewayState:
             self._refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refresher
+        if self._db_journal is not None:
+            await self._db_journal.stop()
         await self.pool.stop()
         self.db.dispose()
 
@@ -96,7 +115,7 @@ class GatewayState:
     def schedule_fault_cleanup(self) -> None:
         """Delete "next N" rules used up in this replica, off the hot path."""
         ids = sorted(self.faults.exhausted)
-        self.faults.exhausted.clear()
+        self.faults.exhausted.difference_update(ids)
 
         def work() -> None:
             with self.db.session() as session:

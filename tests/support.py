@@ -239,13 +239,16 @@ class ServiceProcess:
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    #: ``module:factory`` (default: the service's own); ``gateway.app:create_app`` for a gateway.
+    factory: str = ""
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServiceProcess:
-        args = [sys.executable, "-m", "uvicorn", "--factory", f"services.{self.name}.app:create_app"]
+        factory = self.factory or f"services.{self.name}.app:create_app"
+        args = [sys.executable, "-m", "uvicorn", "--factory", factory]
         args += ["--port", str(self.port), "--log-level", "warning", "--http", HTTP_PROTOCOL]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **self.env}, stdout=log, stderr=log)

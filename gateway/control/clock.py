@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -32,7 +33,7 @@ async def reset(request: Request, who: Controller) -> dict[str, Any]:
         return service.clear_faults(session, who.tenant)
 
     rules = await in_db(gw, work)
-    cleared = gw.journal.clear(who.tenant)
+    cleared = await asyncio.to_thread(gw.journal.clear, who.tenant)
     await gw.reload()
     return {"tenant": who.tenant, "services": services, "fault_rules_removed": rules, "journal_cleared": cleared}
 

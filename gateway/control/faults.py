@@ -27,7 +27,7 @@ def _fault_out(gw: GatewayState, row: models.FaultRule) -> FaultOut:
         seed=row.seed,
         params=dict(row.params),
         created_at=row.created_at,
-        fired=gw.faults.fired(row.id),
+        fired=gw.faults.fired(row.id, row.fired),
     )
 
 

@@ -44,7 +44,8 @@ def journal_read(
 ) -> dict[str, Any]:
     """Every call with its consumer, request id, upstream, status, latency and injected fault.
 
-    Retention: the newest ``GATEWAY_JOURNAL_SIZE`` calls per tenant, in this replica.
+    Retention: the newest ``GATEWAY_JOURNAL_SIZE`` calls per tenant; on PostgreSQL shared by
+    every replica (the same answer whichever replica reads it).
     """
     gw = state_of(request)
     q = GatewayQuery(

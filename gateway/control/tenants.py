@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -149,7 +150,7 @@ async def tenant_delete(tenant: str, request: Request, who: Controller) -> dict[
     await in_db(gw, lambda s: service.get_tenant(s, tenant))
     services = await gw.fan_out("POST", "/_sandbox/reset", tenant=tenant, consumer=who.client_id)
     deleted = await in_db(gw, lambda s: service.delete_tenant(s, tenant))
-    journal_cleared = gw.journal.clear(tenant)
+    journal_cleared = await asyncio.to_thread(gw.journal.clear, tenant)
     await gw.reload()
     complete = all(v["status"] == 200 for v in services.values())
     return {
@@ -250,7 +251,7 @@ async def consumer_quota(client_id: str, body: Quota, request: Request, who: Con
         return _consumer_out(row)
 
     out = await in_db(gw, work)
-    gw.buckets.forget(client_id)
+    await asyncio.to_thread(gw.buckets.forget, client_id)
     await gw.reload()
     return out
 
@@ -264,6 +265,6 @@ async def consumer_quota(client_id: str, body: Quota, request: Request, who: Con
 async def consumer_delete(client_id: str, request: Request, who: Controller) -> dict[str, Any]:
     gw = state_of(request)
     await in_db(gw, lambda s: service.delete_consumer(s, who.tenant, client_id))
-    gw.buckets.forget(client_id)
+    await asyncio.to_thread(gw.buckets.forget, client_id)
     await gw.reload()
     return {"client_id": client_id, "deleted": True}

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,26 @@ def gateway_settings(sandbox: SandboxProcesses, database_url: str, data_dir: Pat
     }
     values.update(overrides)
     return GatewaySettings(**values)
+
+
+@contextmanager
+def two_replicas(
+    sandbox: SandboxProcesses, database_url: str, data_dir: Path, **overrides: Any
+) -> Iterator[tuple[TestClient, TestClient]]:
+    """Two gateway replicas on one database. A long refresh interval: a replica sees the other's
+    configuration after :func:`reload_config`, not by waiting."""
+    one = Gateway(gateway_settings(sandbox, database_url, data_dir, config_refresh_s=3600, **overrides))
+    two = Gateway(gateway_settings(sandbox, database_url, data_dir, config_refresh_s=3600, **overrides))
+    with TestClient(one, raise_server_exceptions=False) as c1, TestClient(two, raise_server_exceptions=False) as c2:
+        yield c1, c2
+
+
+def reload_config(client: TestClient) -> None:
+    """Reload a replica's configuration now, as its periodic reload would."""
+    gw = client.app
+    assert isinstance(gw, Gateway)
+    gw.state.config.refresh()
+    gw.state.after_reload()
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.app import Gateway
-from tests.gateway.conftest import ADMIN_KEY, create_tenant, expect_error, gateway_settings
+from tests.gateway.conftest import (
+    ADMIN_KEY,
+    create_tenant,
+    expect_error,
+    gateway_settings,
+    reload_config,
+    two_replicas,
+)
 from tests.support import SandboxProcesses
 
 
@@ -17,18 +24,8 @@ from tests.support import SandboxProcesses
 def replicas(
     sandbox: SandboxProcesses, gateway_database_url: str, tmp_path: Path
 ) -> Iterator[tuple[TestClient, TestClient]]:
-    # A long refresh interval: the test reloads explicitly instead of waiting.
-    one = Gateway(gateway_settings(sandbox, gateway_database_url, tmp_path, config_refresh_s=3600))
-    two = Gateway(gateway_settings(sandbox, gateway_database_url, tmp_path, config_refresh_s=3600))
-    with TestClient(one, raise_server_exceptions=False) as c1, TestClient(two, raise_server_exceptions=False) as c2:
-        yield c1, c2
-
-
-def _reload(client: TestClient) -> None:
-    gw = client.app
-    assert isinstance(gw, Gateway)
-    gw.state.config.refresh()
-    gw.state.after_reload()
+    with two_replicas(sandbox, gateway_database_url, tmp_path) as pair:
+        yield pair
 
 
 def test_consumer_registered_through_one_replica_is_accepted_by_another_after_its_reload(
@@ -37,7 +34,7 @@ def test_consumer_registered_through_one_replica_is_accepted_by_another_after_it
     one, two = replicas
     tenant = create_tenant(one)
     expect_error(two.get("/vneid/v1/", headers=tenant.auth), 401, "INVALID_TOKEN")
-    _reload(two)
+    reload_config(two)
     assert two.get("/vneid/v1/", headers=tenant.auth).status_code == 200
     assert two.get("/vneid/v1/", headers={"x-api-key": tenant.api_key}).status_code == 200
 
@@ -47,19 +44,21 @@ def test_fault_rule_added_through_one_replica_applies_in_another_after_its_reloa
 ) -> None:
     one, two = replicas
     tenant = create_tenant(one)
-    _reload(two)
+    reload_config(two)
     assert tenant.post("/_sandbox/faults", json={"kind": "error", "api": "dvcqg"}).status_code == 201
     assert two.get("/dvcqg/v1/", headers=tenant.auth).status_code == 200
-    _reload(two)
+    reload_config(two)
     assert two.get("/dvcqg/v1/", headers=tenant.auth).status_code == 503
 
 
-def test_deleted_tenant_is_refused_by_every_replica_after_its_reload(replicas: tuple[TestClient, TestClient]) -> None:
+def test_deleted_tenant_is_refused_by_every_replica_after_its_reload(
+    replicas: tuple[TestClient, TestClient],
+) -> None:
     one, two = replicas
     tenant = create_tenant(one)
-    _reload(two)
+    reload_config(two)
     assert tenant.delete(f"/_sandbox/tenants/{tenant.tenant}").status_code == 200
-    _reload(two)
+    reload_config(two)
     expect_error(two.get("/vneid/v1/", headers=tenant.auth), 401, "INVALID_TOKEN")
 
 
