@@ -31,7 +31,7 @@ RUN useradd --system --uid 10001 sandbox && mkdir -p /data && chown 10001 /data
 USER 10001
 ENV SANDBOX_DATA_DIR=/data
 VOLUME ["/data"]
-EXPOSE 8000 8001 8002 8003
+EXPOSE 8000 8001 8002 8003 8004 8005
 # Ready once the gateway and every service behind it answer (the gateway's own readiness).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=10 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/_sandbox/ready', timeout=3)"]
