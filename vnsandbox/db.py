@@ -16,11 +16,11 @@ from __future__ import annotations
 import json
 import os
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -47,9 +47,12 @@ from sqlalchemy.orm import (
     with_loader_criteria,
 )
 from sqlalchemy.pool import StaticPool
+from starlette.concurrency import run_in_threadpool
 
 from vnsandbox.context import current_tenant
 from vnsandbox.errors import SandboxError
+
+T = TypeVar("T")
 
 #: The first Alembic revision of every service (control-plane tables).
 CONTROL_VERSIONS = Path(__file__).parent / "migration_versions"
@@ -283,6 +286,23 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+async def in_unit_of_work(request: Request, work: Callable[[Session], T]) -> T:
+    """Run ``work`` with the request's unit of work (as :data:`SessionDep` gives it: scoped to
+    the request's tenant, committed when ``work`` returns) in one worker thread.
+
+    For an ``async def`` endpoint whose whole database work is synchronous: one thread-pool
+    hop per request instead of three (entering and leaving the session dependency, then the
+    endpoint), which is most of a short read's framework cost."""
+    db: Database = request.app.state.db
+    tenant = current_tenant()
+
+    def run() -> T:
+        with db.session() as session:
+            return work(scope_to_tenant(session, tenant))
+
+    return await run_in_threadpool(run)
 
 
 def dumps(value: Any) -> str:

@@ -17,9 +17,9 @@ from functools import lru_cache
 from typing import Any
 
 import jwt
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from services.dossier.errors import Code, DvcqgError, detail
 from services.dossier.models import SyncSession, Unit
@@ -265,6 +265,40 @@ def gateway_token_client(token: str, gateway_secret: str, tenant: str, now: date
     return str(claims["sub"])
 
 
+def _unit_with_family(
+    session: Session, tenant: str, settings: DossierSettings, column: Any, value: str
+) -> tuple[Unit, frozenset[str]] | None:
+    """The unit whose ``column`` equals ``value``, with its family's codes, in one round trip.
+
+    One statement reads the unit, the codes of the unit and its sub-units (a recursive CTE,
+    cycles ended by ``UNION``) and, in embedded mode, whether the development unit exists;
+    when it does not, it is created and the statement read again (it may be the unit asked
+    for). Several units matching (two with one API key): the first by id, as before, and its
+    family read on its own."""
+    family = select(Unit.code.label("code")).where(Unit.tenant == tenant, column == value).cte("family", recursive=True)
+    child = aliased(Unit)
+    family = family.union(select(child.code).where(child.tenant == tenant, child.parent_code == family.c.code))
+    codes = select(func.aggregate_strings(family.c.code, ",")).scalar_subquery()
+    stmt = select(Unit, codes).where(Unit.tenant == tenant).order_by(Unit.id)
+    wanted = column == value
+    if settings.dev_unit_enabled:
+        rows = session.execute(stmt.where(or_(wanted, Unit.code == DEV_UNIT_CODE))).all()
+        if any(u.code == DEV_UNIT_CODE for u, _ in rows):
+            rows = [r for r in rows if getattr(r[0], column.key) == value]
+        else:
+            ensure_dev_unit(session, tenant, settings)
+            rows = session.execute(stmt.where(wanted)).all()
+    else:
+        rows = session.execute(stmt.where(wanted)).all()
+    matches = list(rows)
+    if not matches:
+        return None
+    unit, joined = matches[0]
+    if len(matches) > 1:
+        return unit, unit_family(session, tenant, unit.code)
+    return unit, frozenset(joined.split(",")) if joined else frozenset({unit.code})
+
+
 def authenticate(
     session: Session,
     tenant: str,
@@ -276,33 +310,35 @@ def authenticate(
 ) -> Caller:
     """Resolve a session token, a bearer (gateway access token, unit API key or session) or
     a gateway client (``consumer``, passed only when the gateway's signature over it checked
-    out). A gateway client acts for the unit whose ``gateway_client_id`` names it."""
-    ensure_dev_unit(session, tenant, settings)
-    unit: Unit | None = None
+    out). A gateway client acts for the unit whose ``gateway_client_id`` names it.
+
+    A unit API key or a gateway client costs one read (the unit and its family together,
+    :func:`_unit_with_family`); a session token one more."""
+    found: tuple[Unit, frozenset[str]] | None = None
     row: SyncSession | None = None
     token = session_token
     if not token and bearer and bearer.count(".") == 2:
         client_id = gateway_token_client(bearer, settings.gateway_secret, tenant, now_naive(session, tenant))
-        unit = session.scalar(select(Unit).where(Unit.tenant == tenant, Unit.gateway_client_id == client_id))
-        if unit is None:
+        found = _unit_with_family(session, tenant, settings, Unit.gateway_client_id, client_id)
+        if found is None:
             raise DvcqgError(
                 Code.TOKEN_INVALID,
                 f"Gateway client {client_id} acts for no unit (set the unit's gateway_client_id)",
                 f"Ứng dụng {client_id} chưa gắn với đơn vị nào",
             )
     elif not token and bearer:
-        unit = session.scalar(select(Unit).where(Unit.tenant == tenant, Unit.api_key == bearer))
-        if unit is None:
+        found = _unit_with_family(session, tenant, settings, Unit.api_key, bearer)
+        if found is None:
             token = bearer
-    if unit is None and token:
+    if found is None and token:
         row = session.scalar(select(SyncSession).where(SyncSession.tenant == tenant, SyncSession.token == token))
         if row is None or row.revoked:
             raise DvcqgError(Code.TOKEN_INVALID if bearer and not session_token else Code.SESSION_INVALID)
         if row.expires_at <= now_naive(session, tenant):
             raise DvcqgError(Code.SESSION_EXPIRED)
-        unit = get_unit(session, tenant, row.unit_code)
-    if unit is None and consumer:
-        unit = session.scalar(select(Unit).where(Unit.tenant == tenant, Unit.gateway_client_id == consumer))
-    if unit is None:
+        found = _unit_with_family(session, tenant, settings, Unit.code, row.unit_code)
+    if found is None and consumer:
+        found = _unit_with_family(session, tenant, settings, Unit.gateway_client_id, consumer)
+    if found is None:
         raise DvcqgError(Code.SESSION_MISSING)
-    return Caller(unit, unit_family(session, tenant, unit.code), row)
+    return Caller(found[0], found[1], row)
