@@ -131,6 +131,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: Connections kept open: as many as the worker threads that use them (AnyIO's default limit is 40),
+#: so a burst of requests does not open and close a connection each (a new SQLite connection also
+#: re-reads the schema; a new PostgreSQL one forks a backend).
+POOL: dict[str, Any] = {"pool_size": 40, "max_overflow": 10}
+
+
 def make_engine(url: str) -> Engine:
     """Engine for ``url``; SQLite files get WAL, foreign keys and a busy timeout."""
     if url.startswith("sqlite"):
@@ -141,13 +147,13 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 10},
-            poolclass=StaticPool if memory else None,
+            **({"poolclass": StaticPool} if memory else POOL),
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **POOL)
 
 
 class Database:
