@@ -17,9 +17,9 @@ from functools import lru_cache
 from typing import Any
 
 import jwt
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from services.dossier.errors import Code, DvcqgError, detail
 from services.dossier.models import SyncSession, Unit
@@ -181,23 +181,6 @@ def apply_unit_changes(unit: Unit, body: Mapping[str, Any], outbound: OutboundPo
         unit.gateway_client_id = body["gateway_client_id"]
 
 
-def unit_family(session: Session, tenant: str, code: str) -> frozenset[str]:
-    """The unit and its sub-units (any depth): the codes it may sync for."""
-    rows = session.execute(select(Unit.code, Unit.parent_code).where(Unit.tenant == tenant)).all()
-    children: dict[str, list[str]] = {}
-    for c, p in rows:
-        if p:
-            children.setdefault(p, []).append(c)
-    out = {code}
-    todo = [code]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            if c not in out:
-                out.add(c)
-                todo.append(c)
-    return frozenset(out)
-
-
 # --------------------------------------------------------------------------- auth
 
 
@@ -268,35 +251,38 @@ def gateway_token_client(token: str, gateway_secret: str, tenant: str, now: date
 def _unit_with_family(
     session: Session, tenant: str, settings: DossierSettings, column: Any, value: str
 ) -> tuple[Unit, frozenset[str]] | None:
-    """The unit whose ``column`` equals ``value``, with its family's codes, in one round trip.
+    """The unit whose ``column`` equals ``value`` and the codes of its family, in one read.
 
-    One statement reads the unit, the codes of the unit and its sub-units (a recursive CTE,
-    cycles ended by ``UNION``) and, in embedded mode, whether the development unit exists;
-    when it does not, it is created and the statement read again (it may be the unit asked
-    for). Several units matching (two with one API key): the first by id, as before, and its
-    family read on its own."""
-    family = select(Unit.code.label("code")).where(Unit.tenant == tenant, column == value).cte("family", recursive=True)
-    child = aliased(Unit)
-    family = family.union(select(child.code).where(child.tenant == tenant, child.parent_code == family.c.code))
-    codes = select(func.aggregate_strings(family.c.code, ",")).scalar_subquery()
-    stmt = select(Unit, codes).where(Unit.tenant == tenant).order_by(Unit.id)
+    The one statement reads the matching units, every unit that has a parent (what the
+    family is computed from; a flat tenant has none) and, in embedded mode, the development
+    unit, which is created (and the statement read again) when it is missing. Several units
+    matching (two with one API key): the first by id."""
     wanted = column == value
-    if settings.dev_unit_enabled:
-        rows = session.execute(stmt.where(or_(wanted, Unit.code == DEV_UNIT_CODE))).all()
-        if any(u.code == DEV_UNIT_CODE for u, _ in rows):
-            rows = [r for r in rows if getattr(r[0], column.key) == value]
-        else:
-            ensure_dev_unit(session, tenant, settings)
-            rows = session.execute(stmt.where(wanted)).all()
-    else:
-        rows = session.execute(stmt.where(wanted)).all()
-    matches = list(rows)
-    if not matches:
+    stmt = select(Unit).where(Unit.tenant == tenant, or_(wanted, Unit.parent_code.is_not(None))).order_by(Unit.id)
+    rows = list(session.scalars(stmt.where(or_(wanted, Unit.parent_code.is_not(None), Unit.code == DEV_UNIT_CODE))))
+    if settings.dev_unit_enabled and not any(u.code == DEV_UNIT_CODE for u in rows):
+        ensure_dev_unit(session, tenant, settings)
+        rows = list(session.scalars(stmt))
+    unit = next((u for u in rows if getattr(u, column.key) == value), None)
+    if unit is None:
         return None
-    unit, joined = matches[0]
-    if len(matches) > 1:
-        return unit, unit_family(session, tenant, unit.code)
-    return unit, frozenset(joined.split(",")) if joined else frozenset({unit.code})
+    children: dict[str, list[str]] = {}
+    for u in rows:
+        if u.parent_code:
+            children.setdefault(u.parent_code, []).append(u.code)
+    return unit, _descendants(unit.code, children)
+
+
+def _descendants(code: str, children: Mapping[str, list[str]]) -> frozenset[str]:
+    """``code`` and every code below it in ``children`` (any depth, cycles ignored)."""
+    out = {code}
+    todo = [code]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            if c not in out:
+                out.add(c)
+                todo.append(c)
+    return frozenset(out)
 
 
 def authenticate(
