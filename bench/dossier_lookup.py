@@ -26,6 +26,7 @@ import urllib.request
 from pathlib import Path
 
 from _harness import free_port, load, postgres_database, print_latency_table, start_app, start_factory, stop, wait_http
+from dossier_batch import record
 
 TENANT = "bench"
 API_KEY = "dvcqg-dev-unit-key"
@@ -43,21 +44,7 @@ def post(url: str, body: object) -> dict[str, object]:
 
 def seed(dossier: str) -> None:
     """One received dossier of the development unit."""
-    record = {
-        "MaHoSo": CODE,
-        "MaTTHC": "1.001193",
-        "TenTTHC": "Thủ tục đăng ký khai sinh",
-        "KenhThucHien": 1,
-        "ChuHoSo": "Nguyễn Văn An",
-        "LoaiDoiTuong": 1,
-        "SoGiayToChuHoSo": "001090012345",
-        "DiaChiChuHoSo": "Số 1 Tràng Tiền, Hà Nội",
-        "NgayTiepNhan": "20241115080000",
-        "NgayHenTra": "20241120170000",
-        "TrangThaiHoSo": 2,
-        "DanhSachLePhi": [],
-    }
-    reply = post(f"{dossier}/api/service", {"service": "DongBoHoSoMC", "isUpdating": "False", "data": [record]})
+    reply = post(f"{dossier}/api/service", {"service": "DongBoHoSoMC", "isUpdating": "False", "data": [record(CODE)]})
     if reply.get("error_code") != 0:
         raise RuntimeError(f"seeding the dossier failed: {reply}")
 
