@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 import jwt
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -186,23 +186,6 @@ def apply_unit_changes(unit: Unit, body: Mapping[str, Any], outbound: OutboundPo
         unit.gateway_client_id = body["gateway_client_id"]
 
 
-def unit_family(session: Session, tenant: str, code: str) -> frozenset[str]:
-    """The unit and its sub-units (any depth): the codes it may sync for."""
-    rows = session.execute(select(Unit.code, Unit.parent_code).where(Unit.tenant == tenant)).all()
-    children: dict[str, list[str]] = {}
-    for c, p in rows:
-        if p:
-            children.setdefault(p, []).append(c)
-    out = {code}
-    todo = [code]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            if c not in out:
-                out.add(c)
-                todo.append(c)
-    return frozenset(out)
-
-
 # --------------------------------------------------------------------------- auth
 
 
@@ -270,6 +253,43 @@ def gateway_token_client(token: str, gateway_secret: str, tenant: str, now: date
     return str(claims["sub"])
 
 
+def _unit_with_family(
+    session: Session, tenant: str, settings: DossierSettings, column: Any, value: str
+) -> tuple[Unit, frozenset[str]] | None:
+    """The unit whose ``column`` equals ``value`` and the codes of its family, in one read.
+
+    The one statement reads the matching units, every unit that has a parent (what the
+    family is computed from; a flat tenant has none) and, in embedded mode, the development
+    unit, which is created (and the statement read again) when it is missing. Several units
+    matching (two with one API key): the first by id."""
+    wanted = column == value
+    stmt = select(Unit).where(Unit.tenant == tenant, or_(wanted, Unit.parent_code.is_not(None))).order_by(Unit.id)
+    rows = list(session.scalars(stmt.where(or_(wanted, Unit.parent_code.is_not(None), Unit.code == DEV_UNIT_CODE))))
+    if settings.dev_unit_enabled and not any(u.code == DEV_UNIT_CODE for u in rows):
+        ensure_dev_unit(session, tenant, settings)
+        rows = list(session.scalars(stmt))
+    unit = next((u for u in rows if getattr(u, column.key) == value), None)
+    if unit is None:
+        return None
+    children: dict[str, list[str]] = {}
+    for u in rows:
+        if u.parent_code:
+            children.setdefault(u.parent_code, []).append(u.code)
+    return unit, _descendants(unit.code, children)
+
+
+def _descendants(code: str, children: Mapping[str, list[str]]) -> frozenset[str]:
+    """``code`` and every code below it in ``children`` (any depth, cycles ignored)."""
+    out = {code}
+    todo = [code]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            if c not in out:
+                out.add(c)
+                todo.append(c)
+    return frozenset(out)
+
+
 def authenticate(
     session: Session,
     tenant: str,
@@ -281,33 +301,35 @@ def authenticate(
 ) -> Caller:
     """Resolve a session token, a bearer (gateway access token, unit API key or session) or
     a gateway client (``consumer``, passed only when the gateway's signature over it checked
-    out). A gateway client acts for the unit whose ``gateway_client_id`` names it."""
-    ensure_dev_unit(session, tenant, settings)
-    unit: Unit | None = None
+    out). A gateway client acts for the unit whose ``gateway_client_id`` names it.
+
+    A unit API key or a gateway client costs one read (the unit and its family together,
+    :func:`_unit_with_family`); a session token one more."""
+    found: tuple[Unit, frozenset[str]] | None = None
     row: SyncSession | None = None
     token = session_token
     if not token and bearer and bearer.count(".") == 2:
         client_id = gateway_token_client(bearer, settings.gateway_secret, tenant, now_naive(session, tenant))
-        unit = session.scalar(select(Unit).where(Unit.tenant == tenant, Unit.gateway_client_id == client_id))
-        if unit is None:
+        found = _unit_with_family(session, tenant, settings, Unit.gateway_client_id, client_id)
+        if found is None:
             raise DvcqgError(
                 Code.TOKEN_INVALID,
                 f"Gateway client {client_id} acts for no unit (set the unit's gateway_client_id)",
                 f"Ứng dụng {client_id} chưa gắn với đơn vị nào",
             )
     elif not token and bearer:
-        unit = session.scalar(select(Unit).where(Unit.tenant == tenant, Unit.api_key == bearer))
-        if unit is None:
+        found = _unit_with_family(session, tenant, settings, Unit.api_key, bearer)
+        if found is None:
             token = bearer
-    if unit is None and token:
+    if found is None and token:
         row = session.scalar(select(SyncSession).where(SyncSession.tenant == tenant, SyncSession.token == token))
         if row is None or row.revoked:
             raise DvcqgError(Code.TOKEN_INVALID if bearer and not session_token else Code.SESSION_INVALID)
         if row.expires_at <= now_naive(session, tenant):
             raise DvcqgError(Code.SESSION_EXPIRED)
-        unit = get_unit(session, tenant, row.unit_code)
-    if unit is None and consumer:
-        unit = session.scalar(select(Unit).where(Unit.tenant == tenant, Unit.gateway_client_id == consumer))
-    if unit is None:
+        found = _unit_with_family(session, tenant, settings, Unit.code, row.unit_code)
+    if found is None and consumer:
+        found = _unit_with_family(session, tenant, settings, Unit.gateway_client_id, consumer)
+    if found is None:
         raise DvcqgError(Code.SESSION_MISSING)
-    return Caller(unit, unit_family(session, tenant, unit.code), row)
+    return Caller(found[0], found[1], row)

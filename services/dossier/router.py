@@ -23,7 +23,7 @@ from services.dossier.settings import DossierSettings
 from vnsandbox import bounds
 from vnsandbox.bounds import Amount, PageOffset
 from vnsandbox.context import current_request_id, current_tenant
-from vnsandbox.db import SessionDep
+from vnsandbox.db import SessionDep, in_unit_of_work
 from vnsandbox.openapi import Responses, header_parameter, media_response, merge_extra, secured
 from vnsandbox.service import segment_except, service_index
 from vnsandbox.signing import CONSUMER_HEADER, TENANT_SIGNATURE_HEADER, verify_tenant_assertion
@@ -210,13 +210,13 @@ def _dispatch(request: Request, session: Session, body: Any, name: str | None) -
     openapi_extra=merge_extra(body_doc(ServiceCall), SYNC_AUTH),
     responses=SYNC_ERRORS,
 )
-def call_service(request: Request, session: SessionDep, body: BodyDep) -> JSONResponse:
+async def call_service(request: Request, body: BodyDep) -> JSONResponse:
     """`{"service": "DongBoHoSoMC", "isUpdating": "False", "data": [...]}` and the other services
     (see the index). Authenticate with the `session` header (from `/api/login`) or
     `Authorization: Bearer <unit API key | session>`. Batches answer each record on its own
     (`data[i].error_code`); the top-level code is 0 when all were accepted, 27 when some
     were not, or the single record's own code for a one-record call."""
-    return _dispatch(request, session, body, None)
+    return await in_unit_of_work(request, lambda session: _dispatch(request, session, body, None))
 
 
 @router.post(
@@ -226,14 +226,9 @@ def call_service(request: Request, session: SessionDep, body: BodyDep) -> JSONRe
     openapi_extra=merge_extra(body_doc(ServiceCall), SYNC_AUTH),
     responses=SYNC_ERRORS,
 )
-def call_named_service(
-    service_name: str,
-    request: Request,
-    session: SessionDep,
-    body: BodyDep,
-) -> JSONResponse:
+async def call_named_service(service_name: str, request: Request, body: BodyDep) -> JSONResponse:
     """Same as `/api/service`, with the service taken from the path (`/api/DongBoHoSoMC`)."""
-    return _dispatch(request, session, body, service_name)
+    return await in_unit_of_work(request, lambda session: _dispatch(request, session, body, service_name))
 
 
 @router.get(

@@ -24,7 +24,7 @@ from services.payment.protocol import INIT, OUTCOMES, QUERY, REFUND
 from services.payment.receipts import receipt_pdf
 from services.payment.settings import PaymentSettings
 from vnsandbox.context import current_tenant
-from vnsandbox.db import SessionDep, scope_to_tenant
+from vnsandbox.db import SessionDep, in_unit_of_work, scope_to_tenant
 from vnsandbox.errors import MalformedJSON
 from vnsandbox.middleware import valid_tenant
 from vnsandbox.openapi import Responses, error_responses, media_response, message_body
@@ -33,7 +33,7 @@ from vnsandbox.service import public_base_url, service_index
 from vnsandbox.vn.wiretime import VN_TZ
 
 
-def clean_url(request: Request) -> None:
+async def clean_url(request: Request) -> None:
     """Refuse control characters in the path or query (``FIELD_INVALID``, never a database error)."""
     query = unquote_plus(request.scope.get("query_string", b"").decode("latin-1"))
     schemas.ensure_clean({"path": request.scope.get("path", ""), "query": query})
@@ -132,9 +132,7 @@ def _init(
     request: Request, session: Session, tenant: str, settings: PaymentSettings, body: dict[str, Any]
 ) -> dict[str, Any]:
     service.apply_init_switches(request.app.state.db, session, tenant, settings, body, request.state.journal_notes)
-    payment = service.init(session, tenant, settings, body)
-    partner = partners.find_partner(session, tenant, settings, payment.partner_code)
-    assert partner is not None
+    payment, partner = service.init(session, tenant, settings, body)
     return partner.key.sign("INIT_REPLY", schemas.init_reply(payment, page_url(request, tenant, payment.page_token)))
 
 
@@ -163,12 +161,7 @@ MESSAGES: dict[str, MessageHandler] = {INIT: _init, QUERY: _query, REFUND: _refu
     openapi_extra=message_body(schemas.InitIn, schemas.QueryIn, schemas.RefundIn, example=EXAMPLE_INIT),
     responses=MESSAGE_ERRORS,
 )
-def payments(
-    body: Annotated[Any, Body()],
-    request: Request,
-    session: SessionDep,
-    background: BackgroundTasks,
-) -> JSONResponse:
+async def payments(body: Annotated[Any, Body()], request: Request, background: BackgroundTasks) -> JSONResponse:
     """Every message a partner sends, signed with ``MaXacThuc``.
 
     - **INIT** opens a payment and answers ``error_code`` ``"0"`` with ``UrlThanhToan``, the
@@ -182,9 +175,17 @@ def payments(
     if not isinstance(body, dict):
         raise MalformedJSON("The message must be a JSON object", "Bản tin phải là một đối tượng JSON")
     schemas.ensure_clean(body)
-    msg_type = service.message_type(body)
-    background.add_task(wake, request.app)
-    return JSONResponse(MESSAGES[msg_type](request, session, current_tenant(), _settings(request), body))
+    handler = MESSAGES[service.message_type(body)]
+    tenant, settings = current_tenant(), _settings(request)
+    background.add_task(wake_outbox, request.app)
+    return JSONResponse(
+        await in_unit_of_work(request, lambda session: handler(request, session, tenant, settings, body))
+    )
+
+
+async def wake_outbox(app: Any) -> None:
+    """The outbox worker runs now, after the reply (on the event loop: setting an event needs no thread)."""
+    wake(app)
 
 
 # --- Hosted payment page ------------------------------------------------------------------

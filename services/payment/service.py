@@ -192,8 +192,11 @@ def _new_transaction_id(now: float) -> str:
     return "PG" + wire_time(now)[2:8] + f"{secrets.randbelow(10**12):012d}"
 
 
-def init(session: Session, tenant: str, settings: PaymentSettings, body: Mapping[str, Any]) -> Payment:
-    """Open a payment (INIT). A repeat of the same content returns the same payment."""
+def init(
+    session: Session, tenant: str, settings: PaymentSettings, body: Mapping[str, Any]
+) -> tuple[Payment, PartnerConfig]:
+    """Open a payment (INIT), or, for a repeat of the same content, return the same payment;
+    with the partner that sent it (read once: the reply is signed with its key)."""
     partner = authenticate(session, tenant, settings, body, INIT)
     msg = parse_message(InitIn, dict(body))
     if msg.receipt is not None and msg.receipt.fees:
@@ -205,7 +208,7 @@ def init(session: Session, tenant: str, settings: PaymentSettings, body: Mapping
     fp = fingerprint(body)
     existing = find_payment(session, tenant, partner.code, msg.reference)
     if existing is not None:
-        return _same_or_conflict(existing, fp)
+        return _same_or_conflict(existing, fp), partner
     now = now_ts(session, tenant)
     payment = Payment(
         tenant=tenant,
@@ -237,10 +240,10 @@ def init(session: Session, tenant: str, settings: PaymentSettings, body: Mapping
         existing = find_payment(session, tenant, partner.code, msg.reference)
         if existing is None:
             raise
-        return _same_or_conflict(existing, fp)
+        return _same_or_conflict(existing, fp), partner
     if payment.bank_code in MAGIC_BANKS:
         complete(session, tenant, settings, payment, "success", payment.bank_code, now)
-    return payment
+    return payment, partner
 
 
 def _same_or_conflict(existing: Payment, fp: str) -> Payment:

@@ -1,0 +1,64 @@
+"""How many reads a sync call costs: the caller is resolved in one read, switches in one.
+
+Counted per table the statements touch (the outbox worker's own statements touch neither)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+
+from tests.dossier.conftest import DEV_UNIT, record, register_unit
+from tests.support import TenantClient
+
+SUB_UNIT = "000.01.01.H22"
+
+
+@contextmanager
+def statements(client: TenantClient) -> Iterator[list[str]]:
+    """The SQL statements the service's engine runs inside the block."""
+    engine = client.app.state.db.engine  # type: ignore[union-attr]
+    seen: list[str] = []
+
+    def note(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        seen.append(sql)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_a_caller_by_api_key_and_its_sub_units_are_read_in_one_statement(dossier):
+    sub = register_unit(dossier, SUB_UNIT, MaDonViCha=DEV_UNIT, api_key="sub-unit-key")
+    code = f"{SUB_UNIT}-241115-00001"
+    r = dossier.post(
+        "/api/service",
+        json={"service": "DongBoHoSoMC", "isUpdating": "False", "data": [record(MaHoSo=code)]},
+        headers=bearer(sub["api_key"]),
+    )
+    assert r.json()["error_code"] == 0
+    with statements(dossier) as seen:
+        r = dossier.post(
+            "/api/service", json={"service": "TraCuuHoSo", "MaHoSo": code}, headers=bearer("dvcqg-dev-unit-key")
+        )
+    assert r.json()["error_code"] == 0 and r.json()["data"]["MaHoSo"] == code  # the parent reads its sub-unit's
+    assert len([s for s in seen if "dossier_unit" in s]) == 1
+
+
+def test_a_batch_with_no_switch_set_reads_the_switches_once(dossier):
+    with statements(dossier) as seen:
+        r = dossier.post(
+            "/api/service",
+            json={"service": "DongBoHoSoMC", "isUpdating": "False", "data": [record(1), record(2)]},
+            headers=bearer("dvcqg-dev-unit-key"),
+        )
+    assert r.json()["error_code"] == 0
+    assert len([s for s in seen if "sandbox_switch" in s]) == 1
