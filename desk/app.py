@@ -19,19 +19,9 @@ from fastapi.templating import Jinja2Templates
 from desk.platforms import VN, PlatformError, Platforms
 from desk.settings import DeskSettings
 from desk.store import Store
+from vnsandbox.vn.statuses import STATUS_NAMES
 
-STATUS = {
-    1: "Mới đăng ký",
-    2: "Được tiếp nhận",
-    3: "Không được tiếp nhận",
-    4: "Đang xử lý",
-    5: "Yêu cầu bổ sung giấy tờ",
-    6: "Yêu cầu thực hiện nghĩa vụ tài chính",
-    7: "Công dân yêu cầu rút hồ sơ",
-    8: "Dừng xử lý",
-    9: "Đã xử lý xong",
-    10: "Đã trả kết quả",
-}
+STATUS = STATUS_NAMES
 
 
 @dataclass(frozen=True)
