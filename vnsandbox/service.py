@@ -18,13 +18,11 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import MetaData
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.convertors import CONVERTOR_TYPES, Convertor, register_url_convertor
 
 from vnsandbox import __version__
-from vnsandbox.context import current_tenant
 from vnsandbox.control import router as control_router
-from vnsandbox.db import Database, scope_to_tenant
+from vnsandbox.db import Database
 from vnsandbox.errors import NotFound, SandboxError, install_error_handlers
 from vnsandbox.journal import SECRET_PATHS, Journal, Redaction
 from vnsandbox.logs import configure_logging
@@ -248,23 +246,6 @@ def public_base_url(request: Request) -> str:
     if settings.public_base_url:
         return settings.public_base_url.rstrip("/")
     return str(request.base_url).rstrip("/")
-
-
-async def in_unit_of_work(request: Request, work: Callable[[Session], T]) -> T:
-    """``work(session)`` in the request's unit of work (tenant-scoped, committed at the end,
-    :meth:`vnsandbox.db.Database.session`), in one hop to a worker thread.
-
-    What :data:`vnsandbox.db.SessionDep` and a sync endpoint do, for endpoints that need the
-    database on some calls only (answering the others from memory on the event loop) or want
-    one thread hop instead of three (the dependency's start and end, the endpoint)."""
-    db: Database = request.app.state.db
-    tenant = current_tenant()
-
-    def run() -> T:
-        with db.session() as session:
-            return work(scope_to_tenant(session, tenant))
-
-    return await run_in_threadpool(run)
 
 
 def json_bytes(body: bytes, status_code: int = 200, headers: Mapping[str, str] | None = None) -> Response:

@@ -34,10 +34,10 @@ from services.identity.schemas import (
 from services.identity.service import PopulationCaller
 from services.identity.settings import IdentitySettings
 from vnsandbox.context import current_tenant
-from vnsandbox.db import SessionDep
+from vnsandbox.db import SessionDep, in_unit_of_work
 from vnsandbox.errors import OAuthError
 from vnsandbox.openapi import media_response, secured
-from vnsandbox.service import in_unit_of_work, json_bytes, public_base_url, service_index
+from vnsandbox.service import json_bytes, public_base_url, service_index
 
 router = APIRouter()
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
