@@ -1,8 +1,9 @@
 """Many HTTP POSTs at once under the outbound-URL policy: the outbox's network side.
 
 :class:`ConcurrentPoster` sends a batch of requests concurrently (aiohttp, keep-alive
-connections, at most ``concurrency`` at once) on a private event loop that the calling thread
-runs for the length of the batch, and answers one :class:`Reply` per request, in order.
+connections, at most ``concurrency`` at once) on a private event loop running in its own thread
+(so a caller whose thread already runs an event loop can use it too), and answers one
+:class:`Reply` per request, in order.
 A request marked ``guarded`` goes through the :class:`~vnsandbox.outbound.OutboundPolicy`:
 its URL is checked as written (scheme, host, IP literals) before anything is sent, and a host
 name is resolved by the policy, every address checked, and the connection made to a checked
@@ -19,11 +20,13 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vnsandbox.outbound import OutboundPolicy, OutboundRefused, parse_address
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:  # aiohttp is imported with the first batch: a service that sends nothing starts without it
     import aiohttp
@@ -95,12 +98,20 @@ def _error_text(exc: BaseException, timeout_s: float) -> str:
 
 
 class _Loop:
-    """A private event loop and the sessions bound to it; shut down by :meth:`close` or when
-    its poster is garbage-collected."""
+    """A private event loop in its own thread (started with the first batch) and the sessions
+    bound to it; shut down by :meth:`close` or when its poster is garbage-collected."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
+        self.thread: threading.Thread | None = None
         self.sessions: tuple[OutboundPolicy, aiohttp.ClientSession, aiohttp.ClientSession] | None = None
+
+    def run(self, work: Coroutine[Any, Any, _T]) -> _T:
+        """Run ``work`` on the loop and wait for its result (from any thread, loop or not)."""
+        if self.thread is None:
+            self.thread = threading.Thread(target=self.loop.run_forever, name="vnsandbox-sending", daemon=True)
+            self.thread.start()
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result()
 
     async def close_sessions(self) -> None:
         if self.sessions is not None:
@@ -110,8 +121,13 @@ class _Loop:
             await internal.close()
 
     def close(self) -> None:
-        if not self.loop.is_closed() and not self.loop.is_running():
-            self.loop.run_until_complete(self.close_sessions())
+        if self.loop.is_closed():
+            return
+        if self.thread is not None:
+            asyncio.run_coroutine_threadsafe(self.close_sessions(), self.loop).result(timeout=10)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+        if not self.loop.is_running():
             self.loop.close()
 
 
@@ -137,7 +153,7 @@ class ConcurrentPoster:
 
     def post_all(self, requests: Sequence[Outgoing]) -> list[Reply]:
         with self._lock:
-            return self._state.loop.run_until_complete(self._post_all(requests))
+            return self._state.run(self._post_all(requests))
 
     def close(self) -> None:
         with self._lock:

@@ -1,4 +1,4 @@
-"""Browser fixtures: one Chromium (Debian's, ``/usr/bin/chromium``) per test session, one page
+"""Browser fixtures: one Chromium (Debian's, ``/usr/bin/chromium``) per test module, one page
 shared by the module's tests, and a watcher that fails a test on any console error, page error,
 failed request or error reply in the page."""
 
@@ -54,8 +54,11 @@ class Problems:
         return items
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped: Playwright's sync API keeps an event loop running in the test thread while
+    the browser is open, so the browser closes with its module, before any other module's tests
+    (which may run their own event loop in the same worker) start."""
     if not CHROMIUM.exists():
         if os.environ.get("VNSB_REQUIRE_BROWSER"):
             pytest.fail(f"{CHROMIUM} is missing (./sandbox test installs the Debian package chromium)")
