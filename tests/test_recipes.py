@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from launcher.cli import port_free
-from launcher.topology import GATEWAY
+from launcher.topology import GATEWAY, STARTED
 from tests.support import ROOT, SandboxProcesses, free_port, wait_for
 
 CI = ROOT / "examples" / "ci"
@@ -55,6 +55,18 @@ def _steps(job: str) -> list[dict[str, Any]]:
     return steps
 
 
+def _run_steps(job: str, cwd: Path, env: dict[str, str]) -> list[str]:
+    """Run the job's ``run:`` steps in order (all but the province's own tests); their names."""
+    ran = []
+    for step in _steps(job):
+        if "run" not in step or step.get("name") == PROVINCE_STEP:
+            continue
+        result = _bash(step["run"], cwd, env)
+        assert result.returncode == 0, f"{step['name']}: {result.stderr}"
+        ran.append(step["name"])
+    return ran
+
+
 def test_github_recipe_is_a_valid_workflow() -> None:
     result = _schema_check("vendor.github-workflows", CI / "github-actions.yml")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -79,14 +91,7 @@ def test_github_service_container_is_probed_where_the_image_is() -> None:
 def test_github_service_container_steps_run_against_a_sandbox(sandbox: SandboxProcesses, tmp_path: Path) -> None:
     github_env = tmp_path / "github-env"
     env = {"VNSB_URL": sandbox.gateway, "GITHUB_ENV": str(github_env)}
-    ran = []
-    for step in _steps("with-service-container"):
-        if "run" not in step or step.get("name") == PROVINCE_STEP:
-            continue
-        result = _bash(step["run"], tmp_path, env)
-        assert result.returncode == 0, f"{step['name']}: {result.stderr}"
-        ran.append(step["name"])
-    assert ran == [
+    assert _run_steps("with-service-container", tmp_path, env) == [
         "Wait for the sandbox",
         "Point the province's system at the sandbox",
         "Keep the sandbox's journal as an artefact",
@@ -99,20 +104,15 @@ def test_github_service_container_steps_run_against_a_sandbox(sandbox: SandboxPr
 @pytest.mark.xdist_group("multiprocess")
 def test_github_checkout_steps_start_wait_for_and_stop_the_sandbox(tmp_path: Path) -> None:
     (tmp_path / "vnsandbox").symlink_to(ROOT)  # what the second actions/checkout puts there
-    ports = {p: free_port() for p in ("GATEWAY", "IDENTITY", "DOSSIER", "PAYMENT")}
+    # Every process `up` starts on a free port, so a sandbox already running here is no obstacle.
+    ports = {p.env_prefix.rstrip("_"): free_port() for p in STARTED}
     env = {f"{p}_PORT": str(port) for p, port in ports.items()}
     github_env = tmp_path / "github-env"
     env |= {"VNSB_URL": f"http://127.0.0.1:{ports['GATEWAY']}", "SANDBOX_DATA_DIR": str(tmp_path / "data")}
     # The suite's own environment is in use: the step's ./sandbox must not re-sync it under the running tests.
     env |= {"GITHUB_ENV": str(github_env), "SANDBOX_SKIP_SYNC": "1"}
-    names = []
     try:
-        for step in _steps("with-checkout"):
-            if "run" not in step or step.get("name") == PROVINCE_STEP:
-                continue
-            result = _bash(step["run"], tmp_path, env)
-            assert result.returncode == 0, f"{step['name']}: {result.stderr}"
-            names.append(step["name"])
+        names = _run_steps("with-checkout", tmp_path, env)
     finally:
         if (tmp_path / "sandbox.pid").exists():
             subprocess.run(["kill", (tmp_path / "sandbox.pid").read_text().strip()], check=False)
