@@ -283,6 +283,27 @@ def test_redaction_masks_the_oauth_code_in_forms_and_urls_and_keeps_the_state() 
     assert NO_SECRET_PATHS.headers([("Location", "/cb?code=abc")]) == {"location": "/cb?code=***"}
 
 
+def test_redaction_shows_names_that_only_describe_a_secret_and_masks_the_secrets() -> None:
+    from vnsandbox.journal import NO_SECRET_PATHS
+
+    described = json.loads(
+        NO_SECRET_PATHS.body(
+            b'{"token_endpoint": "https://idp/token", "token_type": "Bearer", "end_session_endpoint": "https://idp/out",'
+            b' "token_endpoint_auth_methods_supported": ["client_secret_basic"], "access_token": "eyJ.x.y",'
+            b' "client_secret": "s3", "session_state": "abc", "refresh_token_expires_in": 600}',
+            "application/json",
+            10_000,
+        )
+        or ""
+    )
+    assert described["token_endpoint"] == "https://idp/token"
+    assert described["token_type"] == "Bearer"
+    assert described["end_session_endpoint"] == "https://idp/out"
+    assert described["token_endpoint_auth_methods_supported"] == ["client_secret_basic"]
+    assert described["refresh_token_expires_in"] == 600
+    assert described["access_token"] == described["client_secret"] == described["session_state"] == "***"
+
+
 SHARED_SECRET = "a-shared-mode-gateway-secret"
 SHARED_ISSUER = "https://sandbox.example.gov.vn/vneid/v1"
 FORGED = {"x-forwarded-host": "evil.example", "x-forwarded-proto": "https", "x-forwarded-prefix": "/phish"}

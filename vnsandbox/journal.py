@@ -59,8 +59,15 @@ SECRET_SEGMENT = "{secret}"
 SECRET_PATHS: dict[str, tuple[str, ...]] = {"payment": ("/pay/*/{secret}",)}
 
 
+#: Names that only describe a secret (where it is sent, its type, its lifetime, what is
+#: supported), such as discovery's ``token_endpoint`` or a token reply's ``token_type``: shown.
+_ABOUT_A_SECRET = re.compile(
+    r"[-_](endpoint|url|uri|iframe|type|types|supported|expires_in|expires_at|ttl_s|ttl)$", re.I
+)
+
+
 def _is_secret_name(name: str) -> bool:
-    return bool(_SECRET_WORDS.search(name))
+    return bool(_SECRET_WORDS.search(name)) and not _ABOUT_A_SECRET.search(name)
 
 
 def _is_secret_param(name: str) -> bool:
