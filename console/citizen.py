@@ -352,7 +352,7 @@ async def dossier_page(request: Request, tenant: Tenant, code: DossierCode) -> R
             "name": STATUS_NAMES.get(h.get("TrangThai") or 0, ""),
             "kind": h.get("kind"),
             "outcome": h.get("outcome"),
-            "note": (h.get("data") or {}).get("NoiDungXuLy", "") if isinstance(h.get("data"), dict) else "",
+            "note": h["data"].get("NoiDungXuLy") if isinstance(h.get("data"), dict) else None,
         }
         for h in dossier.get("LichSu", [])
     ]
