@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import httpx
 from fastapi import APIRouter, File, Form, Path, Request, UploadFile
 from fastapi.responses import Response
 
@@ -18,14 +19,18 @@ from console.i18n import wire_time
 from console.portal import (
     CLIENT_ID,
     CLIENT_NAME,
+    LOGIN_ERRORS,
     MAX_FILE_BYTES,
     MAX_FILES,
     SCOPES,
+    VNEID_UNAVAILABLE,
     Attachments,
     LoginStart,
     actions,
     client_secret,
     id_token_problem,
+    payment_attempts,
+    vneid_down,
 )
 from console.session import SessionCodec
 from console.tokens import inspect
@@ -116,12 +121,32 @@ async def _discovery(gw: GatewayClient, op: Operator) -> dict[str, Any]:
     return meta
 
 
+async def _vneid_unavailable(request: Request, tenant: str, exc: GatewayRefused) -> Response:
+    """The portal's home with the citizen's message: VNeID did not answer, try again later
+    (what VNeID answered in brackets), never a technical error page."""
+    vi, en = VNEID_UNAVAILABLE
+    return await _portal_page(
+        request,
+        tenant,
+        "citizen_home.html",
+        503,
+        dossiers=[],
+        error=f"{vi} (VNeID: {exc.message_vi})",
+        error_en=f"{en} (VNeID: {exc.message_en})",
+    )
+
+
 @citizen.get("/dang-nhap", summary="Log in with VNeID (to VNeID's login page)")
 async def login(request: Request, tenant: Tenant) -> Response:
     op, gw = operator_of(request, tenant), client_of(request)
     redirect_uri = _base(request, tenant) + "/callback"
-    await _ensure_client(gw, op, client_secret(settings_of(request).gateway_secret, tenant), redirect_uri)
-    meta = await _discovery(gw, op)
+    try:
+        meta = await _discovery(gw, op)
+        await _ensure_client(gw, op, client_secret(settings_of(request).gateway_secret, tenant), redirect_uri)
+    except GatewayRefused as exc:
+        if not vneid_down(exc.reply_status):
+            raise
+        return await _vneid_unavailable(request, tenant, exc)
     start = LoginStart.new()
     url = meta["authorization_endpoint"] + "?" + urlencode(start.params(redirect_uri))
     pending = {"tenant": tenant, "state": start.state, "nonce": start.nonce, "verifier": start.verifier}
@@ -132,8 +157,21 @@ async def login(request: Request, tenant: Tenant) -> Response:
 async def callback(request: Request, tenant: Tenant, code: str = "", state: str = "", error: str = "") -> Response:
     pending = _codec(request).unseal(request.cookies.get(LOGIN_COOKIE), max_age_s=600)
     if error or not code or pending.get("state") != state or pending.get("tenant") != tenant:
-        reason = error or "phiên đăng nhập không hợp lệ (state)"
-        return await _portal_page(request, tenant, "citizen_home.html", 400, dossiers=[], error=reason)
+        vi, en = LOGIN_ERRORS.get(error, (error, error)) if error else ("", "")
+        vi = vi or "phiên đăng nhập không hợp lệ (state)"
+        return await _portal_page(
+            request, tenant, "citizen_home.html", 400, dossiers=[], error=vi, error_en=en or "invalid login (state)"
+        )
+    try:
+        return await _finish_login(request, tenant, code, pending)
+    except GatewayRefused as exc:
+        if not vneid_down(exc.reply_status):
+            raise
+        return await _vneid_unavailable(request, tenant, exc)
+
+
+async def _finish_login(request: Request, tenant: str, code: str, pending: dict[str, Any]) -> Response:
+    """Redeem the code, check the ID token, read userinfo: the citizen is logged in."""
     op, gw = operator_of(request, tenant), client_of(request)
     meta = await _discovery(gw, op)
     form = {
@@ -144,9 +182,9 @@ async def callback(request: Request, tenant: Tenant, code: str = "", state: str 
     }
     secret = client_secret(settings_of(request).gateway_secret, tenant)
     r = await gw.browser_link("POST", meta["token_endpoint"], data=form, auth=(CLIENT_ID, secret))
-    tokens = r.json() if r.status_code == 200 else {}
-    if "id_token" not in tokens:
-        raise PortalError(r.status_code, r.json())
+    tokens = _body(r)
+    if r.status_code != 200 or not isinstance(tokens, dict) or "id_token" not in tokens:
+        raise PortalError(r.status_code, tokens)
     jwks = await gw.json(op, "GET", "/vneid/v1/oauth2/jwks")
     clock = await gw.json(op, "GET", "/_sandbox/clock")
     now = datetime.now(UTC) + timedelta(seconds=float(clock.get("offset_seconds") or 0))
@@ -157,8 +195,8 @@ async def callback(request: Request, tenant: Tenant, code: str = "", state: str 
     info = await gw.browser_link(
         "GET", meta["userinfo_endpoint"], headers={"Authorization": f"Bearer {tokens['access_token']}"}
     )
-    claims = info.json() if info.status_code == 200 else {}
-    if not claims.get("SoDinhDanh"):
+    claims = _body(info)
+    if info.status_code != 200 or not isinstance(claims, dict) or not claims.get("SoDinhDanh"):
         raise PortalError(info.status_code, claims)
     me = {
         "tenant": tenant,
@@ -170,6 +208,14 @@ async def callback(request: Request, tenant: Tenant, code: str = "", state: str 
     }
     response = _set(request, see_other(_base_path(tenant) + "/"), CITIZEN_COOKIE, me, 8 * 3600)
     return _set(request, response, LOGIN_COOKIE, None, 0)
+
+
+def _body(r: httpx.Response) -> Any:
+    """A reply's JSON, or its text when it is not JSON (an error page of a proxy)."""
+    try:
+        return r.json()
+    except ValueError:
+        return r.text[:200]
 
 
 def _base_path(tenant: str) -> str:
@@ -306,11 +352,13 @@ async def dossier_page(request: Request, tenant: Tenant, code: DossierCode) -> R
             "name": STATUS_NAMES.get(h.get("TrangThai") or 0, ""),
             "kind": h.get("kind"),
             "outcome": h.get("outcome"),
+            "note": h["data"].get("NoiDungXuLy") if isinstance(h.get("data"), dict) else None,
         }
         for h in dossier.get("LichSu", [])
     ]
     fees = dossier.get("DanhSachLePhi") or []
     total = sum(int(f.get("SoTien") or f.get("MucPhi") or 0) for f in fees if isinstance(f, dict))
+    payments = await _payments(client_of(request), operator_of(request, tenant), code) if fees else []
     return await _portal_page(
         request,
         tenant,
@@ -322,8 +370,19 @@ async def dossier_page(request: Request, tenant: Tenant, code: DossierCode) -> R
         can=actions(status),
         fees=fees,
         total=total,
+        payments=payments,
         wire_time=wire_time,
     )
+
+
+async def _payments(gw: GatewayClient, op: Operator, code: str) -> list[dict[str, Any]]:
+    """The dossier's payment attempts as PayGov sees them (the portal is its partner, told every
+    outcome): newest first. PayGov not answering leaves the list out, not the page."""
+    try:
+        body = await gw.json(op, "GET", "/paygov/v1/_sandbox/payments", params={"limit": "200"})
+    except GatewayRefused:
+        return []
+    return payment_attempts(body.get("payments", []) if isinstance(body, dict) else [], code)
 
 
 @citizen.post("/ho-so/{code}/rut", summary="Withdraw a dossier")

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from console.gateway import GatewayClient, GatewayRefused, Operator
 from console.i18n import offset_words, vn_time
 from console.sequence import LANES, diagram
-from console.toggles import BY_NAME, PRESETS, active
+from console.toggles import BY_NAME, PRESETS, Preset, active
 from console.tokens import inspect
 from console.web import ROOT, check_origin, client_of, lang_of, operator_of, render, see_other
 
@@ -116,14 +116,18 @@ async def toggle_preset(request: Request, tenant: Tenant, name: str, on: Annotat
     check_origin(request)
     preset = BY_NAME.get(name)
     if preset is not None:
-        op, gw = operator_of(request, tenant), client_of(request)
-        if on == "1":
-            await gw.json(op, "POST", "/_sandbox/faults", json=preset.rule)
-        else:
-            rules = (await gw.json(op, "GET", "/_sandbox/faults")).get("rules", [])
-            for rule_id in active(preset, rules):
-                await gw.json(op, "DELETE", f"/_sandbox/faults/{rule_id}", ok=(200, 204, 404))
+        await set_preset(client_of(request), operator_of(request, tenant), preset, on == "1")
     return see_other(f"{ROOT}/t/{tenant}/faults")
+
+
+async def set_preset(gw: GatewayClient, op: Operator, preset: Preset, on: bool) -> None:
+    """Turn a training fault on (one rule of its shape, unless one exists) or off (all of them)."""
+    rules = (await gw.json(op, "GET", "/_sandbox/faults")).get("rules", [])
+    ids = active(preset, rules)
+    if on and not ids:
+        await gw.json(op, "POST", "/_sandbox/faults", json=preset.rule)
+    for rule_id in [] if on else ids:
+        await gw.json(op, "DELETE", f"/_sandbox/faults/{rule_id}", ok=(200, 204, 404))
 
 
 @operator.post("/faults/{rule_id}/delete", summary="Remove a fault rule")
@@ -161,11 +165,16 @@ async def move_clock(
     check_origin(request)
     op, gw = operator_of(request, tenant), client_of(request)
     if step in ADVANCE:
-        await gw.json(op, "POST", "/_sandbox/clock", json={"advance_seconds": ADVANCE[step]})
+        await advance_clock(gw, op, ADVANCE[step])
     elif step == "reset":
         await gw.json(op, "DELETE", "/_sandbox/clock", ok=(200, 204))
     target = back if back.startswith(f"{ROOT}/t/{tenant}/") and "//" not in back else f"{ROOT}/t/{tenant}/"
     return see_other(target)
+
+
+async def advance_clock(gw: GatewayClient, op: Operator, seconds: int) -> None:
+    """Move the tenant's test clock forward (the gateway and every service follow it)."""
+    await gw.json(op, "POST", "/_sandbox/clock", json={"advance_seconds": seconds})
 
 
 @operator.get("/token", summary="The token debugger")

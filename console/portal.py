@@ -105,3 +105,30 @@ class Attachments:
         if not path.exists():
             return None
         return (self.root / tenant / f"{file_id}.name").read_text(encoding="utf-8"), path.read_bytes()
+
+
+#: What the portal tells a citizen when VNeID does not answer during the login (Vietnamese, English).
+VNEID_UNAVAILABLE = (
+    "VNeID đang gián đoạn nên chưa đăng nhập được. Vui lòng thử lại sau ít phút.",
+    "VNeID is interrupted, so you could not log in. Please try again in a few minutes.",
+)
+#: OpenID Connect errors VNeID may send back to the callback, in the citizen's words.
+LOGIN_ERRORS = {
+    "temporarily_unavailable": VNEID_UNAVAILABLE,
+    "server_error": VNEID_UNAVAILABLE,
+    "access_denied": ("Bạn đã hủy đăng nhập trên VNeID.", "You cancelled the login on VNeID."),
+}
+
+
+def vneid_down(status: int) -> bool:
+    """Whether a refused call to VNeID means VNeID is not answering (an outage, overload), not a
+    problem of this login."""
+    return status >= 500 or status == 429
+
+
+def payment_attempts(payments: list[dict[str, Any]], code: str) -> list[dict[str, Any]]:
+    """The payments opened for dossier ``code`` (PayGov's view of each, as QUERY answers it),
+    newest first, each with ``failed`` (an unsuccessful end: ``TrangThaiGD`` 4)."""
+    mine = [p for p in payments if isinstance(p, dict) and p.get("MaHoSo") == code]
+    mine.sort(key=lambda p: str(p.get("ThoiGianKhoiTao") or ""), reverse=True)
+    return [p | {"failed": str(p.get("TrangThaiGD")) == "4"} for p in mine]

@@ -11,8 +11,18 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from console.gateway import GatewayClient, GatewayRefused, Operator
+from console.operator import advance_clock, set_preset
 from console.portal import Attachments
-from console.scenario import SCENARIOS, UNIT, UNIT_API_KEY, province_records
+from console.scenario import (
+    OPERATOR_ACTIONS,
+    SCENARIOS,
+    UNIT,
+    UNIT_API_KEY,
+    WITHOUT_DOSSIER,
+    province_calls,
+    step_link,
+)
+from console.toggles import BY_NAME
 from console.web import (
     ROOT,
     check_origin,
@@ -72,21 +82,31 @@ async def step_page(request: Request, tenant: Tenant, name: str, number: int) ->
         scenario=scenario,
         number=number,
         step=scenario.steps[number - 1],
+        link=step_link(scenario.steps[number - 1], dossier["MaHoSo"] if dossier else None),
         dossier=dossier,
         status_names=STATUS_NAMES,
         done=request.query_params.get("done") == "1",
     )
 
 
-@presenter.post("/t/{tenant}/trinh-chieu/{name}/{number}", summary="Send the province's step")
+@presenter.post("/t/{tenant}/trinh-chieu/{name}/{number}", summary="Do the step's action (province or operator)")
 async def run_step(request: Request, tenant: Tenant, name: str, number: int) -> Response:
     check_origin(request)
     scenario = SCENARIOS.get(name)
     if scenario is None or not 1 <= number <= len(scenario.steps) or not scenario.steps[number - 1].action:
         return see_other(f"{ROOT}/kich-ban")
     op, gw = operator_of(request, tenant), client_of(request)
+    action = scenario.steps[number - 1].action
+    done = f"{ROOT}/t/{tenant}/trinh-chieu/{name}/{number}?done=1"
+    operator_action = OPERATOR_ACTIONS.get(action)
+    if operator_action is not None:
+        if operator_action.preset:
+            await set_preset(gw, op, BY_NAME[operator_action.preset], operator_action.on)
+        if operator_action.advance_s:
+            await advance_clock(gw, op, operator_action.advance_s)
+        return see_other(done)
     dossier = await _latest_dossier(gw, op)
-    if dossier is None:
+    if dossier is None and action not in WITHOUT_DOSSIER:
         raise GatewayRefused(
             409,
             {
@@ -96,16 +116,19 @@ async def run_step(request: Request, tenant: Tenant, name: str, number: int) -> 
         )
     clock = await gw.json(op, "GET", "/_sandbox/clock")
     now = datetime.now(UTC) + timedelta(seconds=float(clock.get("offset_seconds") or 0))
+    if dossier is None or action in WITHOUT_DOSSIER:
+        dossier = {"MaHoSo": "", "ChuHoSo": ""}
     result_url = _result_file(request, tenant, dossier)
-    for record in province_records(scenario.steps[number - 1].action, dossier["MaHoSo"], now, result_url):
+    for call in province_calls(action, dossier["MaHoSo"], now, result_url):
         await gw.json(
             op,
             "POST",
             "/dvcqg/v1/api/service",
-            json={"service": "DongBoHoSoMC", "isUpdating": "True", "data": [record]},
+            ok=call.ok,
+            json=call.body(),
             headers={"Authorization": f"Bearer {UNIT_API_KEY}", "MaDonVi": UNIT},
         )
-    return see_other(f"{ROOT}/t/{tenant}/trinh-chieu/{name}/{number}?done=1")
+    return see_other(done)
 
 
 def _result_file(request: Request, tenant: str, dossier: dict[str, Any]) -> str:
