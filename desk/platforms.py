@@ -163,7 +163,8 @@ class Platforms:
         return self._session
 
     def dvcqg(self, service: str, **fields: Any) -> dict[str, Any]:
-        """One DVCQG call; logs in again once when the session expired (code 18)."""
+        """One DVCQG call; logs in again once when the session is missing, expired or unknown
+        (codes 11, 12, 13; the session ends on the tenant's test clock too)."""
         for attempt in (1, 2):
             session = self._session or self._login()
             reply = self.http.post(
@@ -172,7 +173,7 @@ class Platforms:
                 json={"service": service, **fields},
             )
             body = body_of(reply, "DVCQG", service)
-            if body.get("error_code") in (16, 18) and attempt == 1:
+            if body.get("error_code") in (11, 12, 13, 16, 18) and attempt == 1:
                 self._session = None
                 continue
             if body.get("error_code") not in (0, 24):  # 24: a replay, already applied
