@@ -116,6 +116,7 @@ EN: dict[str, str] = {
     "Người vận hành": "Operator",
     "Mở trong tab mới": "Open in a new tab",
     "Thực hiện bước của tỉnh": "Send the province's step",
+    "Làm trên bàn làm việc một cửa": "Do it on the officer's one-stop desk",
     "Đã gửi bước của tỉnh.": "The province's step was sent.",
     "Thực hiện bước của người vận hành": "Do the operator's step",
     "Đã thực hiện bước của người vận hành.": "The operator's step was done.",

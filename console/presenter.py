@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from console.gateway import GatewayClient, GatewayRefused, Operator
+from console.handoff import desk_hand_off
 from console.operator import advance_clock, set_preset
 from console.portal import Attachments
 from console.scenario import (
@@ -74,7 +75,8 @@ async def step_page(request: Request, tenant: Tenant, name: str, number: int) ->
     scenario = SCENARIOS.get(name)
     if scenario is None or not 1 <= number <= len(scenario.steps):
         return see_other(f"{ROOT}/kich-ban")
-    dossier = await _latest_dossier(client_of(request), operator_of(request, tenant))
+    op = operator_of(request, tenant)
+    dossier = await _latest_dossier(client_of(request), op)
     return render(
         request,
         "presenter.html",
@@ -86,6 +88,7 @@ async def step_page(request: Request, tenant: Tenant, name: str, number: int) ->
         dossier=dossier,
         status_names=STATUS_NAMES,
         done=request.query_params.get("done") == "1",
+        desk=desk_hand_off(settings_of(request).desk_url, op, dossier),
     )
 
 

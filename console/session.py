@@ -1,5 +1,5 @@
 """The operator's session: the tenants opened in this browser, with their consumer's
-credentials, in one encrypted cookie (Fernet, key derived from ``SANDBOX_GATEWAY_SECRET``).
+credentials, in one sealed cookie (:mod:`vnsandbox.sealed`, key derived from ``SANDBOX_GATEWAY_SECRET``).
 
 The cookie is ``HttpOnly``, ``SameSite=Lax`` and limited to ``/console``, so page scripts and
 other sites' forms never carry it; nothing is stored on the server, so any console replica
@@ -8,16 +8,11 @@ reads it and a restart keeps the operator signed in.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
-
 from console.gateway import Operator
+from vnsandbox.sealed import Sealer
 
 COOKIE = "vnsb_console"
 #: A session is forgotten after this many seconds without use.
@@ -42,32 +37,21 @@ class Session:
 
 class SessionCodec:
     def __init__(self, secret: str) -> None:
-        key = hmac.new(secret.encode(), b"vnsandbox console session", hashlib.sha256).digest()
-        self.fernet = Fernet(base64.urlsafe_b64encode(key))
+        self.sealer = Sealer(secret, "vnsandbox console session")
 
     def dumps(self, session: Session) -> str:
-        data = {"t": {k: list(v) for k, v in session.tenants.items()}}
-        return self.fernet.encrypt(json.dumps(data, separators=(",", ":")).encode()).decode()
+        return self.seal({"t": {k: list(v) for k, v in session.tenants.items()}})
 
     def seal(self, data: dict[str, Any]) -> str:
         """Any small JSON object, encrypted (the citizen's session, a login in progress)."""
-        return self.fernet.encrypt(json.dumps(data, separators=(",", ":")).encode()).decode()
+        return self.sealer.seal(data)
 
     def unseal(self, cookie: str | None, max_age_s: int = MAX_AGE_S) -> dict[str, Any]:
-        if not cookie:
-            return {}
-        try:
-            data = json.loads(self.fernet.decrypt(cookie.encode(), ttl=max_age_s))
-        except (InvalidToken, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+        return self.sealer.unseal(cookie, max_age_s)
 
     def loads(self, cookie: str | None) -> Session:
-        if not cookie:
-            return Session()
         try:
-            data = json.loads(self.fernet.decrypt(cookie.encode(), ttl=MAX_AGE_S))
-            tenants = {str(k): (str(v[0]), str(v[1])) for k, v in data["t"].items()}
-        except (InvalidToken, ValueError, KeyError, TypeError, IndexError):
+            tenants = {str(k): (str(v[0]), str(v[1])) for k, v in self.unseal(cookie)["t"].items()}
+        except (KeyError, TypeError, IndexError, AttributeError):
             return Session()
         return Session(tenants)

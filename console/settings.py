@@ -19,3 +19,6 @@ class ConsoleSettings(ServiceSettings):
     #: Tenants one browser session may hold at once (their credentials live in the
     #: encrypted session cookie, which browsers cap at about 4 kB).
     max_session_tenants: int = 8
+    #: Where browsers reach the officer's desk (desk/, not behind the gateway): the presenter's
+    #: province steps offer to be done there. Empty: no desk (``vnsandbox up`` sets it).
+    desk_url: str = ""

@@ -1,27 +1,49 @@
-"""The officer's screens (Vietnamese): the queue, one dossier with its actions, the error log.
+"""The officer's screens (Vietnamese): the queue, one dossier with its actions, the error log, and
+the officer's sign-in to a tenant of the gateway.
 
-Run: ``uvicorn --factory desk.app:create_app --port 8004`` (``vnsandbox up`` starts it).
+The desk works for the tenant its settings name (``DESK_API_KEY``, or ``DESK_GATEWAY_CLIENT_ID`` and
+``DESK_GATEWAY_CLIENT_SECRET``; none: the embedded gateway's open ``default``) unless the officer
+signs in to another one with that tenant's gateway credentials (``/dang-nhap``): the tenant and its
+credentials then live in the officer's sealed session cookie, and the desk keeps that tenant's own
+store beside the configured one's (``<DESK_DATA_DIR>/desk-tenants/<tenant>.db``).
+
+Run: ``uvicorn --factory desk.app:create_app --port 8005`` (``vnsandbox up`` starts it).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
+import httpx
 from fastapi import FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from desk.platforms import VN, PlatformError, Platforms
+from desk.platforms import GATEWAY, VN, PlatformError, Platforms
 from desk.settings import DeskSettings
 from desk.store import Store
+from vnsandbox.context import DEFAULT_TENANT
+from vnsandbox.middleware import valid_tenant
+from vnsandbox.sealed import Sealer
 from vnsandbox.vn.statuses import STATUS_NAMES
 
 STATUS = STATUS_NAMES
+#: The officer's session: the tenant signed in to and its gateway credentials, sealed.
+COOKIE = "vnsb_desk"
+SESSION_MAX_AGE_S = 12 * 3600
+#: The only POST another site's page may send the desk: the sign-in, which carries its own
+#: credentials (the training console hands a tenant over to the desk that way).
+SIGN_IN = "/dang-nhap"
 
 
 @dataclass(frozen=True)
@@ -58,41 +80,145 @@ def wire_to_text(value: Any) -> str:
 TEMPLATES.env.filters["ngay"] = wire_to_text
 
 
-class Desk:
-    """The desk's parts, shared by its pages: settings, its own store, the platforms."""
+def credentials(api_key: str = "", client_id: str = "", client_secret: str = "") -> dict[str, str]:
+    """A tenant's gateway credentials as the desk's settings name them."""
+    return {"api_key": api_key, "gateway_client_id": client_id, "gateway_client_secret": client_secret}
 
-    def __init__(self, settings: DeskSettings) -> None:
+
+def local_path(target: str) -> str:
+    """Where to go after signing in: a path of the desk itself, never another site."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+class Workspace:
+    """One tenant's desk: the platforms reached with that tenant's credentials, and its own store."""
+
+    def __init__(self, tenant: str, settings: DeskSettings, store: Path) -> None:
+        #: Empty for the tenant the desk's settings name.
+        self.tenant = tenant
         self.settings = settings
-        self.store = Store(settings.data_dir / "desk.db")
+        self.store = Store(store)
         self.platforms = Platforms(settings)
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        s = self.settings
+        return credentials(s.api_key, s.gateway_client_id, s.gateway_client_secret)
 
     def attempt(self, ma_ho_so: str | None, work: Callable[[], Any]) -> tuple[Any, PlatformError | None]:
         """Run a platform call; a refusal goes to the error log and is shown to the officer."""
         try:
             return work(), None
         except PlatformError as exc:
-            self.store.error(datetime.now(VN), ma_ho_so, exc.platform, exc.call, exc.code, exc.message)
-            return None, exc
+            error = exc
+        except httpx.HTTPError as exc:  # no reply at all: the connection was cut or timed out
+            error = PlatformError(GATEWAY, _call_of(exc), "NETWORK", "Không nhận được trả lời từ cổng kết nối")
+        self.store.error(datetime.now(VN), ma_ho_so, error.platform, error.call, error.code, error.message)
+        return None, error
 
-    def page(self, request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-        context = {"settings": self.settings, **context}
+
+def _call_of(exc: httpx.HTTPError) -> str:
+    try:
+        return f"{exc.request.method} {exc.request.url.path}"
+    except RuntimeError:
+        return "?"
+
+
+class Desk:
+    """The desk's parts, shared by its pages: settings, the officer's sessions, the tenants' workspaces."""
+
+    def __init__(self, settings: DeskSettings) -> None:
+        self.settings = settings
+        self.sealer = Sealer(settings.session_secret or secrets.token_urlsafe(32), "vnsandbox desk session")
+        self.configured = Workspace("", settings, settings.data_dir / "desk.db")
+        self._open: OrderedDict[str, Workspace] = OrderedDict()
+        self._lock = threading.Lock()
+        self._configured_tenant = "" if settings.api_key or settings.gateway_client_id else DEFAULT_TENANT
+
+    def close(self) -> None:
+        for ws in (self.configured, *self._open.values()):
+            ws.platforms.close()
+
+    def configured_tenant(self) -> str:
+        """The name of the tenant the settings name (asked of the gateway once)."""
+        if not self._configured_tenant:
+            try:
+                self._configured_tenant = self.configured.platforms.tenant()
+            except (PlatformError, httpx.HTTPError):
+                return ""
+        return self._configured_tenant
+
+    def workspace(self, request: Request) -> Workspace:
+        """The signed-in officer's tenant, else the configured one."""
+        data = self.sealer.unseal(request.cookies.get(COOKIE), SESSION_MAX_AGE_S)
+        tenant = data.get("tenant")
+        if not isinstance(tenant, str) or not valid_tenant(tenant):
+            return self.configured
+        creds = credentials(*(str(data.get(k) or "") for k in ("api_key", "client_id", "client_secret")))
+        with self._lock:
+            ws = self._open.get(tenant)
+            if ws is None or ws.credentials != creds:
+                # A workspace let go is closed by the garbage collector once no request uses it.
+                store = self.settings.data_dir / "desk-tenants" / f"{tenant}.db"
+                ws = Workspace(tenant, self.settings.model_copy(update=creds), store)
+                self._open[tenant] = ws
+            self._open.move_to_end(tenant)
+            while len(self._open) > self.settings.max_open_tenants:
+                self._open.popitem(last=False)
+        return ws
+
+    def sign_in(self, response: Response, request: Request, tenant: str, creds: dict[str, str]) -> Response:
+        if tenant == self.configured_tenant():
+            return self.sign_out(response)
+        sealed = self.sealer.seal(
+            {
+                "tenant": tenant,
+                "api_key": creds["api_key"],
+                "client_id": creds["gateway_client_id"],
+                "client_secret": creds["gateway_client_secret"],
+            }
+        )
+        response.set_cookie(
+            COOKIE,
+            sealed,
+            max_age=SESSION_MAX_AGE_S,
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
+        return response
+
+    @staticmethod
+    def sign_out(response: Response) -> Response:
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    def page(self, request: Request, ws: Workspace, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        context = {"settings": self.settings, "tenant": ws.tenant, **context}
         return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
 
-    def missing(self, request: Request, ma_ho_so: str, error: PlatformError | None = None) -> HTMLResponse:
-        return self.page(request, "missing.html", status_code=404, ma_ho_so=ma_ho_so, error=error)
+    def missing(
+        self, request: Request, ws: Workspace, ma_ho_so: str, error: PlatformError | None = None
+    ) -> HTMLResponse:
+        return self.page(request, ws, "missing.html", status_code=404, ma_ho_so=ma_ho_so, error=error)
 
-    def show(self, request: Request, ma_ho_so: str, **result: Any) -> HTMLResponse:
+    def show(self, request: Request, ws: Workspace, ma_ho_so: str, **result: Any) -> HTMLResponse:
         """The dossier as DVCQG has it now (the desk's copy if DVCQG cannot answer)."""
-        dossier, error = self.attempt(ma_ho_so, lambda: self.platforms.dossier(ma_ho_so))
+        dossier, error = ws.attempt(ma_ho_so, lambda: ws.platforms.dossier(ma_ho_so))
         if dossier:
-            self.store.keep(dossier, datetime.now(VN))
-        dossier = dossier or self.store.get(ma_ho_so)
+            ws.store.keep(dossier, datetime.now(VN))
+        dossier = dossier or ws.store.get(ma_ho_so)
         if dossier is None:
-            return self.missing(request, ma_ho_so, error)
-        errors = [e for e in self.store.errors(200) if e["ma_ho_so"] == ma_ho_so][:10]
-        fee = self.platforms.fee_of(dossier) if int(dossier.get("TrangThaiHoSo") or 0) == 4 else None
+            return self.missing(request, ws, ma_ho_so, error)
+        errors = [e for e in ws.store.errors(200) if e["ma_ho_so"] == ma_ho_so][:10]
+        fee = None
+        if int(dossier.get("TrangThaiHoSo") or 0) == 4:
+            fee, _ = ws.attempt(ma_ho_so, lambda: ws.platforms.fee_of(dossier))
         error = result.pop("error", error)
-        return self.page(request, "dossier.html", dossier=dossier, error=error, errors=errors, fee=fee, **result)
+        return self.page(request, ws, "dossier.html", dossier=dossier, error=error, errors=errors, fee=fee, **result)
 
 
 def create_app(settings: DeskSettings | None = None) -> FastAPI:
@@ -101,27 +227,103 @@ def create_app(settings: DeskSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        desk.platforms.close()
+        desk.close()
 
     app = FastAPI(title="Bàn làm việc một cửa", docs_url=None, redoc_url=None, lifespan=lifespan)
+    _guard(app, desk)
+    _sign_in_pages(app, desk)
     _queue_pages(app, desk)
     _dossier_pages(app, desk)
     return app
 
 
+def _guard(app: FastAPI, desk: Desk) -> None:
+    @app.middleware("http")
+    async def same_site_forms(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """A form post must come from the desk's own pages (the browser names the page's origin),
+        but for the sign-in, which carries the credentials it signs in with."""
+        origin = request.headers.get("origin")
+        if (
+            request.method == "POST"
+            and request.url.path != SIGN_IN
+            and origin not in (None, "null")
+            and urlsplit(origin).netloc != request.headers.get("host", "")
+        ):
+            return desk.page(
+                request,
+                desk.configured,
+                "problem.html",
+                403,
+                title="Biểu mẫu gửi từ trang web khác bị từ chối",
+                detail="A form sent from another site is refused (CROSS_SITE_FORM).",
+            )
+        return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        fields = ", ".join(".".join(str(p) for p in e.get("loc", ())[1:]) for e in exc.errors())
+        return desk.page(
+            request,
+            desk.workspace(request),
+            "problem.html",
+            422,
+            title=f"Dữ liệu nhập không hợp lệ: {fields}",
+            detail=f"Invalid input (VALIDATION_ERROR): {fields}",
+        )
+
+
+def _sign_in_pages(app: FastAPI, desk: Desk) -> None:
+    @app.get(SIGN_IN, response_class=HTMLResponse)
+    def sign_in_page(request: Request, next: str = "/") -> HTMLResponse:
+        return desk.page(request, desk.workspace(request), "sign_in.html", next=local_path(next))
+
+    @app.post(SIGN_IN)
+    def sign_in(
+        request: Request,
+        api_key: Annotated[str, Form(max_length=256)] = "",
+        client_id: Annotated[str, Form(max_length=128)] = "",
+        client_secret: Annotated[str, Form(max_length=256)] = "",
+        next: Annotated[str, Form(max_length=1024)] = "/",
+    ) -> Response:
+        """Sign in with what a gateway consumer presents: its API key, or its client id and secret."""
+        creds = credentials(api_key.strip(), client_id.strip(), client_secret.strip())
+        ws, target = desk.workspace(request), local_path(next)
+        if not creds["api_key"] and not (creds["gateway_client_id"] and creds["gateway_client_secret"]):
+            error = "Nhập khoá API, hoặc mã ứng dụng (client_id) và khoá bí mật (client_secret) của tenant."
+            return desk.page(request, ws, "sign_in.html", 400, next=target, error=error)
+        platforms = Platforms(desk.settings.model_copy(update=creds))
+        try:
+            tenant = platforms.tenant()
+        except PlatformError as exc:
+            error = f"Cổng kết nối không nhận thông tin đăng nhập này (mã {exc.code}): {exc.message}"
+            return desk.page(request, ws, "sign_in.html", 401, next=target, error=error)
+        except httpx.HTTPError:
+            error = f"Không kết nối được tới cổng kết nối {desk.settings.gateway_url}."
+            return desk.page(request, ws, "sign_in.html", 502, next=target, error=error)
+        finally:
+            platforms.close()
+        return desk.sign_in(RedirectResponse(target, status_code=303), request, tenant, creds)
+
+    @app.post("/dang-xuat")
+    def sign_out() -> Response:
+        return desk.sign_out(RedirectResponse("/", status_code=303))
+
+
 def _queue_pages(app: FastAPI, desk: Desk) -> None:
     @app.get("/", response_class=HTMLResponse)
     def queue(request: Request, msg: str = "") -> HTMLResponse:
-        return desk.page(request, "queue.html", dossiers=desk.store.queue(), errors=desk.store.errors(10), msg=msg)
+        ws = desk.workspace(request)
+        return desk.page(request, ws, "queue.html", dossiers=ws.store.queue(), errors=ws.store.errors(10), msg=msg)
 
     @app.post("/nhan-ho-so")
     def poll(request: Request) -> Response:
-        events, error = desk.attempt(None, desk.platforms.new_dossiers)
+        ws = desk.workspace(request)
+        events, error = ws.attempt(None, ws.platforms.new_dossiers)
         if error:
             return RedirectResponse(f"/?msg=Lỗi: {error}", status_code=303)
         for event in events:
             if event.get("HoSo"):
-                desk.store.keep(event["HoSo"], datetime.now(VN))
+                ws.store.keep(event["HoSo"], datetime.now(VN))
         return RedirectResponse(f"/?msg=Đã nhận {len(events)} sự kiện từ Cổng DVCQG", status_code=303)
 
     @app.get("/_desk/health")
@@ -130,39 +332,41 @@ def _queue_pages(app: FastAPI, desk: Desk) -> None:
 
 
 def _dossier_pages(app: FastAPI, desk: Desk) -> None:
-    platforms = desk.platforms
-
     @app.get("/ho-so/{ma_ho_so}", response_class=HTMLResponse)
     def dossier_page(request: Request, ma_ho_so: str) -> HTMLResponse:
-        return desk.show(request, ma_ho_so)
+        return desk.show(request, desk.workspace(request), ma_ho_so)
 
     @app.post("/ho-so/{ma_ho_so}/buoc/{step}", response_class=HTMLResponse)
-    def move(request: Request, ma_ho_so: str, step: str) -> HTMLResponse:
+    def move(request: Request, ma_ho_so: str, step: str) -> Response:
+        ws = desk.workspace(request)
         chosen = STEPS.get(step)
-        dossier = desk.store.get(ma_ho_so)
+        dossier = ws.store.get(ma_ho_so)
         if chosen is None or dossier is None:
-            return desk.missing(request, ma_ho_so)
+            return desk.missing(request, ws, ma_ho_so)
         if step == "tiep-nhan":
-            _, error = desk.attempt(ma_ho_so, lambda: platforms.receive(dossier, desk.settings.processing_days))
+            _, error = ws.attempt(ma_ho_so, lambda: ws.platforms.receive(dossier, ws.settings.processing_days))
         else:
-            _, error = desk.attempt(ma_ho_so, lambda: platforms.move(dossier, chosen.to, chosen.note))
+            _, error = ws.attempt(ma_ho_so, lambda: ws.platforms.move(dossier, chosen.to, chosen.note))
         done = None if error else f"Đã chuyển sang «{STATUS[chosen.to]}»"
-        return desk.show(request, ma_ho_so, error=error, done=done)
+        return desk.show(request, ws, ma_ho_so, error=error, done=done)
 
     @app.post("/ho-so/{ma_ho_so}/xac-minh", response_class=HTMLResponse)
     def verify(request: Request, ma_ho_so: str) -> HTMLResponse:
-        dossier = desk.store.get(ma_ho_so) or {}
+        ws = desk.workspace(request)
+        dossier = ws.store.get(ma_ho_so) or {}
         number, name = str(dossier.get("SoGiayToChuHoSo", "")), str(dossier.get("ChuHoSo", ""))
         purpose = f"tiep-nhan-ho-so-{ma_ho_so}"
-        result, error = desk.attempt(ma_ho_so, lambda: platforms.verify_citizen(number, name, purpose))
-        return desk.show(request, ma_ho_so, error=error, verification=result)
+        result, error = ws.attempt(ma_ho_so, lambda: ws.platforms.verify_citizen(number, name, purpose))
+        return desk.show(request, ws, ma_ho_so, error=error, verification=result)
 
     @app.post("/ho-so/{ma_ho_so}/le-phi", response_class=HTMLResponse)
-    def fees(request: Request, ma_ho_so: str, so_tien: Annotated[int, Form(ge=1, le=10**10)]) -> HTMLResponse:
-        dossier = desk.store.get(ma_ho_so)
+    def fees(request: Request, ma_ho_so: str, so_tien: Annotated[int, Form(ge=1, le=10**10)]) -> Response:
+        ws = desk.workspace(request)
+        dossier = ws.store.get(ma_ho_so)
         if dossier is None:
-            return desk.missing(request, ma_ho_so)
+            return desk.missing(request, ws, ma_ho_so)
         name = "Lệ phí giải quyết thủ tục"
+        platforms = ws.platforms
 
         def work() -> dict[str, Any]:
             listed = [{"LoaiPhiLePhi": 2, "TenPhiLePhi": name, "MucPhi": so_tien}]
@@ -171,5 +375,5 @@ def _dossier_pages(app: FastAPI, desk: Desk) -> None:
             paygov_fee = {"LoaiPhiLePhi": 2, "MaPhiLePhi": "LP01", "TenPhiLePhi": name, "SoTien": so_tien}
             return platforms.request_payment(dossier, [paygov_fee])
 
-        payment, error = desk.attempt(ma_ho_so, work)
-        return desk.show(request, ma_ho_so, error=error, payment=payment)
+        payment, error = ws.attempt(ma_ho_so, work)
+        return desk.show(request, ws, ma_ho_so, error=error, payment=payment)

@@ -2,14 +2,21 @@
 
 Copy this file: every call a province needs for the citizen journey is here, with the wire names
 of domain.md. Nothing in it is specific to the sandbox except the clock read (``sandbox_now``),
-which a production system replaces with its own clock.
+which a production system replaces with its own clock, and ``tenant`` (which sandbox tenant the
+credentials belong to).
+
+The gateway consumer's credentials are configuration like the others: an API key (``X-API-Key``
+on every call), or a client id and secret for which the gateway issues tokens
+(:class:`GatewayToken`).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import uuid
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -36,7 +43,65 @@ class PlatformError(Exception):
     message: str
 
     def __str__(self) -> str:
-        return f"{self.platform} {self.call}: {self.code} {self.message}"
+        return f"{self.platform} từ chối {self.call} (mã {self.code}): {self.message}"
+
+
+#: Who answers when the gateway itself refuses (credentials, quota) rather than a platform.
+GATEWAY = "Cổng kết nối"
+
+
+def body_of(reply: httpx.Response, platform: str, call: str) -> dict[str, Any]:
+    """A reply's JSON object; anything else (an empty or cut reply) is a refusal too."""
+    try:
+        body = reply.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise PlatformError(platform, call, f"HTTP {reply.status_code}", "Trả lời không phải JSON hợp lệ")
+    return body
+
+
+def basic_auth(user: str, password: str) -> str:
+    """An HTTP Basic ``Authorization`` value."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+class GatewayToken(httpx.Auth):
+    """A gateway consumer's client id and secret: a ``client_credentials`` token from the gateway,
+    sent as ``X-Gateway-Token`` (``Authorization`` stays free for the platforms' own credentials),
+    asked for again when the gateway no longer accepts it (it expires, on the tenant's test clock too)."""
+
+    requires_response_body = True
+
+    def __init__(self, gateway_url: str, client_id: str, client_secret: str) -> None:
+        self.url = gateway_url.rstrip("/") + "/oauth2/token"
+        self.authorization = basic_auth(client_id, client_secret)
+        self.token = ""
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        for fresh in (False, True):
+            if fresh or not self.token:
+                reply = yield httpx.Request(
+                    "POST",
+                    self.url,
+                    data={"grant_type": "client_credentials"},
+                    headers={"Authorization": self.authorization},
+                )
+                body = body_of(reply, GATEWAY, "token")
+                if reply.status_code != 200 or "access_token" not in body:
+                    raise PlatformError(GATEWAY, "token", str(body.get("error")), str(body.get("error_description")))
+                self.token = str(body["access_token"])
+            request.headers["X-Gateway-Token"] = self.token
+            response = yield request
+            if response.status_code != 401 or _code(response) not in ("INVALID_TOKEN", "TOKEN_EXPIRED"):
+                return
+
+
+def _code(reply: httpx.Response) -> str:
+    try:
+        return str(reply.json().get("error_code"))
+    except (ValueError, AttributeError):
+        return ""
 
 
 def wire_time(moment: datetime) -> str:
@@ -56,7 +121,12 @@ class Platforms:
     def __init__(self, settings: DeskSettings, transport: httpx.BaseTransport | None = None) -> None:
         self.s = settings
         headers = {"X-API-Key": settings.api_key} if settings.api_key else {}
-        self.http = httpx.Client(base_url=settings.gateway_url, headers=headers, timeout=30, transport=transport)
+        token = None
+        if settings.gateway_client_id:
+            token = GatewayToken(settings.gateway_url, settings.gateway_client_id, settings.gateway_client_secret)
+        self.http = httpx.Client(
+            base_url=settings.gateway_url, headers=headers, auth=token, timeout=30, transport=transport
+        )
         self._session: str | None = None
 
     def close(self) -> None:
@@ -65,8 +135,19 @@ class Platforms:
     # -- the sandbox's test clock (a real system uses its own clock) -------------------------
     def sandbox_now(self) -> datetime:
         reply = self.http.get("/_sandbox/clock")
-        offset = float(reply.json().get("offset_seconds", 0)) if reply.status_code == 200 else 0.0
+        offset = float(body_of(reply, GATEWAY, "clock").get("offset_seconds", 0)) if reply.status_code == 200 else 0.0
         return datetime.now(VN) + timedelta(seconds=offset)
+
+    def tenant(self) -> str:
+        """The sandbox tenant the gateway credentials belong to (the gateway lists the caller's own)."""
+        reply = self.http.get("/_sandbox/tenants")
+        body = body_of(reply, GATEWAY, "tenants")
+        tenants = body.get("tenants")
+        if reply.status_code != 200 or not isinstance(tenants, list) or not tenants:
+            raise PlatformError(
+                GATEWAY, "tenants", str(body.get("error_code", reply.status_code)), str(body.get("message", ""))
+            )
+        return str(tenants[0]["tenant"])
 
     # -- DVCQG: session login, then one endpoint dispatching on "service" --------------------
     def _login(self) -> str:
@@ -75,14 +156,15 @@ class Platforms:
             headers={"MaDonVi": self.s.unit},
             json={"username": self.s.unit_username, "password": self.s.unit_password},
         )
-        body = reply.json()
+        body = body_of(reply, "DVCQG", "login")
         if body.get("error_code") != 0:
             raise PlatformError("DVCQG", "login", str(body.get("error_code")), str(body.get("message")))
         self._session = str(body["session"])
         return self._session
 
     def dvcqg(self, service: str, **fields: Any) -> dict[str, Any]:
-        """One DVCQG call; logs in again once when the session expired (code 18)."""
+        """One DVCQG call; logs in again once when the session is missing, expired or unknown
+        (codes 11, 12, 13; the session ends on the tenant's test clock too)."""
         for attempt in (1, 2):
             session = self._session or self._login()
             reply = self.http.post(
@@ -90,8 +172,8 @@ class Platforms:
                 headers={"MaDonVi": self.s.unit, "session": session},
                 json={"service": service, **fields},
             )
-            body: dict[str, Any] = reply.json()
-            if body.get("error_code") in (16, 18) and attempt == 1:
+            body = body_of(reply, "DVCQG", service)
+            if body.get("error_code") in (11, 12, 13, 16, 18) and attempt == 1:
                 self._session = None
                 continue
             if body.get("error_code") not in (0, 24):  # 24: a replay, already applied
@@ -115,9 +197,9 @@ class Platforms:
     def fee_of(self, dossier: dict[str, Any]) -> int | None:
         """The catalogue's fee for the dossier's procedure and channel (``None``: variable or unknown)."""
         reply = self.http.get(f"/dvcqg/v1/api/tthc/{dossier.get('MaTTHC', '')}")
-        if reply.status_code != 200:
-            return None
-        fee = reply.json()["data"].get("LePhi", {}).get(str(dossier.get("KenhThucHien") or 2))
+        data = body_of(reply, "DVCQG", "tthc").get("data") if reply.status_code == 200 else None
+        fees = data.get("LePhi") if isinstance(data, dict) else None
+        fee = fees.get(str(dossier.get("KenhThucHien") or 2)) if isinstance(fees, dict) else None
         return int(fee) if isinstance(fee, int) else None
 
     def receive(self, dossier: dict[str, Any], days: int) -> None:
@@ -150,17 +232,17 @@ class Platforms:
         token = self.http.post(
             "/vneid/v1/oauth2/token",
             data={"grant_type": "client_credentials", "scope": "population:verify"},
-            auth=(self.s.client_id, self.s.client_secret),
+            headers={"Authorization": basic_auth(self.s.client_id, self.s.client_secret)},
         )
+        body = body_of(token, "VNeID", "token")
         if token.status_code != 200:
-            body = token.json()
-            raise PlatformError("VNeID", "token", body.get("error", "?"), body.get("error_description", ""))
+            raise PlatformError("VNeID", "token", str(body.get("error", "?")), str(body.get("error_description", "")))
         reply = self.http.post(
             "/vneid/v1/population/v1/verify",
-            headers={"Authorization": f"Bearer {token.json()['access_token']}", "X-Purpose": purpose},
+            headers={"Authorization": f"Bearer {body['access_token']}", "X-Purpose": purpose},
             json={"SoDinhDanh": number, "HoVaTen": name},
         )
-        result: dict[str, Any] = reply.json()
+        result = body_of(reply, "VNeID", "verify")
         if reply.status_code != 200:
             code = result.get("MaKetQua") or result.get("error_code") or result.get("error", reply.status_code)
             raise PlatformError("VNeID", "verify", str(code), str(result.get("message", "")))
@@ -196,7 +278,7 @@ class Platforms:
         }
         message["MaXacThuc"] = checksum(self.s.partner_secret, message, INIT_ORDER)
         reply = self.http.post("/paygov/v1/payments", json=message)
-        body: dict[str, Any] = reply.json()
+        body = body_of(reply, "PayGov", "INIT")
         if body.get("error_code") != "0":
             raise PlatformError("PayGov", "INIT", str(body.get("error_code")), str(body.get("message", "")))
         return body

@@ -122,6 +122,8 @@ class Supervisor:
         # The officer's desk is a province's system: it reaches the platforms through the gateway.
         env["DESK_GATEWAY_URL"] = self.url("gateway")
         env["DESK_DATA_DIR"] = str(self.data_dir)
+        # The presenter's province steps can be done on the desk: the console hands the tenant over.
+        env.setdefault("CONSOLE_DESK_URL", self.url("desk"))
         return env
 
     def start(self) -> None:

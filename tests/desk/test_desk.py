@@ -119,3 +119,118 @@ def test_a_fee_the_catalogue_does_not_list_is_refused_and_logged(sandbox, tenant
     page = desk.post(f"/ho-so/{code}/le-phi", data={"so_tien": "1000"})
     assert "DVCQG từ chối DongBoHoSoMC (mã 20)" in page.text
     assert status_on_dvcqg(sandbox, tenant_key, code) == 4
+
+
+# -- the officer's sign-in to another tenant ---------------------------------------------------
+
+
+def another_tenant(sandbox: SandboxProcesses) -> dict[str, str]:
+    """A second tenant: its name and consumer's credentials."""
+    reply = httpx.post(sandbox.gateway + "/_sandbox/tenants", json={"tenant": new_tenant()}, timeout=30)
+    assert reply.status_code == 201, reply.text
+    return {"tenant": reply.json()["tenant"], **reply.json()["consumer"]["credentials"]}
+
+
+def test_an_officer_signed_in_with_client_credentials_works_on_that_tenant_with_its_own_store(
+    sandbox, tenant_key, desk, tmp_path
+) -> None:
+    other = another_tenant(sandbox)
+    code = file_on_portal(sandbox, other["api_key"])
+    form = {"client_id": other["client_id"], "client_secret": other["client_secret"], "next": "/"}
+    page = desk.post("/dang-nhap", data=form)
+    assert page.status_code == 200 and other["tenant"] in page.text
+    assert "Đã nhận 1 sự kiện" in desk.post("/nhan-ho-so").text
+    assert desk.post(f"/ho-so/{code}/buoc/tiep-nhan").status_code == 200
+    assert status_on_dvcqg(sandbox, other["api_key"], code) == 2
+    assert (tmp_path / "desk-tenants" / f"{other['tenant']}.db").is_file()
+    assert "vnsb_desk" in desk.cookies and other["client_secret"] not in desk.cookies["vnsb_desk"]
+
+    # The configured tenant's queue is its own, and signing out returns to it.
+    desk.post("/dang-xuat")
+    assert code not in desk.get("/").text and "tenant theo cấu hình" in desk.get("/").text
+
+
+def test_an_officer_signs_in_with_an_api_key_and_the_token_of_client_credentials_is_renewed(
+    sandbox, tenant_key, desk
+) -> None:
+    other = another_tenant(sandbox)
+    assert other["tenant"] in desk.post("/dang-nhap", data={"api_key": other["api_key"]}).text
+    desk.post("/dang-nhap", data={"client_id": other["client_id"], "client_secret": other["client_secret"]})
+    code = file_on_portal(sandbox, other["api_key"])
+    assert code in desk.get(f"/ho-so/{code}").text
+    # Two days on the tenant's test clock: the gateway token expired, the desk asks for another.
+    moved = httpx.post(
+        sandbox.gateway + "/_sandbox/clock",
+        json={"advance_seconds": 2 * 86400},
+        headers={"X-API-Key": other["api_key"]},
+        timeout=30,
+    )
+    assert moved.status_code == 200, moved.text
+    page = desk.post(f"/ho-so/{code}/buoc/tiep-nhan")
+    assert 'role="alert"' not in page.text, page.text
+    assert status_on_dvcqg(sandbox, other["api_key"], code) == 2
+
+
+def test_a_refused_sign_in_says_why_in_vietnamese_and_keeps_the_officer_where_he_was(sandbox, desk) -> None:
+    other = another_tenant(sandbox)
+    wrong = desk.post("/dang-nhap", data={"client_id": other["client_id"], "client_secret": "sai"})
+    assert wrong.status_code == 401 and "Cổng kết nối không nhận thông tin đăng nhập này" in wrong.text
+    assert "invalid_client" in wrong.text
+    bad_key = desk.post("/dang-nhap", data={"api_key": "khong-co"})
+    assert bad_key.status_code == 401 and "INVALID_API_KEY" in bad_key.text
+    empty = desk.post("/dang-nhap", data={"client_id": other["client_id"]})
+    assert empty.status_code == 400 and "Nhập khoá API, hoặc mã ứng dụng" in empty.text
+    too_long = desk.post("/dang-nhap", data={"api_key": "k" * 300})
+    assert too_long.status_code == 422 and "Dữ liệu nhập không hợp lệ: api_key" in too_long.text
+    assert "vnsb_desk" not in desk.cookies and "tenant theo cấu hình" in desk.get("/").text
+
+
+def test_signing_in_to_the_configured_tenant_is_the_configured_desk(sandbox, tenant_key, desk) -> None:
+    reply = httpx.get(sandbox.gateway + "/_sandbox/tenants", headers={"X-API-Key": tenant_key}, timeout=30)
+    own = reply.json()["tenants"][0]["tenant"]
+    page = desk.post("/dang-nhap", data={"api_key": tenant_key})
+    assert page.status_code == 200 and "tenant theo cấu hình" in page.text and own not in page.text
+    assert "vnsb_desk" not in desk.cookies
+
+
+def test_the_console_hands_a_tenant_over_but_other_sites_forms_are_refused(sandbox, desk) -> None:
+    other = another_tenant(sandbox)
+    code = file_on_portal(sandbox, other["api_key"])
+    console = {"Origin": "http://127.0.0.1:8004"}
+    form = {"client_id": other["client_id"], "client_secret": other["client_secret"], "next": f"/ho-so/{code}"}
+    landed = desk.post("/dang-nhap", data=form, headers=console, follow_redirects=False)
+    assert landed.status_code == 303 and landed.headers["location"] == f"/ho-so/{code}"
+    assert code in desk.get(landed.headers["location"]).text
+    refused = desk.post(f"/ho-so/{code}/buoc/tiep-nhan", headers=console)
+    assert refused.status_code == 403 and "Biểu mẫu gửi từ trang web khác bị từ chối" in refused.text
+    assert status_on_dvcqg(sandbox, other["api_key"], code) == 1
+    assert desk.post(f"/ho-so/{code}/buoc/tiep-nhan", headers={"Origin": "http://testserver"}).status_code == 200
+    elsewhere = desk.post("/dang-nhap", data={**form, "next": "//example.org/x"}, follow_redirects=False)
+    assert elsewhere.headers["location"] == "/"
+
+
+def test_a_reply_cut_by_a_fault_is_shown_as_a_refusal_not_a_crash(sandbox, tenant_key, desk) -> None:
+    code = file_on_portal(sandbox, tenant_key)
+    desk.post("/nhan-ho-so")
+    desk.get(f"/ho-so/{code}")  # the DVCQG session is open
+    rule = {"kind": "malformed", "api": "dvcqg", "method": "POST", "next_n": 1}
+    added = httpx.post(sandbox.gateway + "/_sandbox/faults", json=rule, headers={"X-API-Key": tenant_key}, timeout=30)
+    assert added.status_code in (200, 201), added.text
+    page = desk.post(f"/ho-so/{code}/buoc/tiep-nhan")
+    assert page.status_code == 200
+    assert "DVCQG từ chối DongBoHoSoMC (mã HTTP 200): Trả lời không phải JSON hợp lệ" in page.text
+
+
+def test_the_presenters_hand_off_names_the_desks_sign_in_and_the_dossier() -> None:
+    from console.gateway import Operator
+    from console.handoff import desk_hand_off
+
+    op = Operator("t-1", "c-1", "s-1")
+    hand_off = desk_hand_off("http://127.0.0.1:8005/", op, {"MaHoSo": "000.00.01.H22-261205-90001"})
+    assert hand_off is not None
+    assert hand_off.action == "http://127.0.0.1:8005/dang-nhap"
+    assert hand_off.next == "/ho-so/000.00.01.H22-261205-90001"
+    assert (hand_off.client_id, hand_off.client_secret) == ("c-1", "s-1")
+    assert desk_hand_off("http://127.0.0.1:8005", op, None).next == "/"  # type: ignore[union-attr]
+    assert desk_hand_off("", op, None) is None  # no desk configured
+    assert desk_hand_off("http://127.0.0.1:8005", Operator("default"), None) is None  # an open tenant
