@@ -15,7 +15,6 @@ year 9999) is bounded here, and every schema uses these types rather than a bare
 from __future__ import annotations
 
 import json
-import re
 from itertools import accumulate
 from typing import Annotated, Any
 
@@ -83,9 +82,6 @@ def numbers_in_range(value: Any, limit: float = MAX_COUNT) -> bool:
 
 # -- JSON nesting depth --------------------------------------------------------------------------
 
-#: A complete JSON string (escapes included): brackets inside strings do not nest.
-#: (Runs of ordinary characters are taken in one step: three times faster than one per step.)
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _BRACKETS = b"[]{}"
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in _BRACKETS)
 _STEP = [0] * 256
@@ -104,12 +100,13 @@ def json_depth(raw: bytes | str) -> int:
 
 
 def _outside_strings(data: bytes) -> bytes:
-    """``data`` without its complete JSON strings. Without a backslash every quote opens or
-    closes a string, so splitting at the quotes does it in C (a large batch body in a tenth
-    of the regular expression's time); an unterminated last string stays, as with the
-    regular expression."""
+    """``data`` without its JSON strings, in C: in a string a backslash escapes the next
+    character, so escaped backslashes and quotes go first; every quote left then opens or
+    closes a string, and splitting at the quotes drops what they enclose (an unterminated
+    last string stays, brackets and all). A backslash outside any string (no JSON text has
+    one) may make a text after it look shallower, but ``json.loads`` stops at that backslash."""
     if b"\\" in data:
-        return _STRING.sub(b"", data)
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
     parts = data.split(b'"')
     outside = b"".join(parts[::2])
     return outside if len(parts) % 2 else outside + b'"' + parts[-1]
