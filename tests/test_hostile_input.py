@@ -7,6 +7,7 @@ that never finish (408, against real processes).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import socket
@@ -20,11 +21,13 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.app import Gateway
 from gateway.settings import GatewaySettings
 from tests.support import SandboxProcesses, TenantClient, free_port
-from vnsandbox.bounds import MAX_CLOCK_OFFSET_S
+from vnsandbox.bounds import MAX_CLOCK_OFFSET_S, json_depth
 from vnsandbox.journal import redact_body
 
 DEEP = [1000, 100_000]
@@ -498,3 +501,37 @@ def test_a_body_that_never_finishes_is_answered_408(
     head, _, body = reply.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408"), reply[:300]
     assert b'"error_code":"REQUEST_TIMEOUT"' in body
+
+
+def _parsed_depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_parsed_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_parsed_depth, value), default=0)
+    return 0
+
+
+_JSON_TEXTS = st.text(alphabet=st.sampled_from('ab[]{}"\\:,ệ\n'), max_size=8)
+_JSON_VALUES = st.recursive(
+    st.none() | st.integers() | _JSON_TEXTS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_JSON_TEXTS, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_JSON_VALUES, ascii_only=st.booleans())
+def test_json_depth_is_the_nesting_of_the_parsed_value_whatever_the_strings_hold(value: Any, ascii_only: bool) -> None:
+    # Strings full of brackets, quotes and backslashes do not nest; escaped or not (\u1ec7).
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    assert json_depth(text) == _parsed_depth(value)
+    assert json_depth(text.encode()) == _parsed_depth(value)
+
+
+@pytest.mark.parametrize(
+    "text, depth",
+    [('["]"]', 1), ('[["\\"[["]]', 2), ('"\\\\" [[', 2), ('["[', 2), ('[["\\"[[', 4), ("", 0)],
+)
+def test_json_depth_of_a_broken_text_counts_every_bracket_outside_its_complete_strings(text: str, depth: int) -> None:
+    # An unterminated string is not a string: its brackets count (the parser refuses the text anyway).
+    assert json_depth(text) == depth

@@ -24,6 +24,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
@@ -66,7 +67,9 @@ _ABOUT_A_SECRET = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)
 def _is_secret_name(name: str) -> bool:
+    """(Cached: a batch body repeats the same few field names hundreds of times.)"""
     return bool(_SECRET_WORDS.search(name)) and not _ABOUT_A_SECRET.search(name)
 
 

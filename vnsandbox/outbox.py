@@ -45,7 +45,7 @@ from dataclasses import dataclass, fields
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, FastAPI, Query, Request
-from sqlalchemy import Row, and_, func, or_, select, text
+from sqlalchemy import Row, and_, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from vnsandbox import bounds, clock
@@ -226,7 +226,21 @@ def attempts_of(session: Session, tenant: str, delivery_id: str) -> list[Attempt
     )
 
 
-ResultHook = Callable[[Session, Delivery, bool], None]
+@dataclass(frozen=True)
+class Outcome:
+    """What a round recorded of one delivery: the delivery as it now stands (status, attempts,
+    last status and error), whether its reply was accepted, and the attempt's duration and the
+    reply's first bytes (as kept with the attempt)."""
+
+    delivery: Delivery
+    ok: bool
+    duration_ms: float
+    response_body: str | None
+
+
+#: Called once per round with every recorded outcome, in the round's unit of work (so what it
+#: writes is committed with the results).
+ResultHook = Callable[[Session, Sequence[Outcome]], None]
 
 
 def delivery_headers(row: Delivery, body: bytes) -> dict[str, str]:
@@ -326,13 +340,15 @@ class OutboxSender:
             chosen = _first_of_each_ref(session.execute(stmt), self.batch)
             if not chosen:
                 return []
-            rows = list(session.scalars(select(Delivery).where(Delivery.id.in_(chosen))))
+            # One statement marks every chosen row in flight and answers it.
+            taken = (
+                update(Delivery)
+                .where(Delivery.id.in_(chosen))
+                .values(status=DELIVERING, lease_until=real_now + self.policy.lease_s, attempts=Delivery.attempts + 1)
+                .returning(Delivery)
+            )
+            rows = list(session.scalars(taken, execution_options={"synchronize_session": False}))
             rows.sort(key=lambda r: (r.next_attempt_ts, r.seq))
-            for row in rows:
-                row.status = DELIVERING
-                row.lease_until = real_now + self.policy.lease_s
-                row.attempts += 1
-            session.flush()
             session.expunge_all()
             return rows
 
@@ -342,37 +358,62 @@ class OutboxSender:
         return Outgoing(row.target_url, body, delivery_headers(row, body), guarded)
 
     def record(self, claimed: Sequence[Delivery], replies: Sequence[Reply]) -> int:
-        """Record the replies of claimed deliveries in one unit of work; returns how many were accepted."""
+        """Record the replies of claimed deliveries in one unit of work (every attempt in one
+        insert, every delivery's new state in one executemany); returns how many were accepted.
+
+        ``claimed`` are the rows :meth:`claim` answered; they are updated in place to the state
+        recorded (what the result hook sees)."""
         accepted_count = 0
         with self.db.session() as session:
-            ids = [c.id for c in claimed]
-            rows = {r.id: r for r in session.scalars(select(Delivery).where(Delivery.id.in_(ids)))}
+            # What may have changed meanwhile: a reset wiped the row, a redelivery raised its attempts.
+            current = {
+                r.id: r
+                for r in session.execute(
+                    select(Delivery.id, Delivery.attempts, Delivery.max_attempts).where(
+                        Delivery.id.in_([c.id for c in claimed])
+                    )
+                )
+            }
             offsets: dict[str, float] = {}
-            for claimed_row, reply in zip(claimed, replies, strict=True):
-                row = rows.get(claimed_row.id)
-                if row is None:  # wiped by a reset meanwhile
+            attempts: list[dict[str, Any]] = []
+            changes: list[dict[str, Any]] = []
+            outcomes: list[Outcome] = []
+            for row, reply in zip(claimed, replies, strict=True):
+                now_row = current.get(row.id)
+                if now_row is None:  # wiped by a reset meanwhile
                     continue
+                row.attempts, row.max_attempts = now_row.attempts, now_row.max_attempts
                 if row.tenant not in offsets:
                     offsets[row.tenant] = clock.offset_seconds(session, row.tenant)
-                accepted_count += self._record_one(session, row, reply, time.time() + offsets[row.tenant])
+                outcome, attempt = self._outcome(row, reply, time.time() + offsets[row.tenant])
+                attempts.append(attempt)
+                changes.append({c: getattr(row, c) for c in _RECORDED})
+                outcomes.append(outcome)
+                accepted_count += outcome.ok
+            if outcomes:
+                session.execute(insert(Attempt), attempts)
+                session.execute(update(Delivery), changes)
+                if self.on_result is not None:
+                    self.on_result(session, outcomes)
         return accepted_count
 
-    def _record_one(self, session: Session, row: Delivery, reply: Reply, now: float) -> bool:
+    def _outcome(self, row: Delivery, reply: Reply, now: float) -> tuple[Outcome, dict[str, Any]]:
+        """The delivery's new state after ``reply`` (set on ``row``) and its attempt's row."""
         status_code, body, error = reply.status_code, reply.body, reply.error
         ok = status_code is not None and accepted(row.accept, status_code, body)
-        session.add(
-            Attempt(
-                delivery_id=row.id,
-                tenant=row.tenant,
-                number=row.attempts,
-                at_ts=now,
-                status_code=status_code,
-                error=error,
-                duration_ms=round(reply.duration_ms, 3),
-                response_body=body[:RESPONSE_BODY_BYTES].decode("utf-8", "replace") or None,
-                accepted=int(ok),
-            )
-        )
+        kept = body[:RESPONSE_BODY_BYTES].decode("utf-8", "replace") or None
+        duration_ms = round(reply.duration_ms, 3)
+        attempt = {
+            "delivery_id": row.id,
+            "tenant": row.tenant,
+            "number": row.attempts,
+            "at_ts": now,
+            "status_code": status_code,
+            "error": error,
+            "duration_ms": duration_ms,
+            "response_body": kept,
+            "accepted": int(ok),
+        }
         row.last_status = status_code
         row.last_error = error if error else (None if ok else f"not accepted ({row.accept})")
         row.lease_until = 0.0
@@ -385,9 +426,7 @@ class OutboxSender:
             row.status = PENDING
             row.next_attempt_ts = now + self.policy.backoff(row.attempts)
         count_delivery("delivered" if ok else "dead" if row.status == DEAD else "retry")
-        if self.on_result is not None:
-            self.on_result(session, row, ok)
-        return ok
+        return Outcome(row, ok, duration_ms, kept), attempt
 
     def run_once(self) -> int:
         """Send every due delivery once; returns how many were attempted."""
@@ -399,6 +438,10 @@ class OutboxSender:
                     return total
                 self.record(rows, self.poster.post_all([self.outgoing(r) for r in rows]))
                 total += len(rows)
+
+
+#: The columns :meth:`OutboxSender.record` writes back (with the primary key).
+_RECORDED = ("id", "status", "lease_until", "last_status", "last_error", "delivered_ts", "next_attempt_ts")
 
 
 def _first_of_each_ref(candidates: Iterable[Row[str, str, str]], limit: int) -> list[str]:

@@ -177,17 +177,33 @@ class ConcurrentPoster:
     async def _post_all(self, requests: Sequence[Outgoing]) -> list[Reply]:
         guarded, internal = await self._current_sessions()
         policy = self._outbound
+        # Each URL as written is judged once per batch (a batch often goes to one receiver).
+        refusals: dict[str, OutboundRefused | ValueError | None] = {}
+        for r in requests:
+            if r.guarded and r.url not in refusals:
+                try:
+                    policy.check_url(r.url)
+                    refusals[r.url] = None
+                except (OutboundRefused, ValueError) as exc:
+                    refusals[r.url] = exc
         return list(
-            await asyncio.gather(*(self._post(guarded if r.guarded else internal, policy, r) for r in requests))
+            await asyncio.gather(
+                *(
+                    self._post(guarded, r, refusals[r.url]) if r.guarded else self._post(internal, r, None)
+                    for r in requests
+                )
+            )
         )
 
-    async def _post(self, session: aiohttp.ClientSession, policy: OutboundPolicy, request: Outgoing) -> Reply:
+    async def _post(
+        self, session: aiohttp.ClientSession, request: Outgoing, refused: OutboundRefused | ValueError | None
+    ) -> Reply:
         import aiohttp
 
         started = time.perf_counter()
         try:
-            if request.guarded:
-                policy.check_url(request.url)
+            if refused is not None:
+                return Reply(None, b"", _error_text(refused, self.timeout_s), (time.perf_counter() - started) * 1000)
             async with session.post(
                 request.url, data=request.body, headers=request.headers, allow_redirects=False
             ) as resp:

@@ -16,16 +16,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, bindparam, func, select, true
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.selectable import LateralFromClause
 
 from services.dossier.accounts import Caller, now_naive
 from services.dossier.errors import Code, DvcqgError, detail, envelope
 from services.dossier.models import Dossier, DossierEvent, RejectedUpdate
 from services.dossier.settings import DossierSettings
 from vnsandbox import switches
-from vnsandbox.db import Switch, write_lock
+from vnsandbox.db import ALL_TENANTS, Switch, write_lock
 
 #: Switch names this service understands (listed by ``/_sandbox/switches``).
 SWITCHES = {
@@ -254,15 +256,53 @@ def locked_dossiers(run: SyncRun, codes: Collection[Any], lock: bool) -> dict[st
     each other crosswise; on SQLite :func:`write_lock` holds the whole file), so a status
     read here is still the status when this call writes: parallel calls on one dossier
     apply one after the other."""
+    wanted = sorted({c for c in codes if isinstance(c, str)})
+    if not wanted:
+        return {}
+    if run.session.get_bind().dialect.name == "postgresql":
+        return _dossiers_by_probe(run, wanted, lock)
     stmt = (
         select(Dossier)
-        .where(Dossier.tenant == run.tenant, Dossier.code.in_(codes))
+        .where(Dossier.tenant == run.tenant, Dossier.code.in_(wanted))
         .order_by(Dossier.id)
         .execution_options(populate_existing=True)
     )
     if lock:
         stmt = stmt.with_for_update()
     return {d.code: d for d in run.session.scalars(stmt)}
+
+
+def _dossiers_by_probe(run: SyncRun, wanted: list[str], lock: bool) -> dict[str, Dossier]:
+    """:func:`locked_dossiers` on PostgreSQL: one probe of the ``(tenant, code)`` index per code.
+
+    ``tenant = … AND code IN (…)`` lets the planner scan every dossier of the tenant instead,
+    and it does whenever its statistics lag behind a table that grew fast (a province loading
+    its backlog) or the session's tenant scope adds its own ``tenant IN (…)`` (which makes a
+    tenant look rarer than it is): a batch then reads the whole tenant. Each code looked up
+    on its own (``LATERAL … LIMIT 1``, equality on the whole unique key) is one index probe
+    whatever the statistics say; the rows to lock are then taken by primary key, in id order.
+    Both statements name their tenant themselves, so they skip the session's scope."""
+    own = {ALL_TENANTS: True}
+    codes = func.unnest(bindparam("codes", wanted, type_=postgresql.ARRAY(String))).table_valued("code")
+    codes = codes.render_derived("wanted")
+
+    def probe(*columns: Any) -> LateralFromClause:
+        one = select(*columns).where(Dossier.tenant == run.tenant, Dossier.code == codes.c.code).limit(1)
+        return one.lateral("match")
+
+    if not lock:
+        match = probe(Dossier)
+        found = aliased(Dossier, match)
+        stmt = select(found).select_from(codes).join(match, true())
+        return {d.code: d for d in run.session.scalars(stmt, execution_options=own | {"populate_existing": True})}
+    match = probe(Dossier.id)
+    ids = list(run.session.scalars(select(match.c.id).select_from(codes).join(match, true()), execution_options=own))
+    if not ids:
+        return {}
+    locked = (
+        select(Dossier).where(Dossier.tenant == run.tenant, Dossier.id.in_(ids)).order_by(Dossier.id).with_for_update()
+    )
+    return {d.code: d for d in run.session.scalars(locked, execution_options=own | {"populate_existing": True})}
 
 
 def record_event(

@@ -6,11 +6,11 @@ webhook through the outbox and kept in the polling inbox until acknowledged.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,7 @@ from services.dossier.models import Dossier, DossierEvent, InboxEvent, PaymentRe
 from services.dossier.settings import DossierSettings
 from services.dossier.sync import fields_of
 from vnsandbox.db import write_lock
-from vnsandbox.outbox import Delivery, enqueue
+from vnsandbox.outbox import Outcome, enqueue
 from vnsandbox.standard_webhooks import header_for
 from vnsandbox.vn import catalogue
 
@@ -80,14 +80,24 @@ def notify_unit(
     return ev
 
 
-def on_delivery_result(session: Session, row: Delivery, ok: bool) -> None:
-    """Outbox hook: a webhook the province accepted (2xx) acknowledges its inbox event."""
-    if not ok:
-        return
-    ev = session.scalar(select(InboxEvent).where(InboxEvent.tenant == row.tenant, InboxEvent.delivery_id == row.id))
-    if ev is not None and ev.acknowledged_at is None:
-        ev.acknowledged_at = now_naive(session, row.tenant)
-        ev.acknowledged_by = "webhook"
+def on_delivery_result(session: Session, outcomes: Sequence[Outcome]) -> None:
+    """Outbox hook: a webhook the province accepted (2xx) acknowledges its inbox event (one
+    update per tenant for a round's accepted deliveries)."""
+    accepted: dict[str, list[str]] = {}
+    for outcome in outcomes:
+        if outcome.ok:
+            accepted.setdefault(outcome.delivery.tenant, []).append(outcome.delivery.id)
+    for tenant, delivery_ids in accepted.items():
+        session.execute(
+            update(InboxEvent)
+            .where(
+                InboxEvent.tenant == tenant,
+                InboxEvent.delivery_id.in_(delivery_ids),
+                InboxEvent.acknowledged_at.is_(None),
+            )
+            .values(acknowledged_at=now_naive(session, tenant), acknowledged_by="webhook"),
+            execution_options={"synchronize_session": False},
+        )
 
 
 def poll_inbox(session: Session, tenant: str, caller: Caller, limit: int) -> list[dict[str, Any]]:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from services.dossier import rules
@@ -31,6 +30,7 @@ from services.dossier.batch import (
 )
 from services.dossier.errors import Code, detail
 from services.dossier.models import Dossier, DossierEvent
+from vnsandbox.bulk import insert_rows
 from vnsandbox.calls import UnexpectedReply, signed_call
 
 DUPLICATE_IN_BATCH = detail(
@@ -88,10 +88,9 @@ class _Batch:
     new_events: list[dict[str, Any]] = field(default_factory=list)
 
     def insert_new(self, session: Session) -> None:
-        for table, rows in ((Dossier, self.new_rows), (DossierEvent, self.new_events)):
-            if rows:
-                # One ``executemany`` per table: ORM objects cost more than validating a record.
-                session.execute(insert(table), rows)
+        # One bulk insert per table (COPY on PostgreSQL): ORM objects cost more than validating a record.
+        insert_rows(session, Dossier, self.new_rows)
+        insert_rows(session, DossierEvent, self.new_events)
 
 
 def _sync_dossiers(run: SyncRun, items: list[Any], updating: bool) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from itertools import islice
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -78,8 +79,9 @@ def _tuples(
     rows: Iterable[dict[str, Any]], columns: list[str], chunk_rows: int, *, sqlite: bool
 ) -> Iterator[list[tuple[Any, ...]]]:
     """``rows`` as chunks of value tuples in ``columns`` order (SQLite's storage values if ``sqlite``)."""
+    values = itemgetter(*columns)  # one C call per row (the columns are never fewer than two)
     for chunk in batched(rows, chunk_rows):
         if sqlite:
-            yield [tuple(_sqlite_value(row[c]) for c in columns) for row in chunk]
+            yield [tuple(map(_sqlite_value, values(row))) for row in chunk]
         else:
-            yield [tuple(row[c] for c in columns) for row in chunk]
+            yield list(map(values, chunk))

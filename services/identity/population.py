@@ -29,11 +29,11 @@ import unicodedata
 import uuid
 import zlib
 from bisect import bisect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -41,6 +41,8 @@ from sqlalchemy.orm import Session
 from services.identity.loading import insert_people as insert_people
 from services.identity.models import Person, PopulationInfo
 from vnsandbox.vn import cccd, names
+
+_T = TypeVar("_T")
 
 REFERENCE_DATE = date(2026, 1, 1)
 #: Namespace of the stable ``sub``/``TechID`` derived from a person's number.
@@ -190,20 +192,43 @@ def places() -> tuple[Place, ...]:
     )
 
 
+_REFERENCE_ORDINAL = REFERENCE_DATE.toordinal()
+_ONE_DAY = timedelta(days=1)
+_FIVE_YEARS_BEFORE_REFERENCE = REFERENCE_DATE - timedelta(days=5 * 365)
+
+
+def _days_before_reference(days: int) -> date:
+    """``REFERENCE_DATE - timedelta(days=days)``."""
+    return date.fromordinal(_REFERENCE_ORDINAL - days)
+
+
 def tech_id(number: str) -> str:
     """The stable opaque id (``sub``, ``TechID``) of the holder of ``number``: the text of
     ``uuid.uuid5(TECH_ID_NAMESPACE, number)``, computed without building UUID objects."""
-    digest = bytearray(hashlib.sha1(_TECH_ID_PREFIX + number.encode(), usedforsecurity=False).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = hashlib.sha1(_TECH_ID_PREFIX + number.encode(), usedforsecurity=False).hexdigest()
+    # Of the first 16 bytes: the version (5) in the high nibble of byte 6, the RFC 4122 variant
+    # (binary 10) in the two high bits of byte 8.
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+#: Hex digit → the digit with its two high bits set to the RFC 4122 variant (binary 10).
+_VARIANT_DIGIT = {d: f"{(int(d, 16) & 0x3) | 0x8:x}" for d in "0123456789abcdef"}
 
 
 def ascii_fold(text: str) -> str:
     """``"Nguyễn Văn Đức"`` → ``"nguyen van duc"``."""
     text = text.replace("Đ", "D").replace("đ", "d")
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+
+
+def _email_name(full_name: str) -> str:
+    """``"Nguyễn Văn Đức"`` → ``"nguyen.van.duc"`` (each name part folded once: the parts repeat)."""
+    return ".".join(map(_folded_part, full_name.split(" ")))
+
+
+@cache
+def _folded_part(part: str) -> str:
+    return ascii_fold(part)
 
 
 @cache  # a population has a few tens of thousands of distinct birthdays, asked about many times each
@@ -214,14 +239,30 @@ def add_years(d: date, years: int) -> date:
         return d.replace(year=d.year + years, day=28)
 
 
+def _latest_birth_aged(years: int, on: date) -> date:
+    """The latest birth date whose ``years``-th birthday (:func:`add_years`) is on or before ``on``."""
+    birth = add_years(on, -years) + timedelta(days=3)
+    while add_years(birth, years) > on:
+        birth -= timedelta(days=1)
+    return birth
+
+
+#: Who is 14 (holds a card) on the reference date: born on or before this day.
+_ADULT_BORN_BY = _latest_birth_aged(14, REFERENCE_DATE)
+
 #: Birthdays at which a card expires (one issued at the last of them or later never does).
 CARD_RENEWAL_AGES = (25, 40, 60)
 
 
+@cache  # as add_years: a few tens of thousands of distinct birthdays
+def renewal_birthdays(birth: date) -> tuple[date, ...]:
+    """The 25th, 40th and 60th birthdays of someone born on ``birth``."""
+    return tuple(add_years(birth, age) for age in CARD_RENEWAL_AGES)
+
+
 def card_expiry(birth: date, after: date) -> date | None:
     """First renewal birthday (25, 40, 60) after ``after``; ``None`` past 60 (valid for life)."""
-    for age in CARD_RENEWAL_AGES:
-        milestone = add_years(birth, age)
+    for milestone in renewal_birthdays(birth):
         if milestone > after:
             return milestone
     return None
@@ -229,8 +270,12 @@ def card_expiry(birth: date, after: date) -> date | None:
 
 def last_renewal_birthday(birth: date, on: date) -> date | None:
     """The latest renewal birthday (25, 40, 60) on or before ``on``; ``None`` before the 25th."""
-    passed = [m for m in (add_years(birth, age) for age in CARD_RENEWAL_AGES) if m <= on]
-    return passed[-1] if passed else None
+    last = None
+    for milestone in renewal_birthdays(birth):
+        if milestone > on:
+            break
+        last = milestone
+    return last
 
 
 class SerialAllocator:
@@ -238,25 +283,67 @@ class SerialAllocator:
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
-        self.counters: dict[str, int] = {}
-        self.offsets: dict[str, int] = {}
+        #: (province, birth year, sex) → [prefix (digits 1–6), its offset, numbers given so far]
+        self._slots: dict[tuple[str, int, str], list[Any]] = {}
 
     def number(self, province_code: str, birth_year: int, sex: cccd.Sex) -> str:
-        prefix = f"{province_code}{cccd.century_sex_digit(birth_year, sex)}{birth_year % 100:02d}"
-        n = self.counters.get(prefix, 0)
-        self.counters[prefix] = n + 1
-        offset = self.offsets.get(prefix)
-        if offset is None:
-            offset = self.offsets[prefix] = zlib.crc32(f"{prefix}:{self.seed}".encode()) % 1_000_000
+        slot = self._slots.get((province_code, birth_year, sex))
+        if slot is None:  # (province, year, sex) → prefix is one to one
+            first = f"{province_code}{cccd.century_sex_digit(birth_year, sex)}{birth_year % 100:02d}"
+            offset = zlib.crc32(f"{first}:{self.seed}".encode()) % 1_000_000
+            slot = self._slots[(province_code, birth_year, sex)] = [first, offset, 0]
+        prefix: str = slot[0]
+        n: int = slot[2]
+        slot[2] = n + 1
         # 7919 is coprime with 10**6, so n → serial is a bijection on 0..999999.
-        return prefix + f"{(n * 7919 + offset) % 1_000_000:06d}"
+        return prefix + f"{(n * 7919 + slot[1]) % 1_000_000:06d}"
+
+
+class Draws(random.Random):
+    """The generator's random draws: each the number ``random.Random``'s own method draws from
+    the same state, without that method's argument checks and layers of calls (most of what a
+    person costs). Integers come from CPython's rejection sampling on ``getrandbits``
+    (``_randbelow_with_getrandbits``); arguments are trusted."""
+
+    def below(self, n: int) -> int:
+        """``randrange(n)``."""
+        getrandbits = self.getrandbits
+        k = n.bit_length()
+        r = getrandbits(k)
+        while r >= n:
+            r = getrandbits(k)
+        return r
+
+    def between(self, a: int, b: int) -> int:
+        """``randint(a, b)``."""
+        n = b - a + 1
+        getrandbits = self.getrandbits
+        k = n.bit_length()
+        r = getrandbits(k)
+        while r >= n:
+            r = getrandbits(k)
+        return a + r
+
+    def pick(self, seq: Sequence[_T]) -> _T:
+        """``choice(seq)``."""
+        n = len(seq)
+        getrandbits = self.getrandbits
+        k = n.bit_length()
+        r = getrandbits(k)
+        while r >= n:
+            r = getrandbits(k)
+        return seq[r]
+
+    def weighted(self, population: Sequence[_T], cum_weights: Sequence[float]) -> _T:
+        """``choices(population, cum_weights=cum_weights)[0]``."""
+        return population[bisect(cum_weights, self.random() * cum_weights[-1], 0, len(population) - 1)]
 
 
 class Generator:
     """Yields person rows (dicts of :class:`Person` columns) for ``tenant``, deterministic from ``seed``."""
 
     def __init__(self, seed: int, tenant: str, source: str) -> None:
-        self.rng = random.Random(seed)
+        self.rng = Draws(seed)
         self.seed = seed
         self.tenant = tenant
         self.source = source
@@ -280,7 +367,7 @@ class Generator:
         givens = self.names.given_male if sex == "M" else self.names.given_female
         while True:
             middle = middles.pick(self.rng)
-            given = self.rng.choice(givens)
+            given = self.rng.pick(givens)
             if len({family, middle, given}) == 3:
                 return f"{family} {middle} {given}"
 
@@ -291,16 +378,17 @@ class Generator:
         renewal = last_renewal_birthday(birth, REFERENCE_DATE)
         if (
             renewal is not None
-            and (REFERENCE_DATE - renewal).days <= EXPIRED_WINDOW_DAYS
+            and _REFERENCE_ORDINAL - renewal.toordinal() <= EXPIRED_WINDOW_DAYS
             and rng.random() < NOT_RENEWED_SHARE
         ):
             # Not renewed at that birthday: issued after the previous one, expired on it.
-            earlier = last_renewal_birthday(birth, renewal - timedelta(days=1))
+            earlier = last_renewal_birthday(birth, renewal - _ONE_DAY)
             start = max(fourteenth, earlier or fourteenth)
-            issued = start + timedelta(days=rng.randint(0, (renewal - start).days - 1))
+            issued = date.fromordinal(start.toordinal() + rng.between(0, (renewal - start).days - 1))
             return issued, renewal
-        start = max(fourteenth, renewal or fourteenth, REFERENCE_DATE - timedelta(days=5 * 365))
-        issued = start + timedelta(days=rng.randint(0, (REFERENCE_DATE - start).days))
+        start = max(fourteenth, renewal or fourteenth, _FIVE_YEARS_BEFORE_REFERENCE)
+        start_ordinal = start.toordinal()
+        issued = date.fromordinal(start_ordinal + rng.between(0, _REFERENCE_ORDINAL - start_ordinal))
         return issued, card_expiry(birth, issued)
 
     # -- one household ----------------------------------------------------------------
@@ -308,32 +396,32 @@ class Generator:
         rng = self.rng
         self.households += 1
         household_id = f"HK{self.seed % 10000:04d}{self.households:08d}"
-        place = self.places[rng.randrange(len(self.places))]
-        address = f"Số {rng.randint(1, 300)}, đường {rng.choice(STREETS)}, {place.ward_name}, {place.province_name}"
+        place = self.places[rng.below(len(self.places))]
+        address = f"Số {rng.between(1, 300)}, đường {rng.pick(STREETS)}, {place.ward_name}, {place.province_name}"
         if rng.random() < 0.01:
-            nationality = rng.choice(tuple(FOREIGN_LOCALES))
-            age = rng.randint(20, 65)
-            sex: cccd.Sex = rng.choice(("M", "F"))
+            nationality = rng.pick(tuple(FOREIGN_LOCALES))
+            age = rng.between(20, 65)
+            sex: cccd.Sex = rng.pick(("M", "F"))
             return [self._person(household_id, "head", place, address, age, sex, nationality=nationality)]
         # Cumulative weights: the same draws as the weights 15/20/25/22/12/6 and 35/45/20.
-        size = min(room, rng.choices((1, 2, 3, 4, 5, 6), cum_weights=(15, 35, 60, 82, 94, 100))[0])
-        ages = (rng.randint(20, 35), rng.randint(36, 60), rng.randint(61, 90))
-        head_age = rng.choices(ages, cum_weights=(35, 80, 100))[0]
-        head_sex: cccd.Sex = rng.choice(("M", "F"))
+        size = min(room, rng.weighted((1, 2, 3, 4, 5, 6), (15, 35, 60, 82, 94, 100)))
+        ages = (rng.between(20, 35), rng.between(36, 60), rng.between(61, 90))
+        head_age = rng.weighted(ages, (35, 80, 100))
+        head_sex: cccd.Sex = rng.pick(("M", "F"))
         family = self.names.family.pick(rng)
         rows = [self._person(household_id, "head", place, address, head_age, head_sex, family=family)]
         if size >= 2 and rng.random() < 0.85:
             spouse_sex: cccd.Sex = "F" if head_sex == "M" else "M"
-            spouse_age = max(18, head_age + rng.randint(-5, 5))
+            spouse_age = max(18, head_age + rng.between(-5, 5))
             rows.append(self._person(household_id, "spouse", place, address, spouse_age, spouse_sex))
         while len(rows) < size:
             if head_age >= 38 or rng.random() < 0.6:
-                child_age = max(0, min(head_age - 18, rng.randint(0, max(0, head_age - 20))))
-                child_sex: cccd.Sex = rng.choice(("M", "F"))
+                child_age = max(0, min(head_age - 18, rng.between(0, max(0, head_age - 20))))
+                child_sex: cccd.Sex = rng.pick(("M", "F"))
                 rows.append(self._person(household_id, "child", place, address, child_age, child_sex, family=family))
             else:
-                parent_sex: cccd.Sex = rng.choice(("M", "F"))
-                parent_age = min(100, head_age + rng.randint(20, 32))
+                parent_sex: cccd.Sex = rng.pick(("M", "F"))
+                parent_age = min(100, head_age + rng.between(20, 32))
                 rows.append(self._person(household_id, "parent", place, address, parent_age, parent_sex))
         return rows
 
@@ -351,21 +439,21 @@ class Generator:
         nationality: str = "VNM",
     ) -> dict[str, Any]:
         rng = self.rng
-        birth = REFERENCE_DATE - timedelta(days=age * 365 + rng.randint(0, 364))
+        birth = _days_before_reference(age * 365 + rng.between(0, 364))
         foreign = nationality != "VNM"
         if foreign:
             male, female = self.names.foreign[nationality]
-            full_name = rng.choice(male if sex == "M" else female)
+            full_name = rng.pick(male if sex == "M" else female)
             # Foreigners' numbers carry the code of the province they registered in.
             birth_code = f"{int(place.province_code):03d}"
         else:
             full_name = self._vietnamese_name(sex, family or self.names.family.pick(rng))
-            birth_code = rng.choice(self.birth_codes)
+            birth_code = rng.pick(self.birth_codes)
         number = self.serials.number(birth_code, birth.year, sex)
-        adult = add_years(birth, 14) <= REFERENCE_DATE
+        adult = birth <= _ADULT_BORN_BY  # add_years(birth, 14) <= REFERENCE_DATE
         death_date: date | None = None
         if rng.random() < 0.02:
-            death_date = REFERENCE_DATE - timedelta(days=rng.randint(1, min(5 * 365, max(1, age * 365))))
+            death_date = _days_before_reference(rng.between(1, min(5 * 365, max(1, age * 365))))
         issued: date | None = None
         expires: date | None = None
         if adult:
@@ -375,11 +463,11 @@ class Generator:
         elif not adult:
             level = 0
         else:
-            level = rng.choices((2, 1, 0), cum_weights=(70, 90, 100))[0]  # weights 70/20/10
-        phone = f"{rng.choice(PHONE_PREFIXES)}{rng.randint(0, 9_999_999):07d}" if adult else ""
+            level = rng.weighted((2, 1, 0), (70, 90, 100))  # weights 70/20/10
+        phone = f"{rng.pick(PHONE_PREFIXES)}{rng.between(0, 9_999_999):07d}" if adult else ""
         email = ""
         if adult and rng.random() < 0.6:
-            email = f"{ascii_fold(full_name).replace(' ', '.')}{rng.randint(1, 999)}@{rng.choice(EMAIL_DOMAINS)}"
+            email = f"{_email_name(full_name)}{rng.between(1, 999)}@{rng.pick(EMAIL_DOMAINS)}"
         return {
             "tenant": self.tenant,
             "cccd": number,
@@ -419,7 +507,8 @@ def generate(
     """
     session.execute(delete(Person).where(Person.tenant == tenant, Person.source == source))
     taken = set(session.scalars(select(Person.cccd).where(Person.tenant == tenant)))
-    rows = (r for r in Generator(seed, tenant, source).people(people) if r["cccd"] not in taken)
+    made = Generator(seed, tenant, source).people(people)
+    rows = (r for r in made if r["cccd"] not in taken) if taken else made
     count = insert_people(session, rows, progress=progress)
     info = session.get(PopulationInfo, tenant)
     if info is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -14,7 +15,7 @@ from services.payment.router import router
 from services.payment.settings import PaymentSettings
 from vnsandbox import outbox
 from vnsandbox.journal import Journal
-from vnsandbox.outbox import Attempt, Delivery, OutboxBase, RetryPolicy, outbox_worker
+from vnsandbox.outbox import OutboxBase, Outcome, RetryPolicy, outbox_worker
 from vnsandbox.service import PeriodicWorker, ServiceSpec, create_service_app
 
 
@@ -30,31 +31,32 @@ def _outbox_worker(app: FastAPI) -> PeriodicWorker:
     journal: Journal = app.state.journal
     body_limit: int = app.state.settings.journal_body_bytes
 
-    def on_result(session: Session, row: Delivery, ok: bool) -> None:
-        attempt = next((o for o in session.new if isinstance(o, Attempt) and o.delivery_id == row.id), None)
-        journal.record(
-            request_id=row.id,
-            tenant=row.tenant,
-            method="POST",
-            path=row.target_url,
-            query="",
-            status=row.last_status or 0,
-            duration_ms=attempt.duration_ms if attempt else 0.0,
-            request_headers={},
-            request_body=row.payload[:body_limit],
-            response_headers={},
-            response_body=attempt.response_body if attempt else None,
-            notes={
-                "direction": "outgoing",
-                "kind": row.kind,
-                "ref": row.ref,
-                "delivery_id": row.id,
-                "attempt": row.attempts,
-                "accepted": ok,
-                "delivery_status": row.status,
-                "error": row.last_error,
-            },
-        )
+    def on_result(session: Session, outcomes: Sequence[Outcome]) -> None:
+        for outcome in outcomes:
+            row = outcome.delivery
+            journal.record(
+                request_id=row.id,
+                tenant=row.tenant,
+                method="POST",
+                path=row.target_url,
+                query="",
+                status=row.last_status or 0,
+                duration_ms=outcome.duration_ms,
+                request_headers={},
+                request_body=row.payload[:body_limit],
+                response_headers={},
+                response_body=outcome.response_body,
+                notes={
+                    "direction": "outgoing",
+                    "kind": row.kind,
+                    "ref": row.ref,
+                    "delivery_id": row.id,
+                    "attempt": row.attempts,
+                    "accepted": outcome.ok,
+                    "delivery_status": row.status,
+                    "error": row.last_error,
+                },
+            )
 
     # The dossier event goes to PAYMENT_DOSSIER_URL, set by the operator: no callback policy.
     return outbox_worker(
