@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -93,17 +93,24 @@ class HealthProbe:
     until: float = 0.0
 
 
-def _health_probe(request: Request) -> HealthProbe:
-    probe: HealthProbe | None = getattr(request.app.state, "health_probe", None)
+def health_probe(app: FastAPI) -> HealthProbe:
+    """The service's health probe (made at the first health check)."""
+    probe: HealthProbe | None = getattr(app.state, "health_probe", None)
     if probe is None:
-        db: Database = request.app.state.db
-        common = {"service": request.app.state.spec.name, "database": db.dialect}
+        db: Database = app.state.db
+        common = {"service": app.state.spec.name, "database": db.dialect}
         replies = {
             ok: dumps({"status": "ok" if ok else "degraded", **common, "database_ok": ok, "pid": os.getpid()}).encode()
             for ok in (True, False)
         }
-        probe = request.app.state.health_probe = HealthProbe(replies)
+        probe = app.state.health_probe = HealthProbe(replies)
     return probe
+
+
+def recent_health(app: FastAPI) -> bytes | None:
+    """The health reply while the last probe holds (no database call), None once it is due again."""
+    probe = health_probe(app)
+    return probe.replies[probe.ok] if probe.until > time.monotonic() else None
 
 
 def _database_answers(db: Database) -> bool:
@@ -120,7 +127,7 @@ async def health(request: Request) -> Response:
     """``status`` ``ok`` while the database answers (``degraded`` otherwise), the database's kind
     and the process id. The database is probed at most once a second; checks in between get the
     last probe's outcome."""
-    probe = _health_probe(request)
+    probe = health_probe(request.app)
     now = time.monotonic()
     if probe.until <= now:
         probe.ok = await run_in_threadpool(_database_answers, request.app.state.db)

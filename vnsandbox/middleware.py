@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -49,6 +49,11 @@ UNJOURNALLED_PREFIXES = ("/_sandbox/journal", "/_sandbox/health", "/_sandbox/met
 #: Paths that hold no tenant's data: answered without a tenant assertion even when one
 #: is required, so supervisors and orchestrators can probe liveness.
 UNSIGNED_PATHS = frozenset({"/_sandbox/health"})
+
+#: A document answered without the framework (no routing, no dependencies): given the request's
+#: scope (its ``state`` holds the resolved tenant and whether the gateway relayed the call),
+#: the encoded JSON body, or None when the route must answer (a cache to fill from the database).
+StaticReply = Callable[[Scope], bytes | None]
 
 
 def refuse_nul(scope: Scope, body: bytes, content_type: str = "") -> None:
@@ -134,8 +139,12 @@ class RequestContextMiddleware:
         body_read_timeout_s: float = 10.0,
         redaction: Redaction = NO_SECRET_PATHS,
         trust_client_forwarding: bool = True,
+        static_replies: Mapping[str, StaticReply] | None = None,
     ) -> None:
         self.app = app
+        #: GET paths answered from pre-encoded documents when their reply says so (the same
+        #: reply the route gives, without routing); the route answers otherwise.
+        self.static_replies = dict(static_replies or {})
         #: Whether X-Forwarded-* of a call without the gateway's signature count (embedded mode).
         self.trust_client_forwarding = trust_client_forwarding
         #: What the journal and the request log never show (secret path segments, fields).
@@ -203,7 +212,12 @@ class RequestContextMiddleware:
             await exc.response()(scope, receive, reply.send)
         else:
             try:
-                await self.app(scope, _replay(body, receive) if has_body else receive, reply.send)
+                static = self.static_replies.get(scope["path"]) if scope["method"] == "GET" else None
+                document = static(scope) if static is not None else None
+                if document is not None:
+                    await _send_json(reply.send, document)
+                else:
+                    await self.app(scope, _replay(body, receive) if has_body else receive, reply.send)
             except Exception as exc:  # the one place an unexpected error becomes a reply
                 log.exception("unhandled error", exc_info=exc)
                 if reply.status:
@@ -325,6 +339,16 @@ class RequestContextMiddleware:
         if len(body) > self.journal_body_bytes:
             exchange.resolve()  # a large body is not kept: redacted and cut now
         self.journal.record_exchange(exchange)
+
+
+JSON_TYPE = (b"content-type", b"application/json")
+
+
+async def _send_json(send: Send, body: bytes) -> None:
+    """A 200 reply of JSON already encoded, with the headers a route's ``Response`` gives it."""
+    headers = [(b"content-length", str(len(body)).encode()), JSON_TYPE]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -19,14 +19,16 @@ from pydantic import BaseModel
 from sqlalchemy import MetaData
 from sqlalchemy.orm import Session
 from starlette.convertors import CONVERTOR_TYPES, Convertor, register_url_convertor
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vnsandbox import __version__
+from vnsandbox.control import recent_health
 from vnsandbox.control import router as control_router
 from vnsandbox.db import Database
 from vnsandbox.errors import NotFound, SandboxError, install_error_handlers
 from vnsandbox.journal import SECRET_PATHS, Journal, Redaction
 from vnsandbox.logs import configure_logging
-from vnsandbox.middleware import RequestContextMiddleware
+from vnsandbox.middleware import RequestContextMiddleware, StaticReply
 from vnsandbox.openapi import FoundationReplies, control_replies, install_contract, service_replies
 from vnsandbox.settings import ServiceSettings
 
@@ -103,6 +105,41 @@ class ServiceSpec:
     #: On those paths, turns the foundation's refusal of a body (JSON nested deeper than
     #: ``*_MAX_JSON_DEPTH``) into the platform's own envelope; None keeps the sandbox envelope.
     own_input_error: Callable[[SandboxError], SandboxError] | None = None
+    #: GET paths whose documents are kept encoded (discovery, JWKS): path → factory of the
+    #: :data:`~vnsandbox.middleware.StaticReply` answering it without the framework. The path's
+    #: route stays (documentation, and the answer when the reply gives None); both must agree.
+    static_replies: dict[str, Callable[[FastAPI], StaticReply]] = field(default_factory=dict)
+
+
+class ServiceApp(FastAPI):
+    """A service's app: GET requests for its static documents (``/_sandbox/health``, the identity
+    provider's discovery document and JWKS) go straight to the request-context middleware, past
+    Starlette's outer layers (error page, body limit, telemetry) that have nothing to do for
+    them; the middleware then answers from the pre-encoded bytes before any routing. Request id,
+    tenant resolution, the journal and the fall-back to the route are the middleware's as for
+    any call."""
+
+    static_paths: frozenset[str] = frozenset()
+    _context: RequestContextMiddleware | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in self.static_paths and not self.root_path:
+            context = self._context or self.context_middleware()
+            if context is not None:
+                scope["app"] = self
+                await context(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+    def context_middleware(self) -> RequestContextMiddleware | None:
+        """The request-context middleware of the built middleware stack (found once)."""
+        if self.middleware_stack is None:
+            self.middleware_stack = self.build_middleware_stack()
+        layer: ASGIApp | None = self.middleware_stack
+        while layer is not None and not isinstance(layer, RequestContextMiddleware):
+            layer = getattr(layer, "app", None)
+        self._context = layer
+        return layer
 
 
 def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
@@ -130,12 +167,17 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         version=__version__,
         lifespan=lifespan,
         foundation=service_replies,
+        app_class=ServiceApp,
     )
+    assert isinstance(app, ServiceApp)
     app.state.spec = spec
     app.state.settings = settings
     app.state.db = db
     app.state.workers = {}
     app.state.journal = Journal(settings.journal_size)
+    static_replies: dict[str, StaticReply] = {"/_sandbox/health": lambda _scope: recent_health(app)}
+    static_replies.update({path: make(app) for path, make in spec.static_replies.items()})
+    app.static_paths = frozenset(static_replies)
     install_error_handlers(app)
     app.include_router(control_router)
     for router in spec.routers:
@@ -154,6 +196,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         body_read_timeout_s=settings.body_read_timeout_s,
         redaction=Redaction(SECRET_PATHS.get(spec.name, ())),
         trust_client_forwarding=settings.mode == "embedded",
+        static_replies=static_replies,
     )
     for hook in spec.on_startup:
         hook(app)
@@ -175,6 +218,7 @@ def offline_docs_app(
     docs_url: str = "/docs",
     redoc_url: str | None = "/redoc",
     foundation: FoundationReplies = control_replies,
+    app_class: type[FastAPI] = FastAPI,
     **kwargs: Any,
 ) -> FastAPI:
     """A FastAPI app whose documentation pages load their scripts from the app itself.
@@ -187,7 +231,7 @@ def offline_docs_app(
     Its ``/openapi.json`` declares the ``foundation``'s replies on every operation
     (:mod:`vnsandbox.openapi`).
     """
-    app = FastAPI(docs_url=None, redoc_url=None, **kwargs)
+    app = app_class(docs_url=None, redoc_url=None, **kwargs)
     install_contract(app, foundation)
     openapi_url = app.openapi_url or "/openapi.json"
 
@@ -235,17 +279,57 @@ def public_base_url(request: Request) -> str:
     which the shared mode requires. Only in the embedded mode, without that setting, do a
     direct caller's own ``X-Forwarded-*`` headers count, then the URL the request came in on.
     """
-    settings: ServiceSettings = request.app.state.settings
-    h = request.headers
-    relayed = bool(request.scope.get("state", {}).get("relayed_by_gateway"))
+    return scope_base_url(request.scope, request.app.state.settings)
+
+
+_FORWARDED = (b"x-forwarded-host", b"x-forwarded-proto", b"x-forwarded-prefix")
+
+
+def scope_base_url(scope: Scope, settings: ServiceSettings) -> str:
+    """:func:`public_base_url` of a request's ASGI scope (no ``Request`` built): a header's first
+    value counts, and the URL the request came in on is Starlette's ``base_url`` (kept per
+    what it depends on)."""
+    host_header: bytes | None = None
+    forwarded: dict[bytes, bytes] = {}
+    for key, value in scope["headers"]:
+        if key == b"host":
+            if host_header is None:
+                host_header = value
+        elif key in _FORWARDED and key not in forwarded:
+            forwarded[key] = value
+    relayed = bool(scope.get("state", {}).get("relayed_by_gateway"))
     if relayed or (settings.mode == "embedded" and not settings.public_base_url):
-        host = h.get("x-forwarded-host")
+        host = forwarded.get(b"x-forwarded-host")
         if host:
-            proto = h.get("x-forwarded-proto", "http")
-            return f"{proto}://{host}{h.get('x-forwarded-prefix', '').rstrip('/')}"
+            proto = forwarded.get(b"x-forwarded-proto", b"http").decode("latin-1")
+            prefix = forwarded.get(b"x-forwarded-prefix", b"").decode("latin-1").rstrip("/")
+            return f"{proto}://{host.decode('latin-1')}{prefix}"
     if settings.public_base_url:
         return settings.public_base_url.rstrip("/")
-    return str(request.base_url).rstrip("/")
+    return _came_in_on(scope, host_header)
+
+
+#: Starlette's ``base_url`` by what it depends on (scheme, first Host header, server, root
+#: path), bounded like the discovery documents: a caller chooses its Host header.
+_base_urls: dict[tuple[Any, ...], str] = {}
+BASE_URLS_KEPT = 256
+
+
+def _came_in_on(scope: Scope, host_header: bytes | None) -> str:
+    server = scope.get("server")
+    key = (
+        scope.get("scheme", "http"),
+        host_header,
+        tuple(server) if server is not None else None,
+        scope.get("app_root_path", scope.get("root_path", "")),
+    )
+    url = _base_urls.get(key)
+    if url is None:
+        url = str(Request(scope).base_url).rstrip("/")
+        if len(_base_urls) >= BASE_URLS_KEPT:
+            _base_urls.clear()
+        _base_urls[key] = url
+    return url
 
 
 def json_bytes(body: bytes, status_code: int = 200, headers: Mapping[str, str] | None = None) -> Response:

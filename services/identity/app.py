@@ -18,7 +18,8 @@ from services.identity.router import router
 from services.identity.settings import IdentitySettings
 from vnsandbox import clock
 from vnsandbox.db import Database
-from vnsandbox.service import PeriodicWorker, ServiceSpec, create_service_app
+from vnsandbox.middleware import StaticReply
+from vnsandbox.service import PeriodicWorker, ServiceSpec, create_service_app, scope_base_url
 
 
 def bootstrap(db: Database, settings: IdentitySettings) -> None:
@@ -66,6 +67,17 @@ def _purge_worker(app: FastAPI) -> PeriodicWorker:
     return PeriodicWorker("identity-purge", settings.purge_interval_seconds, run)
 
 
+def _discovery_reply(app: FastAPI) -> StaticReply:
+    """The discovery document from its encoded copy per issuer (what the route answers)."""
+    settings: IdentitySettings = app.state.settings
+    return lambda scope: oidc.discovery_document(scope_base_url(scope, settings), settings)
+
+
+def _jwks_reply(_app: FastAPI) -> StaticReply:
+    """The tenant's JWKS while this process holds a current one; the route reads it otherwise."""
+    return lambda scope: keys.cached_jwks(scope["state"]["tenant"])
+
+
 def _on_startup(app: FastAPI) -> None:
     bootstrap(app.state.db, app.state.settings)
 
@@ -86,6 +98,7 @@ SPEC = ServiceSpec(
     on_startup=[_on_startup],
     on_reset=[lambda _app, session, tenant: keys.forget(tenant, session)],
     workers=[_purge_worker],
+    static_replies={"/.well-known/openid-configuration": _discovery_reply, "/oauth2/jwks": _jwks_reply},
 )
 
 

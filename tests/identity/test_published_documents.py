@@ -61,3 +61,74 @@ def test_discovery_and_jwks_are_json(identity):
         resp = identity.get(path)
         assert resp.status_code == 200
         assert resp.headers["content-type"] == "application/json"
+
+
+#: Callers of the static documents: direct, through the gateway's forwarding headers, on another
+#: Host, for another tenant, with a bad tenant name, with a query string.
+STATIC_CALLS = [
+    ("/.well-known/openid-configuration", {}),
+    (
+        "/.well-known/openid-configuration",
+        {"X-Forwarded-Host": "a.example.vn", "X-Forwarded-Proto": "https", "X-Forwarded-Prefix": "/vneid/v1/"},
+    ),
+    ("/.well-known/openid-configuration?x=1", {"Host": "other.example.vn:8443"}),
+    ("/oauth2/jwks", {}),
+    ("/oauth2/jwks", {"X-Sandbox-Tenant": "static-docs"}),
+    ("/oauth2/jwks", {"X-Sandbox-Tenant": "Bad!"}),
+    ("/_sandbox/health", {"X-Sandbox-Tenant": "static-docs"}),
+]
+
+
+def test_static_documents_answer_what_their_routes_answer(tmp_path):
+    """The pre-encoded replies given before routing are the routes' replies, journal included."""
+    from fastapi.testclient import TestClient
+
+    from services.identity.app import create_app
+    from services.identity.settings import IdentitySettings
+    from vnsandbox.service import ServiceApp
+
+    app = create_app(
+        IdentitySettings(database_url=f"sqlite:///{tmp_path}/identity.db", data_dir=tmp_path, seed_people=0)
+    )
+    assert isinstance(app, ServiceApp)
+    hits: dict[str, int] = {}
+
+    def answers(client: TestClient) -> list[tuple[object, ...]]:
+        out = []
+        for path, headers in STATIC_CALLS:
+            for _ in range(2):  # the second JWKS and health calls are answered from memory
+                resp = client.get(path, headers=headers)
+                rid = resp.headers["x-request-id"]
+                tenant = {k: v for k, v in headers.items() if k == "X-Sandbox-Tenant" and v.islower()}
+                entries = client.get("/_sandbox/journal", params={"request_id": rid}, headers=tenant).json()["entries"]
+                journalled = [
+                    {k: v for k, v in e.items() if k not in ("id", "time", "request_id", "duration_ms")}
+                    | {"response_headers": {k: v for k, v in e["response_headers"].items() if k != "x-request-id"}}
+                    for e in entries
+                ]
+                headers_out = sorted((k, v) for k, v in resp.headers.items() if k not in ("x-request-id", "date"))
+                # An error's body names its request id: the same reply has another one each time.
+                record = repr((path, resp.status_code, resp.content, headers_out, journalled))
+                out.append((path, resp.status_code, record.replace(rid, "RID"), bool(journalled)))
+        return out
+
+    with TestClient(app) as client:
+        context = app.context_middleware()
+        assert context is not None
+
+        def counted(path: str, reply):  # type: ignore[no-untyped-def]
+            def count(scope):  # type: ignore[no-untyped-def]
+                body = reply(scope)
+                hits[path] = hits.get(path, 0) + (body is not None)
+                return body
+
+            return count
+
+        context.static_replies = {p: counted(p, r) for p, r in context.static_replies.items()}
+        fast = answers(client)
+        assert set(hits) == {"/.well-known/openid-configuration", "/oauth2/jwks", "/_sandbox/health"}
+        assert all(hits.values())
+        context.static_replies = {}
+        app.static_paths = frozenset()
+        assert answers(client) == fast
+    assert all(journalled for path, _status, _record, journalled in fast if path != "/_sandbox/health")
