@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, TypeVar
 
@@ -33,8 +35,10 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    or_,
     text,
 )
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -151,7 +155,41 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, **POOL)
+    engine = create_engine(url, **POOL)
+    ping_when_idle(engine)
+    return engine
+
+
+#: A pooled server connection unused for longer than this is checked (one round trip) before
+#: it is handed out; one in steady use is not.
+PING_AFTER_IDLE_S = 5.0
+_RETURNED = "vnsb_returned"
+
+
+def ping_when_idle(engine: Engine, idle_s: float = PING_AFTER_IDLE_S) -> None:
+    """Check a pooled connection before use only when it has sat unused for ``idle_s``.
+
+    What ``pool_pre_ping`` guards against (a server restarted, a connection cut by a proxy
+    while idle) happens to idle connections; pinging on every checkout costs a busy service
+    one more round trip per request. A dead connection found here is replaced (the pool
+    retries with a new one); one that dies while in use fails its statement, and SQLAlchemy
+    then renews every connection of the pool."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED)
+        if returned is None or time.monotonic() - returned < idle_s:
+            return  # new (just connected) or in steady use
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"pooled connection is gone: {exc}") from exc
+        if not alive:
+            raise DisconnectionError("pooled connection is gone")
 
 
 class Database:
@@ -249,6 +287,18 @@ def scope_to_tenant(session: Session, tenant: str) -> Session:
     return session
 
 
+@lru_cache(maxsize=4096)
+def _tenant_criteria(cls: type, visible: tuple[str, ...]) -> Any:
+    """The loader criterion ``cls.tenant`` ∈ ``visible``, made once per entity and tenant.
+
+    A plain expression rather than a lambda: SQLAlchemy analyses a lambda's closure at every
+    execution; an expression's values are bound parameters, so the statement cache still
+    serves every tenant with one compiled form."""
+    column = cls.tenant  # type: ignore[attr-defined]
+    criterion = column == visible[0] if len(visible) == 1 else or_(*(column == v for v in visible))
+    return with_loader_criteria(cls, criterion, include_aliases=True)
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _apply_tenant_scope(state: ORMExecuteState) -> None:
     tenant = state.session.info.get(TENANT_SCOPE)
@@ -258,11 +308,7 @@ def _apply_tenant_scope(state: ORMExecuteState) -> None:
         return
     # Reads also see the shared read-only layer (identity's base population and keys); writes never.
     visible = (tenant, SHARED_TENANT) if state.is_select else (tenant,)
-    options = [
-        with_loader_criteria(mapper.class_, lambda cls: cls.tenant.in_(visible), include_aliases=True)
-        for mapper in state.all_mappers
-        if "tenant" in mapper.columns
-    ]
+    options = [_tenant_criteria(mapper.class_, visible) for mapper in state.all_mappers if "tenant" in mapper.columns]
     if options:
         state.statement = state.statement.options(*options)
 
