@@ -217,7 +217,9 @@ async def call_service(request: Request) -> JSONResponse:
     (`data[i].error_code`); the top-level code is 0 when all were accepted, 27 when some
     were not, or the single record's own code for a one-record call."""
     body = await json_body(request)  # read here, not as a dependency: FastAPI solves none then
-    return await in_unit_of_work(request, lambda session: _dispatch(request, session, body, None))
+    return await in_unit_of_work(
+        request, lambda session: _dispatch(request, session, body, None), read_only=_reads_only(body, None)
+    )
 
 
 @router.post(
@@ -230,7 +232,17 @@ async def call_service(request: Request) -> JSONResponse:
 async def call_named_service(service_name: str, request: Request) -> JSONResponse:
     """Same as `/api/service`, with the service taken from the path (`/api/DongBoHoSoMC`)."""
     body = await json_body(request)
-    return await in_unit_of_work(request, lambda session: _dispatch(request, session, body, service_name))
+    read_only = _reads_only(body, service_name)
+    return await in_unit_of_work(
+        request, lambda session: _dispatch(request, session, body, service_name), read_only=read_only
+    )
+
+
+def _reads_only(body: Any, name: str | None) -> bool:
+    """Whether the call names a service that only reads (:data:`service.READ_ONLY`)."""
+    if name is None:
+        name = body.get("service") if isinstance(body, dict) else None
+    return isinstance(name, str) and name in service.READ_ONLY
 
 
 @router.get(
