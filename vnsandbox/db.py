@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, TypeVar
 
@@ -33,11 +35,14 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    or_,
     text,
 )
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
+    Mapper,
     ORMExecuteState,
     Session,
     mapped_column,
@@ -151,7 +156,41 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, **POOL)
+    engine = create_engine(url, **POOL)
+    ping_when_idle(engine)
+    return engine
+
+
+#: A pooled server connection unused for longer than this is checked (one round trip) before
+#: it is handed out; one in steady use is not.
+PING_AFTER_IDLE_S = 5.0
+_RETURNED = "vnsb_returned"
+
+
+def ping_when_idle(engine: Engine, idle_s: float = PING_AFTER_IDLE_S) -> None:
+    """Check a pooled connection before use only when it has sat unused for ``idle_s``.
+
+    What ``pool_pre_ping`` guards against (a server restarted, a connection cut by a proxy
+    while idle) happens to idle connections; pinging on every checkout costs a busy service
+    one more round trip per request. A dead connection found here is replaced (the pool
+    retries with a new one); one that dies while in use fails its statement, and SQLAlchemy
+    then renews every connection of the pool."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED)
+        if returned is None or time.monotonic() - returned < idle_s:
+            return  # new (just connected) or in steady use
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"pooled connection is gone: {exc}") from exc
+        if not alive:
+            raise DisconnectionError("pooled connection is gone")
 
 
 class Database:
@@ -161,6 +200,13 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        #: Sessions of :meth:`read_session`: on PostgreSQL each statement on its own (no
+        #: ``BEGIN``/``COMMIT`` round trips); SQLite opens no transaction for reads anyway.
+        self.read_sessions = (
+            sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+            if self.dialect == "postgresql"
+            else None
+        )
         self.metadatas = [ControlBase.metadata, *metadatas]
 
     @property
@@ -185,6 +231,25 @@ class Database:
         except BaseException:
             session.rollback()
             raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A unit of work that only reads: on PostgreSQL its statements run without a
+        transaction around them (each sees what is committed when it starts, as they would
+        in the default READ COMMITTED transaction), which saves the ``BEGIN`` and ``COMMIT``
+        round trips. Any attempt to write in it raises :class:`NeedsWrite` before anything is
+        written (see :func:`in_unit_of_work`, which then runs the work again in a full unit of
+        work). Elsewhere it is :meth:`session`."""
+        if self.read_sessions is None:
+            with self.session() as session:
+                yield session
+            return
+        session = self.read_sessions()
+        session.info[READ_ONLY] = True
+        try:
+            yield session
         finally:
             session.close()
 
@@ -231,6 +296,30 @@ TENANT_SCOPE = "tenant_scope"
 SHARED_TENANT = "_base"
 #: Execution option that lets one statement of a tenant-scoped session read across tenants.
 ALL_TENANTS = "all_tenants"
+#: ``Session.info`` key marking a session of :meth:`Database.read_session`.
+READ_ONLY = "read_only"
+
+
+class NeedsWrite(Exception):
+    """Raised in a read-only unit of work (:meth:`Database.read_session`) by its first attempt
+    to write (a flush, a savepoint, a statement through the session other than a plain
+    ``SELECT``: ``INSERT``/``UPDATE``/``DELETE``, ``SELECT … FOR UPDATE``), before it is sent."""
+
+
+def _refuse_write(session: Session) -> None:
+    if session.info.get(READ_ONLY):
+        raise NeedsWrite()
+
+
+@event.listens_for(Session, "before_flush")
+def _no_flush_in_read_unit(session: Session, _context: Any, _instances: Any) -> None:
+    _refuse_write(session)
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _no_savepoint_in_read_unit(session: Session, transaction: Any) -> None:
+    if transaction.nested:
+        _refuse_write(session)
 
 
 def scope_to_tenant(session: Session, tenant: str) -> Session:
@@ -249,8 +338,22 @@ def scope_to_tenant(session: Session, tenant: str) -> Session:
     return session
 
 
+@lru_cache(maxsize=4096)
+def _tenant_criteria(mapper: Mapper[Any], visible: tuple[str, ...]) -> Any:
+    """The loader criterion ``cls.tenant`` ∈ ``visible``, made once per entity and tenant.
+
+    A plain expression rather than a lambda: SQLAlchemy analyses a lambda's closure at every
+    execution; an expression's values are bound parameters, so the statement cache still
+    serves every tenant with one compiled form."""
+    column = mapper.class_.tenant
+    criterion = column == visible[0] if len(visible) == 1 else or_(*(column == v for v in visible))
+    return with_loader_criteria(mapper.class_, criterion, include_aliases=True)
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _apply_tenant_scope(state: ORMExecuteState) -> None:
+    if not state.is_select or getattr(state.statement, "_for_update_arg", None) is not None:
+        _refuse_write(state.session)  # a write, or a read that locks rows for one
     tenant = state.session.info.get(TENANT_SCOPE)
     if tenant is None or state.execution_options.get(ALL_TENANTS):
         return
@@ -258,11 +361,7 @@ def _apply_tenant_scope(state: ORMExecuteState) -> None:
         return
     # Reads also see the shared read-only layer (identity's base population and keys); writes never.
     visible = (tenant, SHARED_TENANT) if state.is_select else (tenant,)
-    options = [
-        with_loader_criteria(mapper.class_, lambda cls: cls.tenant.in_(visible), include_aliases=True)
-        for mapper in state.all_mappers
-        if "tenant" in mapper.columns
-    ]
+    options = [_tenant_criteria(mapper, visible) for mapper in state.all_mappers if "tenant" in mapper.columns]
     if options:
         state.statement = state.statement.options(*options)
 
@@ -295,17 +394,27 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-async def in_unit_of_work(request: Request, work: Callable[[Session], T]) -> T:
+async def in_unit_of_work(request: Request, work: Callable[[Session], T], *, read_only: bool = False) -> T:
     """Run ``work`` with the request's unit of work (as :data:`SessionDep` gives it: scoped to
     the request's tenant, committed when ``work`` returns) in one worker thread.
 
     For an ``async def`` endpoint whose whole database work is synchronous: one thread-pool
     hop per request instead of three (entering and leaving the session dependency, then the
-    endpoint), which is most of a short read's framework cost."""
+    endpoint), which is most of a short read's framework cost.
+
+    ``read_only``: work that normally only reads runs in :meth:`Database.read_session`; should
+    it need to write after all (a missing default row to create, say), it is run again, from
+    the start, in a full unit of work (nothing was written by the first attempt)."""
     db: Database = request.app.state.db
     tenant = current_tenant()
 
     def run() -> T:
+        if read_only:
+            try:
+                with db.read_session() as session:
+                    return work(scope_to_tenant(session, tenant))
+            except NeedsWrite:
+                pass
         with db.session() as session:
             return work(scope_to_tenant(session, tenant))
 

@@ -15,6 +15,7 @@ import fastapi_offline
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.telemetry import TelemetryConfig
 from pydantic import BaseModel
 from sqlalchemy import MetaData
 from sqlalchemy.orm import Session
@@ -214,6 +215,10 @@ _DOCS_ASSET_TYPES = {
 }
 
 
+#: FastAPI's native telemetry switched off (see :func:`offline_docs_app`).
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
+
 def offline_docs_app(
     docs_url: str = "/docs",
     redoc_url: str | None = "/redoc",
@@ -230,8 +235,12 @@ def offline_docs_app(
 
     Its ``/openapi.json`` declares the ``foundation``'s replies on every operation
     (:mod:`vnsandbox.openapi`).
+
+    FastAPI's own OpenTelemetry hook is off (:data:`NO_TELEMETRY`): the sandbox sets up no
+    tracer, meter or logger provider, and the hook would otherwise look the global ones up on
+    every request.
     """
-    app = app_class(docs_url=None, redoc_url=None, **kwargs)
+    app = app_class(docs_url=None, redoc_url=None, telemetry=NO_TELEMETRY, **kwargs)
     install_contract(app, foundation)
     openapi_url = app.openapi_url or "/openapi.json"
 

@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 import jwt
-from sqlalchemy import or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -222,11 +222,19 @@ def login(
     return row, row.expires_at
 
 
+@dataclass(frozen=True)
+class CallerUnit:
+    """What a call needs of the calling unit: its code and its transition mode."""
+
+    code: str
+    transition_mode: str | None
+
+
 @dataclass
 class Caller:
     """Who is calling: the unit, the codes it may sync for, and how it authenticated."""
 
-    unit: Unit
+    unit: CallerUnit
     codes: frozenset[str]
     sync_session: SyncSession | None = None
 
@@ -253,29 +261,49 @@ def gateway_token_client(token: str, gateway_secret: str, tenant: str, now: date
     return str(claims["sub"])
 
 
+_UNITS = Unit.__table__.c
+
+
+def _family_statement(column: Any) -> Select[Any]:
+    """The read of :func:`_unit_with_family` for one identifying column, built once (Core, with
+    its own tenant filter: the session's tenant scope adds nothing to it)."""
+    matched = _UNITS[column.key]
+    return (
+        select(_UNITS.code, _UNITS.parent_code, _UNITS.transition_mode, matched.label("matched"))
+        .where(
+            _UNITS.tenant == bindparam("tenant"),
+            or_(matched == bindparam("value"), _UNITS.parent_code.is_not(None), _UNITS.code == DEV_UNIT_CODE),
+        )
+        .order_by(_UNITS.id)
+    )
+
+
+_FAMILY = {column.key: _family_statement(column) for column in (Unit.api_key, Unit.gateway_client_id, Unit.code)}
+
+
 def _unit_with_family(
     session: Session, tenant: str, settings: DossierSettings, column: Any, value: str
-) -> tuple[Unit, frozenset[str]] | None:
+) -> tuple[CallerUnit, frozenset[str]] | None:
     """The unit whose ``column`` equals ``value`` and the codes of its family, in one read.
 
     The one statement reads the matching units, every unit that has a parent (what the
     family is computed from; a flat tenant has none) and, in embedded mode, the development
     unit, which is created (and the statement read again) when it is missing. Several units
     matching (two with one API key): the first by id."""
-    wanted = column == value
-    stmt = select(Unit).where(Unit.tenant == tenant, or_(wanted, Unit.parent_code.is_not(None))).order_by(Unit.id)
-    rows = list(session.scalars(stmt.where(or_(wanted, Unit.parent_code.is_not(None), Unit.code == DEV_UNIT_CODE))))
+    stmt = _FAMILY[column.key]
+    params = {"tenant": tenant, "value": value}
+    rows = session.execute(stmt, params).all()
     if settings.dev_unit_enabled and not any(u.code == DEV_UNIT_CODE for u in rows):
         ensure_dev_unit(session, tenant, settings)
-        rows = list(session.scalars(stmt))
-    unit = next((u for u in rows if getattr(u, column.key) == value), None)
+        rows = session.execute(stmt, params).all()
+    unit = next((u for u in rows if u.matched == value), None)
     if unit is None:
         return None
     children: dict[str, list[str]] = {}
     for u in rows:
         if u.parent_code:
             children.setdefault(u.parent_code, []).append(u.code)
-    return unit, _descendants(unit.code, children)
+    return CallerUnit(unit.code, unit.transition_mode), _descendants(unit.code, children)
 
 
 def _descendants(code: str, children: Mapping[str, list[str]]) -> frozenset[str]:
@@ -305,7 +333,7 @@ def authenticate(
 
     A unit API key or a gateway client costs one read (the unit and its family together,
     :func:`_unit_with_family`); a session token one more."""
-    found: tuple[Unit, frozenset[str]] | None = None
+    found: tuple[CallerUnit, frozenset[str]] | None = None
     row: SyncSession | None = None
     token = session_token
     if not token and bearer and bearer.count(".") == 2:

@@ -210,13 +210,16 @@ def _dispatch(request: Request, session: Session, body: Any, name: str | None) -
     openapi_extra=merge_extra(body_doc(ServiceCall), SYNC_AUTH),
     responses=SYNC_ERRORS,
 )
-async def call_service(request: Request, body: BodyDep) -> JSONResponse:
+async def call_service(request: Request) -> JSONResponse:
     """`{"service": "DongBoHoSoMC", "isUpdating": "False", "data": [...]}` and the other services
     (see the index). Authenticate with the `session` header (from `/api/login`) or
     `Authorization: Bearer <unit API key | session>`. Batches answer each record on its own
     (`data[i].error_code`); the top-level code is 0 when all were accepted, 27 when some
     were not, or the single record's own code for a one-record call."""
-    return await in_unit_of_work(request, lambda session: _dispatch(request, session, body, None))
+    body = await json_body(request)  # read here, not as a dependency: FastAPI solves none then
+    return await in_unit_of_work(
+        request, lambda session: _dispatch(request, session, body, None), read_only=_reads_only(body, None)
+    )
 
 
 @router.post(
@@ -226,9 +229,20 @@ async def call_service(request: Request, body: BodyDep) -> JSONResponse:
     openapi_extra=merge_extra(body_doc(ServiceCall), SYNC_AUTH),
     responses=SYNC_ERRORS,
 )
-async def call_named_service(service_name: str, request: Request, body: BodyDep) -> JSONResponse:
+async def call_named_service(service_name: str, request: Request) -> JSONResponse:
     """Same as `/api/service`, with the service taken from the path (`/api/DongBoHoSoMC`)."""
-    return await in_unit_of_work(request, lambda session: _dispatch(request, session, body, service_name))
+    body = await json_body(request)
+    read_only = _reads_only(body, service_name)
+    return await in_unit_of_work(
+        request, lambda session: _dispatch(request, session, body, service_name), read_only=read_only
+    )
+
+
+def _reads_only(body: Any, name: str | None) -> bool:
+    """Whether the call names a service that only reads (:data:`service.READ_ONLY`)."""
+    if name is None:
+        name = body.get("service") if isinstance(body, dict) else None
+    return isinstance(name, str) and name in service.READ_ONLY
 
 
 @router.get(

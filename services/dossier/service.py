@@ -127,3 +127,7 @@ HANDLERS: dict[str, Callable[[CallContext, ServiceCall], Answer]] = {
     "XacNhanHoSoTuCongDVCQG": acknowledge_call,
     "DoiSoatHoSo": reconciliation_call,
 }
+#: The services that only read: their unit of work runs without a transaction on PostgreSQL
+#: (``vnsandbox.db.in_unit_of_work(read_only=True)``; a write they turn out to need, such as
+#: creating the development unit on a tenant's first call, reruns them in a full one).
+READ_ONLY: frozenset[str] = frozenset({"TraCuuHoSo"})

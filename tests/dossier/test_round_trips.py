@@ -62,3 +62,46 @@ def test_a_batch_with_no_switch_set_reads_the_switches_once(dossier):
         )
     assert r.json()["error_code"] == 0
     assert len([s for s in seen if "sandbox_switch" in s]) == 1
+
+
+def test_a_lookup_reads_in_two_statements_and_on_postgresql_outside_a_transaction(dossier, backend):
+    """TraCuuHoSo only reads: the caller's unit family and the dossier, nothing else; on
+    PostgreSQL without BEGIN/COMMIT around them (each a statement of its own)."""
+    code = f"{DEV_UNIT}-241115-00001"
+    r = dossier.post(
+        "/api/service",
+        json={"service": "DongBoHoSoMC", "isUpdating": "False", "data": [record(MaHoSo=code)]},
+        headers=bearer("dvcqg-dev-unit-key"),
+    )
+    assert r.json()["error_code"] == 0
+    engine = dossier.app.state.db.engine  # type: ignore[union-attr]
+    states: list[str] = []
+
+    def transaction_state(conn: Any, *args: Any) -> None:
+        dbapi = conn.connection.dbapi_connection
+        states.append(dbapi.info.transaction_status.name if backend == "postgres" else "n/a")
+
+    event.listen(engine, "before_cursor_execute", transaction_state)
+    try:
+        with statements(dossier) as seen:
+            r = dossier.post(
+                "/api/service", json={"service": "TraCuuHoSo", "MaHoSo": code}, headers=bearer("dvcqg-dev-unit-key")
+            )
+    finally:
+        event.remove(engine, "before_cursor_execute", transaction_state)
+    assert r.json()["error_code"] == 0 and r.json()["data"]["MaHoSo"] == code
+    assert len(seen) == 2 and all(s.lstrip().upper().startswith("SELECT") for s in seen)
+    if backend == "postgres":
+        assert states == ["IDLE", "IDLE"]  # no transaction was opened before either statement
+
+
+def test_a_lookup_as_a_tenants_first_call_creates_the_development_unit(dossier):
+    """The read-only unit of work cannot write: the call runs again in a full one."""
+    r = dossier.post(
+        "/api/service",
+        json={"service": "TraCuuHoSo", "MaHoSo": f"{DEV_UNIT}-241115-09999"},
+        headers=bearer("dvcqg-dev-unit-key"),
+    )
+    assert r.status_code == 404 and r.json()["error_code"] == 22  # authenticated, then not found
+    units = dossier.get("/_sandbox/units").json()
+    assert [u["MaDonVi"] for u in units["data"]] == [DEV_UNIT]
