@@ -39,6 +39,14 @@ class Scenario:
     steps: tuple[Step, ...]
 
 
+#: The citizen's filing step the overdue and payment-retry scenarios start with.
+CUC_FILES_A_BIRTH_COPY = Step(
+    "citizen",
+    "Chị Cúc đăng nhập Cổng Dịch vụ công bằng VNeID, tìm thủ tục “bản sao giấy khai sinh” và nộp hồ sơ.",
+    "Cúc logs in to the public services portal with VNeID, finds “bản sao giấy khai sinh” and files.",
+    link="cong-dan/",
+)
+
 BIRTH_WITH_PAYMENT = Scenario(
     "khai-sinh-thanh-toan",
     "Khai sinh trực tuyến có thanh toán",
@@ -125,12 +133,7 @@ OVERDUE = Scenario(
             "(settled on time) stands at 100 %, 3 of 3 dossiers.",
             link="chi-so",
         ),
-        Step(
-            "citizen",
-            "Chị Cúc đăng nhập Cổng Dịch vụ công bằng VNeID, tìm thủ tục “bản sao giấy khai sinh” và nộp hồ sơ.",
-            "Cúc logs in to the public services portal with VNeID, finds “bản sao giấy khai sinh” and files.",
-            link="cong-dan/",
-        ),
+        CUC_FILES_A_BIRTH_COPY,
         Step(
             "province",
             "Bộ phận một cửa tiếp nhận hồ sơ, hẹn trả kết quả sau 1 ngày (NgayHenTra) và chuyển phòng chuyên "
@@ -237,12 +240,7 @@ PAYMENT_RETRY = Scenario(
     "Thanh toán không đủ số dư rồi thanh toán lại",
     "Payment fails for insufficient balance, then is paid again",
     (
-        Step(
-            "citizen",
-            "Chị Cúc đăng nhập Cổng Dịch vụ công bằng VNeID, tìm thủ tục “bản sao giấy khai sinh” và nộp hồ sơ.",
-            "Cúc logs in to the public services portal with VNeID, finds “bản sao giấy khai sinh” and files.",
-            link="cong-dan/",
-        ),
+        CUC_FILES_A_BIRTH_COPY,
         Step(
             "province",
             "Bộ phận một cửa tiếp nhận hồ sơ, chuyển xử lý và yêu cầu nộp lệ phí 8.000 đồng (DongBoHoSoMC).",
