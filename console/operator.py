@@ -33,11 +33,19 @@ async def clock_of(gw: GatewayClient, op: Operator) -> dict[str, Any]:
     return {"offset": offset, "now": now, "now_text": vn_time(now)}
 
 
-async def page(request: Request, tenant: str, template: str, **context: Any) -> Response:
-    op = operator_of(request, tenant)
-    clock = await clock_of(client_of(request), op)
+async def page(
+    request: Request,
+    tenant: str,
+    template: str,
+    clock: dict[str, Any] | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    """A page of the tenant with its test clock in the header (``clock``: already read)."""
+    if clock is None:
+        clock = await clock_of(client_of(request), operator_of(request, tenant))
     clock["words"] = offset_words(clock["offset"], lang_of(request))
-    return render(request, template, tenant=tenant, clock=clock, **context)
+    return render(request, template, status_code, tenant=tenant, clock=clock, **context)
 
 
 @operator.get("/", summary="The tenant's message flow")
