@@ -131,7 +131,7 @@ def scorecard_pdf(
             pdf.set_fill_color(21, 128, 61)
             for i, p in enumerate(s.points):
                 if p.value is not None and top:
-                    w = (month_w - 4) * max(0.0, min(1.0, p.value / top))
-                    pdf.rect(x0 + i * month_w + month_w - 2 - w, y0 + 0.5, w, 2, style="F")
+                    fill = (month_w - 4) * max(0.0, min(1.0, p.value / top))
+                    pdf.rect(x0 + i * month_w + month_w - 2 - fill, y0 + 0.5, fill, 2, style="F")
             pdf.ln(3.5)
     return bytes(pdf.output())

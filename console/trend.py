@@ -217,7 +217,7 @@ def series(months: list[Month], cards: list[dict[str, Any] | None]) -> list[Seri
                 for c in procs:
                     s.procedures[c].append(Point(month, None, failed=True))
                 continue
-            ind = next((i for i in card.get("ChiSo", []) if i.get("ChiSo") == s.code), {})
+            ind: dict[str, Any] = next((i for i in card.get("ChiSo", []) if i.get("ChiSo") == s.code), {})
             if s.unit == "%":
                 s.points.append(
                     Point(month, _rate(ind.get("TyLe")), ind.get("TuSo"), ind.get("MauSo"), ind.get("Diem"))
@@ -225,7 +225,7 @@ def series(months: list[Month], cards: list[dict[str, Any] | None]) -> list[Seri
             else:
                 s.points.append(Point(month, _days_overall(ind)))
                 for c in procs:
-                    row = (ind.get("TheoThuTuc") or {}).get(c)
+                    row: Any = (ind.get("TheoThuTuc") or {}).get(c)
                     days = _rate(row.get("ThoiGianTrungBinhNgay")) if isinstance(row, dict) else None
                     s.procedures[c].append(
                         Point(month, days, mau_so=row.get("SoHoSo") if isinstance(row, dict) else None)
