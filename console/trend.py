@@ -195,11 +195,11 @@ def series(months: list[Month], cards: list[dict[str, Any] | None]) -> list[Seri
     (``None``: that month could not be read)."""
     by_code: dict[str, Series] = {}
     for card in cards:
-        for ind in (card or {}).get("ChiSo", []):
-            code = str(ind.get("ChiSo"))
+        for first in (card or {}).get("ChiSo", []):
+            code = str(first.get("ChiSo"))
             if code not in by_code:
-                unit = "ngày" if "TheoThuTuc" in ind else "%"
-                by_code[code] = Series(code, str(ind.get("TenChiSo") or ""), unit)
+                unit = "ngày" if "TheoThuTuc" in first else "%"
+                by_code[code] = Series(code, str(first.get("TenChiSo") or ""), unit)
     for s in by_code.values():
         procs = sorted(
             {
