@@ -31,7 +31,7 @@ class FakeGateway:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path, method = request.url.path, request.method
-        body = json.loads(request.content) if request.content else None
+        body: Any = json.loads(request.content) if request.content else None
         if method != "GET":
             self.writes.append((method, path, body))
         if path == "/_sandbox/clock":
