@@ -111,6 +111,7 @@ EN: dict[str, str] = {
     "Xem": "Show",
     "6 tháng gần nhất": "Last 6 months",
     "Bảng số liệu theo tháng": "Figures by month",
+    "Chưa có số liệu trong các tháng này": "No figures in these months",
     "Tháng": "Month",
     "Chỉ số": "Indicator",
     "Tên chỉ số": "Indicator",
