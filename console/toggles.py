@@ -30,13 +30,18 @@ class BadParam(SandboxError):
 
 def _fmt(x: float) -> str:
     """A number as Vietnamese write it: ``0,5``; ``120``."""
-    return f"{x:g}".replace(".", ",")
+    return plain(x).replace(".", ",")
+
+
+def plain(x: float) -> str:
+    """A bound as typed into a field: ``1000000000``, ``0.1`` (no exponent)."""
+    return str(int(x)) if float(x).is_integer() else f"{x:f}".rstrip("0").rstrip(".")
 
 
 def number(text: str, *, label_vi: str, label_en: str, low: float, high: float, integer: bool) -> float:
     """A form's number (a decimal comma accepted) within ``low`` … ``high``."""
     kind_vi, kind_en = ("số nguyên", "a whole number") if integer else ("số", "a number")
-    bounds_vi, bounds_en = f"từ {_fmt(low)} đến {_fmt(high)}", f"from {low:g} to {high:g}"
+    bounds_vi, bounds_en = f"từ {_fmt(low)} đến {_fmt(high)}", f"from {plain(low)} to {plain(high)}"
     try:
         value = float(text.strip().replace(",", "."))
     except ValueError:
@@ -194,6 +199,10 @@ class SwitchParam:
     high: float
     default: Any
     description: str
+
+    @property
+    def bounds(self) -> str:
+        return f"{plain(self.low)}–{plain(self.high)}"
 
     @classmethod
     def of(cls, name: str, schema: Mapping[str, Any]) -> SwitchParam:
