@@ -202,3 +202,13 @@ def test_a_bad_range_for_the_pdf_is_refused_with_its_code(console: TestClient) -
     r = console.get("/console/t/default/chi-so/pdf", params={"tu": "2026-03", "den": "2025-03"})
     assert r.status_code == 400 and "INVALID_MONTH_RANGE" in r.text
     assert "Tháng cuối đứng trước tháng đầu" in r.text
+
+
+def test_the_pdf_follows_the_chosen_language(console: TestClient) -> None:
+    from pypdf import PdfReader
+
+    console.cookies.set("vnsb_lang", "en", path="/console")
+    r = console.get("/console/t/default/chi-so/pdf")
+    assert r.status_code == 200
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(r.content)).pages)
+    assert "SCORECARD 766" in text and "By month" in text and "Numerator / denominator" in text
