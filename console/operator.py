@@ -5,6 +5,7 @@ Every read and change is a call to the gateway's control plane as the tenant's c
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -14,9 +15,10 @@ from fastapi.responses import Response
 from console.gateway import GatewayClient, GatewayRefused, Operator
 from console.i18n import offset_words, vn_time
 from console.sequence import LANES, diagram
-from console.toggles import BY_NAME, PRESETS, Preset, active
+from console.toggles import BY_NAME, PRESETS, BadParam, Preset, SwitchParam, active, switch_params
 from console.tokens import inspect
 from console.web import ROOT, check_origin, client_of, lang_of, operator_of, render, see_other
+from vnsandbox.errors import SandboxError
 
 operator = APIRouter(prefix=f"{ROOT}/t/{{tenant}}")
 Tenant = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
@@ -33,11 +35,19 @@ async def clock_of(gw: GatewayClient, op: Operator) -> dict[str, Any]:
     return {"offset": offset, "now": now, "now_text": vn_time(now)}
 
 
-async def page(request: Request, tenant: str, template: str, **context: Any) -> Response:
-    op = operator_of(request, tenant)
-    clock = await clock_of(client_of(request), op)
+async def page(
+    request: Request,
+    tenant: str,
+    template: str,
+    clock: dict[str, Any] | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    """A page of the tenant with its test clock in the header (``clock``: already read)."""
+    if clock is None:
+        clock = await clock_of(client_of(request), operator_of(request, tenant))
     clock["words"] = offset_words(clock["offset"], lang_of(request))
-    return render(request, template, tenant=tenant, clock=clock, **context)
+    return render(request, template, status_code, tenant=tenant, clock=clock, **context)
 
 
 @operator.get("/", summary="The tenant's message flow")
@@ -87,6 +97,29 @@ async def redeliver(request: Request, tenant: Tenant, service: str, delivery_id:
 
 @operator.get("/faults", summary="Fault toggles, rules and switches")
 async def faults_page(request: Request, tenant: Tenant) -> Response:
+    return await _faults(request, tenant)
+
+
+@dataclass
+class Switch:
+    api: str
+    name: str
+    description: str
+    #: Its declared parameters (empty: it takes none).
+    params: list[SwitchParam]
+    #: The active switch's record (scope ``*`` preferred), or None when off.
+    on: dict[str, Any] | None
+
+
+async def _faults(
+    request: Request,
+    tenant: str,
+    status_code: int = 200,
+    problem: tuple[str, SandboxError] | None = None,
+    entered: dict[str, str] | None = None,
+) -> Response:
+    """The page; ``problem``: the form (``preset-…`` or ``switch-…``) whose input was refused, and
+    why (``entered``: what it held, shown again)."""
     op = operator_of(request, tenant)
     gw = client_of(request)
     rules_body, *switch_bodies = await asyncio.gather(
@@ -97,35 +130,77 @@ async def faults_page(request: Request, tenant: Tenant) -> Response:
     if isinstance(rules_body, BaseException):
         raise rules_body
     rules: list[dict[str, Any]] = rules_body.get("rules", [])
-    presets = [(p, active(p, rules)) for p in PRESETS]
-    switches: list[tuple[str, str, list[Any], set[str], GatewayRefused | None]] = []
+    presets = []
+    for p in PRESETS:
+        ids = active(p, rules)
+        rule = next((r for r in rules if str(r.get("id")) == ids[0]), None) if ids else None
+        presets.append((p, ids, p.settings(rule) if rule else []))
+    switches: list[tuple[str, str, list[Switch], GatewayRefused | None]] = []
     for api, body in zip(SWITCH_APIS, switch_bodies, strict=True):
         if isinstance(body, GatewayRefused):
             # A training fault on the platform also hits its control calls: say so, keep the page.
-            switches.append((api, SWITCH_APIS[api], [], set(), body))
+            switches.append((api, SWITCH_APIS[api], [], body))
             continue
         if isinstance(body, BaseException):
             raise body
-        on = {str(s.get("name")) for s in body.get("active", []) if isinstance(s, dict)}
-        switches.append((api, SWITCH_APIS[api], sorted(body.get("available", {}).items()), on, None))
-    return await page(request, tenant, "faults.html", presets=presets, rules=rules, switches=switches)
+        on: dict[str, dict[str, Any]] = {}
+        for s in body.get("active", []):
+            if isinstance(s, dict) and (str(s.get("name")) not in on or s.get("scope") == "*"):
+                on[str(s.get("name"))] = s
+        declared = body.get("parameters") or {}
+        rows = [
+            Switch(
+                api,
+                name,
+                str(description),
+                [SwitchParam.of(k, v) for k, v in (declared.get(name) or {}).items()],
+                on.get(name),
+            )
+            for name, description in sorted(body.get("available", {}).items())
+        ]
+        switches.append((api, SWITCH_APIS[api], rows, None))
+    return await page(
+        request,
+        tenant,
+        "faults.html",
+        status_code=status_code,
+        presets=presets,
+        rules=rules,
+        switches=switches,
+        problem=problem,
+        entered=entered or {},
+    )
 
 
-@operator.post("/presets/{name}", summary="Turn a training fault on or off")
-async def toggle_preset(request: Request, tenant: Tenant, name: str, on: Annotated[str, Form()] = "") -> Response:
+@operator.post("/presets/{name}", summary="Turn a training fault on (with its parameters) or off")
+async def toggle_preset(request: Request, tenant: Tenant, name: str) -> Response:
     check_origin(request)
     preset = BY_NAME.get(name)
     if preset is not None:
-        await set_preset(client_of(request), operator_of(request, tenant), preset, on == "1")
+        form = await _form(request)
+        try:
+            await set_preset(client_of(request), operator_of(request, tenant), preset, form.get("on") == "1", form)
+        except (BadParam, GatewayRefused) as exc:
+            return await _faults(request, tenant, 400, (f"preset-{name}", exc), form)
     return see_other(f"{ROOT}/t/{tenant}/faults")
 
 
-async def set_preset(gw: GatewayClient, op: Operator, preset: Preset, on: bool) -> None:
-    """Turn a training fault on (one rule of its shape, unless one exists) or off (all of them)."""
+async def _form(request: Request) -> dict[str, str]:
+    """The posted form's short text fields (anything longer than a number needs is cut)."""
+    form = await request.form()
+    return {k: v[:40] for k, v in form.items() if isinstance(v, str) and len(k) <= 80}
+
+
+async def set_preset(
+    gw: GatewayClient, op: Operator, preset: Preset, on: bool, form: dict[str, str] | None = None
+) -> None:
+    """Turn a training fault on (one rule of its shape with the form's values, unless one exists)
+    or off (all of them)."""
+    rule = preset.build(form) if on else None
     rules = (await gw.json(op, "GET", "/_sandbox/faults")).get("rules", [])
     ids = active(preset, rules)
-    if on and not ids:
-        await gw.json(op, "POST", "/_sandbox/faults", json=preset.rule)
+    if rule is not None and not ids:
+        await gw.json(op, "POST", "/_sandbox/faults", json=rule)
     for rule_id in [] if on else ids:
         await gw.json(op, "DELETE", f"/_sandbox/faults/{rule_id}", ok=(200, 204, 404))
 
@@ -139,22 +214,27 @@ async def delete_rule(request: Request, tenant: Tenant, rule_id: int) -> Respons
     return see_other(f"{ROOT}/t/{tenant}/faults")
 
 
-@operator.post("/switches/{api}/{name}", summary="Turn a platform's switch on or off")
+@operator.post("/switches/{api}/{name}", summary="Turn a platform's switch on (with its parameters) or off")
 async def toggle_switch(
     request: Request,
     tenant: Tenant,
     api: str,
     name: Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,64}$")],
-    on: Annotated[str, Form()] = "",
 ) -> Response:
     check_origin(request)
     if api in SWITCH_APIS:
         op, gw = operator_of(request, tenant), client_of(request)
+        form = await _form(request)
         path = f"/{api}/v1/_sandbox/switches/{name}"
-        if on == "1":
-            await gw.json(op, "PUT", path, json={})
-        else:
-            await gw.json(op, "DELETE", path, ok=(200, 204, 404))
+        try:
+            if form.get("on") == "1":
+                listed = await gw.json(op, "GET", f"/{api}/v1/_sandbox/switches")
+                declared = (listed.get("parameters") or {}).get(name) or {}
+                await gw.json(op, "PUT", path, json={"params": switch_params(declared, form)})
+            else:
+                await gw.json(op, "DELETE", path, ok=(200, 204, 404))
+        except (BadParam, GatewayRefused) as exc:
+            return await _faults(request, tenant, 400, (f"switch-{api}-{name}", exc), form)
     return see_other(f"{ROOT}/t/{tenant}/faults")
 
 

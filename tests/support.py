@@ -162,7 +162,9 @@ class SandboxProcesses:
         return self.url("gateway")
 
     def start(self) -> SandboxProcesses:
-        self.ports = {n: free_port() for n in ("gateway", "identity", "dossier", "payment", "console", "desk")}
+        # Ports chosen before (the shared mode's public URL names the gateway's) are kept.
+        names = ("gateway", "identity", "dossier", "payment", "console", "desk")
+        self.ports = {n: self.ports.get(n) or free_port() for n in names}
         args = [sys.executable, "-m", "vnsandbox", "up", "--data-dir", str(self.data_dir), *self.up_args]
         for name, port in self.ports.items():
             args += [f"--{name}-port", str(port)]

@@ -40,3 +40,8 @@ def test_importing_the_gateway_app_imports_no_heavy_module() -> None:
 def test_importing_the_command_line_imports_no_service() -> None:
     loaded = modules_after_import("launcher.cli")
     assert loaded & {*HEAVY, "fastapi", "sqlalchemy"} == set()
+
+
+def test_importing_the_console_app_imports_no_heavy_module() -> None:
+    """The console draws its PDFs with fpdf2, imported with the first PDF."""
+    assert modules_after_import("console.app") & set(HEAVY) == set()

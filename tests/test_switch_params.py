@@ -55,3 +55,15 @@ def test_valid_parameters_are_stored_as_given(dossier: TenantClient) -> None:
     reply = dossier.put("/_sandbox/switches/sync_slow", json={"params": {"delay_ms": 1}, "remaining": 1})
     assert reply.status_code == 200, reply.text
     assert reply.json()["params"] == {"delay_ms": 1}
+
+
+@pytest.mark.parametrize("service", ["identity", "dossier", "payment"])
+def test_the_switch_list_names_each_switchs_parameters_with_their_bounds(clients, service) -> None:  # type: ignore[no-untyped-def]
+    declared = {"identity": IDENTITY, "dossier": DOSSIER, "payment": PAYMENT}[service]
+    listed = clients[service].get("/_sandbox/switches").json()["parameters"]
+    assert set(listed) == set(declared)
+    for name, model in declared.items():
+        for field, info in model.model_fields.items():
+            assert listed[name][field]["default"] == info.default
+            assert listed[name][field]["type"] in ("number", "integer")
+            assert "maximum" in listed[name][field] and "minimum" in listed[name][field]

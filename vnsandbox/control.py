@@ -200,8 +200,11 @@ def journal_clear(request: Request) -> dict[str, Any]:
 @router.get("/switches", summary="Active switches and the names this service understands")
 def switches_list(request: Request, session: SessionDep) -> dict[str, Any]:
     rows = session.scalars(select(Switch).where(Switch.tenant == current_tenant()).order_by(Switch.id)).all()
+    declared: dict[str, type[BaseModel]] = request.app.state.spec.switch_params
     return {
         "available": _switch_names(request),
+        # What each switch taking parameters accepts, as JSON Schema properties (type, bounds, default).
+        "parameters": {name: model.model_json_schema().get("properties", {}) for name, model in declared.items()},
         "active": [SwitchOut.model_validate(r, from_attributes=True).model_dump(mode="json") for r in rows],
     }
 

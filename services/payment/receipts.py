@@ -1,23 +1,16 @@
 """The receipt (biên lai điện tử) as PDF, drawn with fpdf2 and the bundled DejaVu Sans.
 
-The font ships with the service (``assets/DejaVuSans.ttf``, Bitstream Vera licence
-beside it) so Vietnamese diacritics render on a machine without system fonts.
+The font ships with the foundation (``vnsandbox/assets/DejaVuSans.ttf``, Bitstream Vera
+licence beside it, :mod:`vnsandbox.pdf`) so Vietnamese diacritics render on a machine without
+system fonts.
 """
 
 from __future__ import annotations
 
-import logging
-import unicodedata
 from pathlib import Path
 from typing import Any
 
-# fontTools logs every subsetting step at INFO; the receipt needs none of it.
-logging.getLogger("fontTools").setLevel(logging.WARNING)
-
-
-def _t(value: Any) -> str:
-    """Text for the PDF: NFC, so each Vietnamese letter is one precomposed glyph of the font."""
-    return unicodedata.normalize("NFC", "" if value is None else str(value))
+from vnsandbox.pdf import pdf_text as _t
 
 
 def _money(amount: Any) -> str:

@@ -7,10 +7,9 @@ from pathlib import Path
 from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
+from vnsandbox.pdf import DEJAVU_SANS
 from vnsandbox.settings import ServiceSettings
 from vnsandbox.vn.banks import BANK_CODES_CSV
-
-HERE = Path(__file__).parent
 
 #: Credentials of the built-in development partner (embedded mode only; documented in docs/payment.md).
 DEV_PARTNER_CODE = "SANDBOX"
@@ -46,7 +45,7 @@ class PaymentSettings(ServiceSettings):
     #: Longest delay the ``init_slow`` switch may impose (seconds).
     max_slow_s: float = 30.0
     bank_codes_file: Path = BANK_CODES_CSV
-    font_file: Path = HERE / "assets" / "DejaVuSans.ttf"
+    font_file: Path = DEJAVU_SANS
 
     @model_validator(mode="after")
     def _check_payment(self) -> PaymentSettings:

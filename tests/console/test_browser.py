@@ -135,6 +135,87 @@ def test_a_platform_switch_is_turned_on_and_off_from_its_toggle(page: Any, tenan
     assert tenant.call("GET", "/dvcqg/v1/_sandbox/switches").json()["active"] == []
 
 
+def test_paygov_slow_takes_the_operators_delay_and_refuses_a_bad_one_in_vietnamese(
+    page: Any, problems: Problems, tenant: Tenant
+) -> None:
+    open_tab(page, tenant, "Sự cố và công tắc")
+    problems.expected_statuses.add(400)
+    page.get_by_label("Độ trễ (giây)").fill("năm")
+    page.locator("#preset-paygov-slow").click()
+    expect(page.locator("#preset-paygov-slow-error")).to_have_text(
+        "Độ trễ (giây) phải là số từ 0,1 đến 120 (INVALID_PARAM)"
+    )
+    expect(page.locator("#preset-paygov-slow")).to_have_attribute("aria-checked", "false")
+    shoot(page, "faults-refused-param")
+    assert all("400" in item for item in problems.take())  # the refused form's page, and only it
+    problems.expected_statuses.clear()
+    page.get_by_label("Độ trễ (giây)").fill("0,2")
+    page.locator("#preset-paygov-slow-probability").fill("50")
+    page.locator("#preset-paygov-slow").click()
+    expect(page.locator("#preset-paygov-slow")).to_have_attribute("aria-checked", "true")
+    expect(page.locator("#preset-paygov-slow-settings")).to_have_text("Độ trễ (giây): 0,2 · Xác suất (%): 50")
+    rules = [r for r in tenant.call("GET", "/_sandbox/faults").json()["rules"] if r["api"] == "paygov"]
+    assert [(r["kind"], r["params"], r["probability"]) for r in rules] == [("latency", {"ms": 200}, 0.5)]
+    shoot(page, "faults-params")
+    page.locator("#preset-paygov-slow").click()
+    expect(page.locator("#preset-paygov-slow")).to_have_attribute("aria-checked", "false")
+    assert [r for r in tenant.call("GET", "/_sandbox/faults").json()["rules"] if r["api"] == "paygov"] == []
+
+
+def test_a_platform_switch_is_turned_on_with_its_declared_parameter(page: Any, tenant: Tenant) -> None:
+    open_tab(page, tenant, "Sự cố và công tắc")
+    page.locator("#switch-dvcqg-sync_slow-delay_ms").fill("10")
+    page.locator("#switch-dvcqg-sync_slow").click()
+    expect(page.locator("#switch-dvcqg-sync_slow")).to_have_attribute("aria-checked", "true")
+    expect(page.locator("#switch-dvcqg-sync_slow-settings")).to_contain_text("delay_ms: 10")
+    active = tenant.call("GET", "/dvcqg/v1/_sandbox/switches").json()["active"]
+    assert [(s["name"], s["params"]) for s in active] == [("sync_slow", {"delay_ms": 10.0})]
+    page.locator("#switch-dvcqg-sync_slow").click()
+    expect(page.locator("#switch-dvcqg-sync_slow")).to_have_attribute("aria-checked", "false")
+
+
+def test_the_scorecard_shows_each_month_and_downloads_as_a_pdf(page: Any, tenant: Tenant) -> None:
+    import io
+    from datetime import UTC, datetime, timedelta
+
+    from pypdf import PdfReader
+
+    from console.scenario import province_calls
+    from console.trend import last_months
+
+    now = datetime.now(UTC)
+    for when in (now, now - timedelta(days=35)):  # three dossiers settled on time, twice a month apart
+        for call in province_calls("seed_on_time_history", "", when):
+            r = tenant.call(
+                "POST",
+                "/dvcqg/v1/api/service",
+                json=call.body(),
+                headers={"Authorization": "Bearer dvcqg-dev-unit-key", "MaDonVi": DEV_UNIT},
+            )
+            assert r.status_code == 200 and r.json()["error_code"] == 0, r.text
+    open_tab(page, tenant, "Bộ chỉ số 766")
+    months = last_months(now)
+    chart = page.locator("#trend-2-1 svg")
+    expect(chart).to_have_attribute("aria-label", re.compile(rf"^Chỉ số 2.1 theo tháng: {months[0].label}: "))
+    expect(chart).to_have_attribute("aria-label", re.compile(r": 100%"))
+    expect(page.locator("#trend-2-1 svg text.month")).to_have_count(6)
+    page.locator("#trend-2-1 summary").click()
+    expect(page.locator("#trend-2-1 table tbody tr")).to_have_count(6)
+    shoot(page, "scorecard-trend")
+
+    page.locator("#tu").fill(months[-3].value)
+    page.get_by_role("button", name="Xem").click()
+    expect(page.locator("#trend-2-1 svg text.month")).to_have_count(3)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Tải PDF").click()
+    pdf = download.value.path().read_bytes()
+    assert pdf.startswith(b"%PDF-")
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Tỷ lệ hồ sơ giải quyết đúng hạn" in text and "Thời gian giải quyết trung bình theo thủ tục" in text
+    assert " ".join(m.label for m in months[-3:]) in text
+    expect(page.get_by_role("button", name="In / lưu PDF")).to_be_visible()
+
+
 def test_the_test_clock_moves_a_day_forward_and_back_to_real_time(page: Any, tenant: Tenant) -> None:
     page.goto(f"{tenant.gateway}/console/t/{tenant.name}/")
     page.get_by_role("button", name="+1 ngày").click()

@@ -59,7 +59,12 @@ def test_an_unknown_province_action_is_refused() -> None:
 
 def test_the_operator_actions_are_the_fault_toggles_and_the_test_clock() -> None:
     down, back = OPERATOR_ACTIONS["vneid_down"], OPERATOR_ACTIONS["vneid_back"]
-    assert BY_NAME[down.preset].rule == {"kind": "error", "api": "vneid", "params": {"status": 503}}
+    assert BY_NAME[down.preset].build() == {
+        "kind": "error",
+        "api": "vneid",
+        "params": {"status": 503},
+        "probability": 1.0,
+    }
     assert (down.preset, down.on, back.preset, back.on) == ("vneid-down", True, "vneid-down", False)
     assert OPERATOR_ACTIONS["two_days_later"].advance_s == 2 * 86400
     assert [s.action for s in VNEID_OUTAGE.steps if s.action] == ["vneid_down", "vneid_back"]

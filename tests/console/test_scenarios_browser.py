@@ -149,7 +149,7 @@ def test_an_overdue_dossier_gets_an_apology_and_pulls_the_on_time_indicator_down
     walk.follow()
     on_time_card = indicator(walk, "2.1")
     expect(on_time_card).to_contain_text("3 / 4 = 75")
-    on_time_card.locator("summary").click()
+    on_time_card.locator("summary", has_text="Hồ sơ kéo giảm").click()
     expect(on_time_card.locator("li", has_text=code)).to_contain_text("Quá hạn 24")
     walk.snap(walk.citizen, "scenario-overdue-scorecard")
 

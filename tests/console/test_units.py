@@ -173,13 +173,18 @@ def test_a_session_keeps_only_its_newest_tenants() -> None:
     assert list(session.tenants) == ["t-1", "t-2", "t-3"]
 
 
-def test_a_training_fault_is_on_while_a_rule_of_its_shape_exists() -> None:
+def test_a_training_fault_is_on_while_a_rule_of_its_shape_exists_whatever_its_values() -> None:
     preset = BY_NAME["paygov-slow"]
     rules = [
         {"id": 4, "kind": "latency", "api": "paygov", "method": "*", "path": "*", "params": {"ms": 5000}},
         {"id": 5, "kind": "latency", "api": "paygov", "method": "*", "path": "*", "params": {"ms": 10}},
+        {"id": 6, "kind": "latency", "api": "paygov", "method": "*", "path": "/payments", "params": {"ms": 10}},
+        {"id": 7, "kind": "latency", "api": "paygov", "params": {"distribution": "uniform", "max_ms": 10}},
+        {"id": 8, "kind": "error", "api": "paygov", "params": {"status": 503}},
     ]
-    assert active(preset, rules) == ["4"]
+    assert active(preset, rules) == ["4", "5"]
+    lost = BY_NAME["dvcqg-lost-reply"]
+    assert active(lost, [{"id": 1, "kind": "reset", "api": "dvcqg", "method": "POST", "params": {}}]) == []
 
 
 def test_a_scorecard_rate_is_a_bar_and_not_applicable_has_none() -> None:
