@@ -118,6 +118,15 @@ class GatewayClient:
             raise GatewayRefused(r.status_code, body)
         return body
 
+    async def self_service_tenants(self) -> bool:
+        """Whether anyone may create a tenant (the gateway's ``/_sandbox/version``); when the
+        gateway does not say, the console offers it and shows the gateway's refusal if any."""
+        try:
+            body = _json(await self._send("GET", "/_sandbox/version"))
+        except GatewayDown:
+            return True
+        return not isinstance(body, dict) or body.get("self_service_tenants", True) is not False
+
     async def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
         try:
             return await self.http.request(method, path, **kw)

@@ -30,7 +30,13 @@ async def home(request: Request) -> Response:
     session = session_of(request)
     if not session.tenants and not open_default(request):
         return see_other(f"{ROOT}/login")
-    return render(request, "home.html", tenants=list(session.tenants), open_default=open_default(request))
+    return render(
+        request,
+        "home.html",
+        tenants=list(session.tenants),
+        open_default=open_default(request),
+        can_create=await client_of(request).self_service_tenants(),
+    )
 
 
 @pages.post("/tenants", summary="Create a tenant and keep its credentials in this session")
@@ -45,6 +51,7 @@ async def create_tenant(request: Request, description: Annotated[str, Form(max_l
             400,
             tenants=list(session_of(request).tenants),
             open_default=open_default(request),
+            can_create=True,
             error=exc.message_vi,
             error_en=exc.message_en,
         )
@@ -57,7 +64,7 @@ async def create_tenant(request: Request, description: Annotated[str, Form(max_l
 
 @pages.get("/login", summary="The operator's sign-in page")
 async def login_page(request: Request, tenant: str = "") -> Response:
-    return render(request, "login.html", tenant=tenant)
+    return render(request, "login.html", tenant=tenant, can_create=await client_of(request).self_service_tenants())
 
 
 @pages.post("/login", summary="Sign in with a tenant's consumer credentials")
@@ -77,6 +84,7 @@ async def login(
             request,
             "login.html",
             401,
+            can_create=await client_of(request).self_service_tenants(),
             error="Sai mã ứng dụng hoặc khóa bí mật",
             error_en="Wrong client id or client secret",
         )
@@ -86,6 +94,7 @@ async def login(
             request,
             "login.html",
             403,
+            can_create=await client_of(request).self_service_tenants(),
             error="Ứng dụng này không thuộc tenant nào",
             error_en="This consumer belongs to no tenant",
         )

@@ -188,7 +188,7 @@ class Supervisor:
         from services.payment.settings import PaymentSettings
 
         gw = self.public_url()
-        lines = ["", "Development accounts (embedded mode; documented in docs/*.md):"]
+        lines: list[str] = []
         client = _get_json(self.url("identity") + "/_sandbox/clients/default")
         if client and "client_id" in client:
             lines.append(f"  VNeID client   client_id={client['client_id']}  client_secret={client['client_secret']}")
@@ -207,7 +207,7 @@ class Supervisor:
         gateway = _get_json(gw + "/_sandbox/version") or {}
         if gateway.get("mode") == "embedded":
             lines.append("  gateway        open in embedded mode: calls without credentials use tenant 'default'")
-        return lines
+        return ["", "Development accounts (documented in docs/*.md):", *lines] if lines else []
 
     def stop(self) -> None:
         self.stopping = True

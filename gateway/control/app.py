@@ -162,6 +162,7 @@ def build_control_app(gw: GatewayState) -> FastAPI:
             "protocol": "LGSP/NGSP-style REST gateway",
             "mode": settings.mode,
             "auth_required": settings.auth_required,
+            "self_service_tenants": settings.self_service_tenants,
         }
 
     for router in (token_router, tenants, consumers, faults, records, tenant_state):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -74,3 +75,22 @@ def test_english_is_a_toggle_kept_in_a_cookie(embedded: TestClient) -> None:
 def test_the_language_toggle_only_returns_to_console_pages(embedded: TestClient) -> None:
     r = embedded.get("/console/lang/en", params={"back": "https://evil.example/"})
     assert r.headers["location"] == "/console/"
+
+
+@pytest.mark.parametrize("self_service", [True, False])
+def test_creating_a_tenant_is_offered_only_where_the_gateway_lets_anyone_create_one(self_service: bool) -> None:
+    """A shared gateway may keep tenant creation to its administrator (``self_service_tenants``
+    off, said in ``/_sandbox/version``): the console then offers only the sign-in."""
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/_sandbox/version"
+        return httpx.Response(200, json={"mode": "shared", "self_service_tenants": self_service})
+
+    settings = ConsoleSettings(
+        mode="shared", gateway_secret="a-shared-secret-long-enough-0123456789", public_base_url="http://gateway.example"
+    )
+    app = create_app(settings, transport=httpx.MockTransport(gateway))
+    with TestClient(app, follow_redirects=False) as client:
+        page = client.get("/console/login")
+    assert page.status_code == 200 and '<label for="client_id">' in page.text
+    assert ('action="/console/tenants"' in page.text) is self_service
