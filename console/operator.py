@@ -192,4 +192,4 @@ async def token_check(request: Request, tenant: Tenant, token: Annotated[str, Fo
     except GatewayRefused:
         jwks = None
     report = inspect(token, jwks, clock["now"])
-    return await page(request, tenant, "token.html", token=token.strip(), report=report)
+    return await page(request, tenant, "token.html", private=True, token=token.strip(), report=report)

@@ -44,6 +44,8 @@ SESSION_MAX_AGE_S = 12 * 3600
 #: The only POST another site's page may send the desk: the sign-in, which carries its own
 #: credentials (the training console hands a tenant over to the desk that way).
 SIGN_IN = "/dang-nhap"
+#: Headers of a page that carries credentials: no cache keeps it, no followed link names it.
+PRIVATE = {"Cache-Control": "no-store", "Pragma": "no-cache", "Referrer-Policy": "no-referrer"}
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,9 @@ class Desk:
 
     def page(self, request: Request, ws: Workspace, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         context = {"settings": self.settings, "tenant": ws.tenant, **context}
-        return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
+        # The sign-in page takes (and, on a retry, may hold) a tenant's credentials: never cached.
+        headers = PRIVATE if name == "sign_in.html" else None
+        return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code, headers=headers)
 
     def missing(
         self, request: Request, ws: Workspace, ma_ho_so: str, error: PlatformError | None = None

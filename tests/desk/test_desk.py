@@ -234,3 +234,14 @@ def test_the_presenters_hand_off_names_the_desks_sign_in_and_the_dossier() -> No
     assert desk_hand_off("http://127.0.0.1:8005", op, None).next == "/"  # type: ignore[union-attr]
     assert desk_hand_off("", op, None) is None  # no desk configured
     assert desk_hand_off("http://127.0.0.1:8005", Operator("default"), None) is None  # an open tenant
+
+
+def test_the_sign_in_page_which_takes_a_tenants_credentials_is_never_cached(tmp_path: Path) -> None:
+    from tests.support import free_port
+
+    settings = DeskSettings(gateway_url=f"http://127.0.0.1:{free_port()}", data_dir=tmp_path)
+    with TestClient(create_app(settings)) as client:
+        for reply in (client.get("/dang-nhap"), client.post("/dang-nhap", data={"client_id": "c"})):
+            assert reply.status_code in (200, 400)
+            assert reply.headers["cache-control"] == "no-store"
+            assert reply.headers["referrer-policy"] == "no-referrer"
