@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from desk.app import create_app
+from desk.platforms import Platforms
 from desk.settings import DeskSettings
 from tests.support import SandboxProcesses, new_tenant
 
@@ -46,6 +47,10 @@ def file_on_portal(sandbox: SandboxProcesses, key: str, mattch: str = "1.001193"
     return code
 
 
+def platforms_of(sandbox: SandboxProcesses, key: str) -> Platforms:
+    return Platforms(DeskSettings(gateway_url=sandbox.gateway, api_key=key))
+
+
 def status_on_dvcqg(sandbox: SandboxProcesses, key: str, code: str) -> int:
     from desk.platforms import Platforms
 
@@ -75,6 +80,31 @@ def test_the_officers_steps_move_the_dossier_on_dvcqg(sandbox, tenant_key, desk)
         page = desk.post(f"/ho-so/{code}/buoc/{step}")
         assert page.status_code == 200 and 'role="alert"' not in page.text, page.text
         assert status_on_dvcqg(sandbox, tenant_key, code) == status
+
+
+def test_an_action_answers_303_to_the_dossier_and_says_what_it_did_once(sandbox, tenant_key, desk) -> None:
+    """Post/Redirect/Get: reloading the page after an action shows the dossier, re-posts nothing."""
+    code = file_on_portal(sandbox, tenant_key)
+    desk.post("/nhan-ho-so")
+    posted = desk.post(f"/ho-so/{code}/buoc/tiep-nhan", follow_redirects=False)
+    assert posted.status_code == 303 and posted.headers["location"] == f"/ho-so/{code}"
+    shown = desk.get(posted.headers["location"])
+    assert "Đã chuyển sang «Được tiếp nhận»" in shown.text and 'role="alert"' not in shown.text
+    reloaded = desk.get(posted.headers["location"])  # what the browser's reload now sends
+    assert reloaded.status_code == 200 and "Đã chuyển sang" not in reloaded.text
+    platforms = platforms_of(sandbox, tenant_key)
+    history = platforms.dossier(code)["LichSu"]
+    platforms.close()
+    assert [h.get("TrangThai") for h in history].count(2) == 1, history
+    refused = desk.post(f"/ho-so/{code}/buoc/tra-ket-qua", follow_redirects=False)  # 2 → 10: illegal
+    assert refused.status_code == 303
+    page = desk.get(refused.headers["location"])
+    assert 'role="alert"' in page.text and "DVCQG từ chối CapNhatTienDoHoSoMC (mã 23)" in page.text
+    assert "DVCQG từ chối CapNhatTienDoHoSoMC" not in desk.get(f"/ho-so/{code}").text.split("Lỗi đồng bộ")[0]
+    other = file_on_portal(sandbox, tenant_key)
+    desk.post("/nhan-ho-so")
+    desk.post(f"/ho-so/{code}/xac-minh", follow_redirects=False)
+    assert "Kết quả xác minh" not in desk.get(f"/ho-so/{other}").text  # one dossier's outcome only
 
 
 def test_an_illegal_step_shows_the_platforms_code_and_lands_in_the_error_log(sandbox, tenant_key, desk) -> None:
