@@ -393,11 +393,12 @@ def _dossier_pages(app: FastAPI, desk: Desk) -> None:
         platforms = ws.platforms
 
         def work() -> dict[str, Any]:
-            listed = [{"LoaiPhiLePhi": 2, "TenPhiLePhi": name, "MucPhi": so_tien}]
-            platforms.dvcqg("DongBoHoSoMC", isUpdating="True", data=[{"MaHoSo": ma_ho_so, "DanhSachLePhi": listed}])
-            platforms.move(dossier, 6, f"Đề nghị nộp {so_tien:,} đồng".replace(",", "."))
+            if int(dossier.get("TrangThaiHoSo") or 0) != 6:  # DVCQG checks the fee before PayGov is asked
+                listed = [{"LoaiPhiLePhi": 2, "TenPhiLePhi": name, "MucPhi": so_tien}]
+                platforms.dvcqg("DongBoHoSoMC", isUpdating="True", data=[{"MaHoSo": ma_ho_so, "DanhSachLePhi": listed}])
+                platforms.move(dossier, 6, f"Đề nghị nộp {so_tien:,} đồng".replace(",", "."))
             paygov_fee = {"LoaiPhiLePhi": 2, "MaPhiLePhi": "LP01", "TenPhiLePhi": name, "SoTien": so_tien}
-            return platforms.request_payment(dossier, [paygov_fee])
+            return platforms.pay_fees(dossier, [paygov_fee])
 
         payment, error = ws.attempt(ma_ho_so, work)
         kept = {k: payment[k] for k in ("MaGiaoDich", "UrlThanhToan")} if payment else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -142,6 +143,66 @@ def test_asking_for_the_fee_opens_a_paygov_payment_and_sets_status_6(sandbox, te
     assert "Đã tạo giao dịch PG" in page.text, page.text
     assert re.search(r'href="http://[^"]+/paygov/v1/[^"]*pay/', page.text)
     assert status_on_dvcqg(sandbox, tenant_key, code) == 6
+
+
+def _payments_of(sandbox: SandboxProcesses, key: str, code: str) -> list[dict[str, Any]]:
+    reply = httpx.get(sandbox.gateway + "/paygov/v1/_sandbox/payments", headers={"X-API-Key": key}, timeout=30)
+    return [p for p in reply.json()["payments"] if p.get("MaHoSo") == code]
+
+
+def _portal_pays(sandbox: SandboxProcesses, key: str, code: str) -> dict[str, Any]:
+    reply = httpx.post(
+        sandbox.gateway + f"/dvcqg/v1/_sandbox/citizen-dossiers/{code}/pay",
+        json={},
+        headers={"X-API-Key": key},
+        timeout=30,
+    )
+    body: dict[str, Any] = reply.json()
+    return body
+
+
+def test_the_desks_fee_and_the_citizens_portal_share_one_paygov_payment(sandbox, tenant_key, desk) -> None:
+    """Desk INIT, then the portal's pay: the same payment; failed, a new one; pending, reused."""
+    code = _in_processing(sandbox, tenant_key, desk, "3.000347")
+    desk_page = desk.post(f"/ho-so/{code}/le-phi", data={"so_tien": "135000"})
+    desk_txn = re.search(r"Đã tạo giao dịch (PG\w+)", desk_page.text).group(1)  # type: ignore[union-attr]
+    fee_record = platforms_of(sandbox, tenant_key)
+    listed = fee_record.dossier(code)["DanhSachLePhi"]
+    fee_record.close()
+    assert [(f["MucPhi"], f["MaDoiTac"]) for f in listed] == [(135000, "SANDBOX")] and listed[0]["MaThamChieu"]
+
+    first = _portal_pays(sandbox, tenant_key, code)
+    assert first["error_code"] == 0 and first["data"]["MaGiaoDich"] == desk_txn, first
+    assert first["data"]["UrlThanhToan"] == listed[0]["UrlThanhToan"]
+    assert [p["MaGiaoDich"] for p in _payments_of(sandbox, tenant_key, code)] == [desk_txn]
+
+    # The citizen's balance is too low: the next click opens a new payment, which the desk reuses.
+    admin = {"X-API-Key": tenant_key}
+    failed = httpx.post(
+        sandbox.gateway + f"/paygov/v1/_sandbox/payments/{desk_txn}/complete",
+        json={"outcome": "insufficient_funds"},
+        headers=admin,
+        timeout=30,
+    )
+    assert failed.status_code == 200, failed.text
+    second = _portal_pays(sandbox, tenant_key, code)["data"]
+    assert second["MaGiaoDich"] != desk_txn
+    desk.get(f"/ho-so/{code}")  # the desk's copy of the fee record, as the officer sees it
+    again = desk.post(f"/ho-so/{code}/le-phi", data={"so_tien": "135000"})
+    assert f"Đã tạo giao dịch {second['MaGiaoDich']}" in again.text, again.text
+    assert _portal_pays(sandbox, tenant_key, code)["data"]["MaGiaoDich"] == second["MaGiaoDich"]
+    assert len(_payments_of(sandbox, tenant_key, code)) == 2
+
+    paid = httpx.post(
+        sandbox.gateway + f"/paygov/v1/_sandbox/payments/{second['MaGiaoDich']}/complete",
+        json={"outcome": "success"},
+        headers=admin,
+        timeout=30,
+    )
+    assert paid.status_code == 200, paid.text
+    refused = _portal_pays(sandbox, tenant_key, code)
+    assert refused["error_code"] == 23 and refused["details"][0]["rule"] == "already_paid", refused
+    assert len(_payments_of(sandbox, tenant_key, code)) == 2
 
 
 def test_a_fee_the_catalogue_does_not_list_is_refused_and_logged(sandbox, tenant_key, desk) -> None:
