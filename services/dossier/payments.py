@@ -27,7 +27,7 @@ from services.dossier.accounts import now_naive
 from services.dossier.errors import Code, DvcqgError, detail
 from services.dossier.portal import get_dossier
 from services.dossier.settings import DossierSettings
-from vnsandbox.calls import UnexpectedReply, signed_call
+from vnsandbox.calls import UnexpectedReply, service_caller, signed_call
 
 #: Statuses of a PayGov reply: success, or a refusal in the PayGov envelope (its error table).
 PAYGOV_ANSWERS = frozenset({200, 400, 401, 404, 409, 422})
@@ -170,6 +170,7 @@ def _send(settings: DossierSettings, tenant: str, message: dict[str, Any]) -> di
             settings.payment_url.rstrip("/") + "/payments",
             secret=settings.gateway_secret,
             tenant=tenant,
+            consumer=service_caller("dossier"),
             json=message,
             timeout_s=10.0,
             expect=PAYGOV_ANSWERS,
