@@ -232,6 +232,7 @@ def test_a_citizen_may_withdraw_until_the_end_supplement_at_5_and_pay_at_6() -> 
     assert actions(1) == {"withdraw"}
     assert actions(5) == {"withdraw", "supplement"}
     assert actions(6) == {"withdraw", "pay"}
+    assert actions(6, paid=True) == {"withdraw"}  # paid: nothing more to pay, a second payment is refused
     assert actions(10) == set() and actions(7) == set()
 
 
