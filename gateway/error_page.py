@@ -81,6 +81,7 @@ def retry_target(scope: Scope) -> str:
 def render(status: int, code: str, message_vi: str, message_en: str, request_id: str, retry: str) -> bytes:
     """The page, UTF-8."""
     href = escape(retry, quote=True)
+    rid = f" · mã yêu cầu <code>{escape(request_id)}</code>" if request_id else ""
     page = f"""<!doctype html>
 <html lang="vi">
 <head>
@@ -109,7 +110,7 @@ def render(status: int, code: str, message_vi: str, message_en: str, request_id:
 <h1>Dịch vụ tạm thời gián đoạn</h1>
 <p class="msg" role="alert">{escape(message_vi)}</p>
 <p lang="en">{escape(message_en)}</p>
-<p class="muted">HTTP {status} · mã lỗi <code>{escape(code)}</code> · mã yêu cầu <code>{escape(request_id)}</code></p>
+<p class="muted">HTTP {status} · mã lỗi <code>{escape(code)}</code>{rid}</p>
 <p><a href="{href}">Thử lại</a></p>
 </main>
 </body>
