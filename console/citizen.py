@@ -367,7 +367,7 @@ async def dossier_page(request: Request, tenant: Tenant, code: DossierCode) -> R
         state=status,
         status_name=STATUS_NAMES.get(status, ""),
         history=history,
-        can=actions(status),
+        can=actions(status, paid=dossier.get("DuocThanhToanTrucTuyen") == 1),
         fees=fees,
         total=total,
         payments=payments,

@@ -62,6 +62,10 @@ async def diagram_fragment(request: Request, tenant: Tenant, all: bool = False) 
     return render(request, "_diagram.html", tenant=tenant, arrows=arrows, lanes=LANES)
 
 
+#: Where each service's outbox and journal are reached through the gateway.
+SERVICE_PREFIX = {"dossier": "/dvcqg/v1", "payment": "/paygov/v1", "identity": "/vneid/v1"}
+
+
 async def _arrows(request: Request, tenant: str, hide_control: bool) -> list[Any]:
     op = operator_of(request, tenant)
     gw = client_of(request)
@@ -70,18 +74,27 @@ async def _arrows(request: Request, tenant: str, hide_control: bool) -> list[Any
         gw.json(op, "GET", "/_sandbox/deliveries", params={"limit": "40"}),
         gw.json(op, "GET", "/_sandbox/clock"),
     )
+    # The calls the platforms made to each other are in the called service's own journal.
+    between = await asyncio.gather(
+        *(
+            gw.json(op, "GET", f"{prefix}/_sandbox/journal", params={"limit": "40", "consumer_prefix": "service:"})
+            for prefix in SERVICE_PREFIX.values()
+        ),
+        return_exceptions=True,
+    )
+    service_entries = {
+        service: body.get("entries", [])
+        for service, body in zip(SERVICE_PREFIX, between, strict=True)
+        if isinstance(body, dict)  # a service that cannot be read leaves its arrows out, not the page
+    }
     offset = float(clock.get("offset_seconds") or 0.0)
-    return diagram(journal.get("entries", []), deliveries.get("deliveries", []), hide_control, offset)
+    return diagram(journal.get("entries", []), deliveries.get("deliveries", []), hide_control, offset, service_entries)
 
 
 @operator.get("/deliveries", summary="Outgoing deliveries with their attempts")
 async def deliveries_page(request: Request, tenant: Tenant) -> Response:
     body = await client_of(request).json(operator_of(request, tenant), "GET", "/_sandbox/deliveries")
     return await page(request, tenant, "deliveries.html", deliveries=body.get("deliveries", []))
-
-
-#: Where each service's outbox is reached through the gateway.
-SERVICE_PREFIX = {"dossier": "/dvcqg/v1", "payment": "/paygov/v1", "identity": "/vneid/v1"}
 
 
 @operator.post("/deliveries/{service}/{delivery_id}/redeliver", summary="Send a delivery again")
@@ -272,4 +285,4 @@ async def token_check(request: Request, tenant: Tenant, token: Annotated[str, Fo
     except GatewayRefused:
         jwks = None
     report = inspect(token, jwks, clock["now"])
-    return await page(request, tenant, "token.html", token=token.strip(), report=report)
+    return await page(request, tenant, "token.html", private=True, token=token.strip(), report=report)

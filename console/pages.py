@@ -58,13 +58,15 @@ async def create_tenant(request: Request, description: Annotated[str, Form(max_l
     creds = created["consumer"]["credentials"]
     session = session_of(request)
     session.add(created["tenant"], creds["client_id"], creds["client_secret"], settings_of(request).max_session_tenants)
-    response = render(request, "created.html", 201, tenant=created["tenant"], credentials=creds)
+    response = render(request, "created.html", 201, private=True, tenant=created["tenant"], credentials=creds)
     return save_session(request, response, session)
 
 
 @pages.get("/login", summary="The operator's sign-in page")
 async def login_page(request: Request, tenant: str = "") -> Response:
-    return render(request, "login.html", tenant=tenant, can_create=await client_of(request).self_service_tenants())
+    return render(
+        request, "login.html", private=True, tenant=tenant, can_create=await client_of(request).self_service_tenants()
+    )
 
 
 @pages.post("/login", summary="Sign in with a tenant's consumer credentials")
@@ -84,6 +86,7 @@ async def login(
             request,
             "login.html",
             401,
+            private=True,
             can_create=await client_of(request).self_service_tenants(),
             error="Sai mã ứng dụng hoặc khóa bí mật",
             error_en="Wrong client id or client secret",
@@ -94,6 +97,7 @@ async def login(
             request,
             "login.html",
             403,
+            private=True,
             can_create=await client_of(request).self_service_tenants(),
             error="Ứng dụng này không thuộc tenant nào",
             error_en="This consumer belongs to no tenant",

@@ -71,12 +71,13 @@ def id_token_problem(claims: dict[str, Any], nonce: str, signature: str, expiry:
     return ""
 
 
-def actions(status: int) -> set[str]:
-    """What the citizen may do at a status: withdraw before the end, supplement at 5, pay at 6."""
+def actions(status: int, paid: bool = False) -> set[str]:
+    """What the citizen may do at a status: withdraw before the end, supplement at 5, pay at 6
+    (unless the fees are paid already: the dossier stays at 6 until the province moves it on)."""
     out = set() if status in FINAL else {"withdraw"}
     if status == 5:
         out.add("supplement")
-    if status == 6:
+    if status == 6 and not paid:
         out.add("pay")
     return out
 

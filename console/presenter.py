@@ -80,6 +80,7 @@ async def step_page(request: Request, tenant: Tenant, name: str, number: int) ->
     return render(
         request,
         "presenter.html",
+        private=True,  # the desk hand-off form holds the tenant's client secret
         tenant=tenant,
         scenario=scenario,
         number=number,

@@ -1,6 +1,9 @@
 """The tenant's message flow as a sequence diagram: the gateway's journal (province → gateway →
-platform and the reply back) and the platforms' outgoing deliveries (webhooks and payment
-notices back to the province), in time order. Pure: what the templates draw."""
+platform and the reply back), the calls the platforms make to each other (each service's own
+journal, the calls whose caller names a service: DVCQG asking PayGov for a payment or VNeID's
+population database about a dossier's owner), and the platforms' outgoing deliveries (webhooks
+and payment notices back to the province; PayGov's notice of a paid fee to DVCQG), in time
+order. Pure: what the templates draw."""
 
 from __future__ import annotations
 
@@ -23,6 +26,10 @@ LANE = {key: i for i, (key, _vi, _en) in enumerate(LANES)}
 SERVICE_LANE = {"identity": LANE["vneid"], "dossier": LANE["dvcqg"], "payment": LANE["paygov"]}
 #: Journal errors the gateway answers itself, without calling the platform.
 GATEWAY_ONLY_FAULTS = ("error",)
+#: How a service names itself when it calls another (``vnsandbox.calls.service_caller``).
+SERVICE_CALLER_PREFIX = "service:"
+#: Deliveries one platform sends another rather than the province, by kind.
+DELIVERY_TO_SERVICE = {"dossier.payment": "dossier"}
 
 
 @dataclass
@@ -66,28 +73,44 @@ def pretty(body: Any) -> str:
     return json.dumps(body, ensure_ascii=False, indent=2)
 
 
+def _exchange(entry: dict[str, Any]) -> tuple[str, str]:
+    """A journal entry's (redacted) request and reply, as an arrow opens them."""
+    query = f"?{entry['query']}" if entry.get("query") else ""
+    headers = "\n".join(f"{k}: {v}" for k, v in (entry.get("request_headers") or {}).items())
+    request = f"{entry.get('method')} {entry.get('path')}{query}\n{headers}\n\n{pretty(entry.get('request_body'))}"
+    reply = f"HTTP {entry.get('status')}  ({entry.get('duration_ms')} ms)"
+    if entry.get("error"):
+        reply += f"  [{entry['error']}]"
+    reply += "\n\n" + pretty(entry.get("response_body"))
+    return request.strip(), reply.strip()
+
+
+def _on_tenant_clock(entry: dict[str, Any], offset_s: float) -> tuple[float, str]:
+    """(sort key, shown time) of a journal entry: when its call began (a journal stamps the reply,
+    after what the call caused: the calls it made, the deliveries it queued). Journals keep real
+    time; ``offset_s`` (the tenant clock's current offset) puts it on the tenant clock, where the
+    deliveries already are."""
+    when = as_datetime(entry.get("time"))
+    if when is not None:
+        duration_ms = entry.get("duration_ms")
+        took = float(duration_ms) / 1000 if isinstance(duration_ms, int | float) else 0.0
+        when += timedelta(seconds=offset_s - took)
+    return (when.timestamp() if when else 0.0), vn_time(when, seconds=True)
+
+
 def call_arrow(entry: dict[str, Any], offset_s: float = 0.0) -> Arrow:
-    """A relayed call. The gateway journals real time; ``offset_s`` (the tenant clock's current
-    offset) puts it on the tenant clock, where the platforms' deliveries already are."""
+    """A relayed call, from the gateway's journal."""
     fault = entry.get("fault") or {}
     fault_kind = str(fault.get("kind", "")) if isinstance(fault, dict) else ""
     lane = LANE.get(str(entry.get("api", "")), LANE["gateway"])
     stopped = (bool(entry.get("error")) and not fault_kind) or fault_kind in GATEWAY_ONLY_FAULTS
     status = entry.get("status")
-    query = f"?{entry['query']}" if entry.get("query") else ""
-    headers = "\n".join(f"{k}: {v}" for k, v in (entry.get("request_headers") or {}).items())
-    request = f"{entry.get('method')} {entry.get('path')}{query}\n{headers}\n\n{pretty(entry.get('request_body'))}"
-    reply = f"HTTP {status}  ({entry.get('duration_ms')} ms)"
-    if entry.get("error"):
-        reply += f"  [{entry['error']}]"
-    reply += "\n\n" + pretty(entry.get("response_body"))
-    when = as_datetime(entry.get("time"))
-    if when is not None:
-        when += timedelta(seconds=offset_s)
+    request, reply = _exchange(entry)
+    sort_ts, time = _on_tenant_clock(entry, offset_s)
     return Arrow(
         key=f"j{entry.get('id')}",
-        sort_ts=when.timestamp() if when else 0.0,
-        time=vn_time(when, seconds=True),
+        sort_ts=sort_ts,
+        time=time,
         kind="call",
         start=LANE["province"],
         end=LANE["gateway"] if stopped else lane,
@@ -95,8 +118,41 @@ def call_arrow(entry: dict[str, Any], offset_s: float = 0.0) -> Arrow:
         status=str(status),
         ok=isinstance(status, int) and status < 400,
         fault=fault_kind,
-        request=request.strip(),
-        reply=reply.strip(),
+        request=request,
+        reply=reply,
+    )
+
+
+def caller_of(entry: dict[str, Any]) -> str | None:
+    """The service that made a call another service journalled (its ``X-Sandbox-Consumer`` is
+    ``service:<name>``); None for a call the gateway relayed."""
+    consumer = str((entry.get("request_headers") or {}).get("x-sandbox-consumer", ""))
+    return consumer[len(SERVICE_CALLER_PREFIX) :] if consumer.startswith(SERVICE_CALLER_PREFIX) else None
+
+
+def service_arrow(entry: dict[str, Any], service: str, offset_s: float = 0.0) -> Arrow | None:
+    """A call between two platforms, from the journal of ``service`` (the one called); None for
+    an entry that is not one (relayed, or an outbox delivery, drawn from the deliveries)."""
+    caller = caller_of(entry)
+    headers = entry.get("request_headers") or {}
+    if caller not in SERVICE_LANE or service not in SERVICE_LANE or "x-sandbox-delivery-id" in headers:
+        return None
+    status = entry.get("status")
+    request, reply = _exchange(entry)
+    sort_ts, time = _on_tenant_clock(entry, offset_s)
+    return Arrow(
+        key=f"s{service}{entry.get('id')}",
+        sort_ts=sort_ts,
+        time=time,
+        kind="service",
+        start=SERVICE_LANE[caller],
+        end=SERVICE_LANE[service],
+        label=f"{entry.get('method')} {entry.get('path')}",
+        status=str(status),
+        ok=isinstance(status, int) and status < 400,
+        fault="",
+        request=request,
+        reply=reply,
     )
 
 
@@ -114,7 +170,7 @@ def delivery_arrow(item: dict[str, Any]) -> Arrow:
         time=vn_time(item.get("created_ts"), seconds=True),
         kind="delivery",
         start=SERVICE_LANE.get(str(item.get("service", "")), LANE["gateway"]),
-        end=LANE["province"],
+        end=SERVICE_LANE.get(DELIVERY_TO_SERVICE.get(str(item.get("kind")), ""), LANE["province"]),
         label=f"{item.get('kind')} → {item.get('target_url')}",
         status=f"{status} · {item.get('attempts')}/{item.get('max_attempts')}",
         ok=status == "delivered",
@@ -125,9 +181,17 @@ def delivery_arrow(item: dict[str, Any]) -> Arrow:
 
 
 def diagram(
-    entries: list[dict[str, Any]], deliveries: list[dict[str, Any]], hide_control: bool, offset_s: float = 0.0
+    entries: list[dict[str, Any]],
+    deliveries: list[dict[str, Any]],
+    hide_control: bool,
+    offset_s: float = 0.0,
+    service_entries: dict[str, list[dict[str, Any]]] | None = None,
 ) -> list[Arrow]:
-    """Oldest first, as a sequence diagram reads top down, on the tenant clock."""
+    """Oldest first, as a sequence diagram reads top down, on the tenant clock.
+    ``service_entries``: each service's journal (by service name), for the calls between platforms
+    (shown whatever their path: a platform's own API for another is often under ``/_sandbox/``)."""
     calls = [e for e in entries if not (hide_control and "/_sandbox/" in str(e.get("path", "")))]
     arrows = [call_arrow(e, offset_s) for e in calls] + [delivery_arrow(d) for d in deliveries]
+    for service, journal in (service_entries or {}).items():
+        arrows += [a for a in (service_arrow(e, service, offset_s) for e in journal) if a is not None]
     return sorted(arrows, key=lambda a: a.sort_ts)

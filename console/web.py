@@ -113,7 +113,15 @@ def public_base(request: Request) -> str:
     return f"{proto}://{host}"
 
 
-def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+#: Headers of a page that carries credentials (a client secret, a pasted token): no cache keeps
+#: it, and no link followed from it names it to another site.
+PRIVATE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache", "Referrer-Policy": "no-referrer"}
+
+
+def render(
+    request: Request, template: str, status_code: int = 200, *, private: bool = False, **context: Any
+) -> HTMLResponse:
+    """The page ``template``; ``private``: it carries credentials (:data:`PRIVATE_HEADERS`)."""
     lang = lang_of(request)
     context.update(
         request=request,
@@ -123,7 +131,8 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         mode=settings_of(request).mode,
         path=request.url.path,
     )
-    return TEMPLATES.TemplateResponse(request, template, context, status_code=status_code)
+    headers = PRIVATE_HEADERS if private else None
+    return TEMPLATES.TemplateResponse(request, template, context, status_code=status_code, headers=headers)
 
 
 def see_other(url: str) -> RedirectResponse:

@@ -17,11 +17,11 @@ import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 from fastapi import FastAPI, Form, Request
@@ -41,9 +41,14 @@ STATUS = STATUS_NAMES
 #: The officer's session: the tenant signed in to and its gateway credentials, sealed.
 COOKIE = "vnsb_desk"
 SESSION_MAX_AGE_S = 12 * 3600
+#: An action's outcome, shown once on the dossier's page it redirects to (Post/Redirect/Get).
+FLASH = "vnsb_desk_flash"
+FLASH_MAX_AGE_S = 120
 #: The only POST another site's page may send the desk: the sign-in, which carries its own
 #: credentials (the training console hands a tenant over to the desk that way).
 SIGN_IN = "/dang-nhap"
+#: Headers of a page that carries credentials: no cache keeps it, no followed link names it.
+PRIVATE = {"Cache-Control": "no-store", "Pragma": "no-cache", "Referrer-Policy": "no-referrer"}
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,9 @@ class Desk:
 
     def __init__(self, settings: DeskSettings) -> None:
         self.settings = settings
-        self.sealer = Sealer(settings.session_secret or secrets.token_urlsafe(32), "vnsandbox desk session")
+        secret = settings.session_secret or secrets.token_urlsafe(32)
+        self.sealer = Sealer(secret, "vnsandbox desk session")
+        self.flasher = Sealer(secret, "vnsandbox desk action outcome")
         self.configured = Workspace("", settings, settings.data_dir / "desk.db")
         self._open: OrderedDict[str, Workspace] = OrderedDict()
         self._lock = threading.Lock()
@@ -198,12 +205,24 @@ class Desk:
 
     def page(self, request: Request, ws: Workspace, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         context = {"settings": self.settings, "tenant": ws.tenant, **context}
-        return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
+        # The sign-in page takes (and, on a retry, may hold) a tenant's credentials: never cached.
+        headers = PRIVATE if name == "sign_in.html" else None
+        return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code, headers=headers)
 
     def missing(
         self, request: Request, ws: Workspace, ma_ho_so: str, error: PlatformError | None = None
     ) -> HTMLResponse:
         return self.page(request, ws, "missing.html", status_code=404, ma_ho_so=ma_ho_so, error=error)
+
+    def done(self, request: Request, ma_ho_so: str, error: PlatformError | None, **result: Any) -> Response:
+        """Post/Redirect/Get: an action answers 303 to the dossier's page, its outcome (the step
+        reached, the refusal, the payment link) sealed in a one-shot cookie; a reload re-posts nothing."""
+        outcome = {"MaHoSo": ma_ho_so, "error": error and asdict(error), **result}
+        response = RedirectResponse(f"/ho-so/{quote(ma_ho_so, safe='')}", status_code=303)
+        secure = request.url.scheme == "https"
+        sealed = self.flasher.seal(outcome)
+        response.set_cookie(FLASH, sealed, FLASH_MAX_AGE_S, path="/", httponly=True, samesite="lax", secure=secure)
+        return response
 
     def show(self, request: Request, ws: Workspace, ma_ho_so: str, **result: Any) -> HTMLResponse:
         """The dossier as DVCQG has it now (the desk's copy if DVCQG cannot answer)."""
@@ -217,7 +236,7 @@ class Desk:
         fee = None
         if int(dossier.get("TrangThaiHoSo") or 0) == 4:
             fee, _ = ws.attempt(ma_ho_so, lambda: ws.platforms.fee_of(dossier))
-        error = result.pop("error", error)
+        error = result.pop("error", None) or error
         return self.page(request, ws, "dossier.html", dossier=dossier, error=error, errors=errors, fee=fee, **result)
 
 
@@ -334,9 +353,14 @@ def _queue_pages(app: FastAPI, desk: Desk) -> None:
 def _dossier_pages(app: FastAPI, desk: Desk) -> None:
     @app.get("/ho-so/{ma_ho_so}", response_class=HTMLResponse)
     def dossier_page(request: Request, ma_ho_so: str) -> HTMLResponse:
-        return desk.show(request, desk.workspace(request), ma_ho_so)
+        outcome = desk.flasher.unseal(request.cookies.get(FLASH), FLASH_MAX_AGE_S)
+        shown = outcome.pop("MaHoSo", None) == ma_ho_so
+        page = desk.show(request, desk.workspace(request), ma_ho_so, **(outcome if shown else {}))
+        if shown:
+            page.delete_cookie(FLASH, path="/")
+        return page
 
-    @app.post("/ho-so/{ma_ho_so}/buoc/{step}", response_class=HTMLResponse)
+    @app.post("/ho-so/{ma_ho_so}/buoc/{step}")
     def move(request: Request, ma_ho_so: str, step: str) -> Response:
         ws = desk.workspace(request)
         chosen = STEPS.get(step)
@@ -347,19 +371,19 @@ def _dossier_pages(app: FastAPI, desk: Desk) -> None:
             _, error = ws.attempt(ma_ho_so, lambda: ws.platforms.receive(dossier, ws.settings.processing_days))
         else:
             _, error = ws.attempt(ma_ho_so, lambda: ws.platforms.move(dossier, chosen.to, chosen.note))
-        done = None if error else f"Đã chuyển sang «{STATUS[chosen.to]}»"
-        return desk.show(request, ws, ma_ho_so, error=error, done=done)
+        return desk.done(request, ma_ho_so, error, done=None if error else f"Đã chuyển sang «{STATUS[chosen.to]}»")
 
-    @app.post("/ho-so/{ma_ho_so}/xac-minh", response_class=HTMLResponse)
-    def verify(request: Request, ma_ho_so: str) -> HTMLResponse:
+    @app.post("/ho-so/{ma_ho_so}/xac-minh")
+    def verify(request: Request, ma_ho_so: str) -> Response:
         ws = desk.workspace(request)
         dossier = ws.store.get(ma_ho_so) or {}
         number, name = str(dossier.get("SoGiayToChuHoSo", "")), str(dossier.get("ChuHoSo", ""))
         purpose = f"tiep-nhan-ho-so-{ma_ho_so}"
         result, error = ws.attempt(ma_ho_so, lambda: ws.platforms.verify_citizen(number, name, purpose))
-        return desk.show(request, ws, ma_ho_so, error=error, verification=result)
+        kept = {k: result[k] for k in ("MaKetQua", "MoTaKetQua")} if result else None
+        return desk.done(request, ma_ho_so, error, verification=kept)
 
-    @app.post("/ho-so/{ma_ho_so}/le-phi", response_class=HTMLResponse)
+    @app.post("/ho-so/{ma_ho_so}/le-phi")
     def fees(request: Request, ma_ho_so: str, so_tien: Annotated[int, Form(ge=1, le=10**10)]) -> Response:
         ws = desk.workspace(request)
         dossier = ws.store.get(ma_ho_so)
@@ -369,11 +393,13 @@ def _dossier_pages(app: FastAPI, desk: Desk) -> None:
         platforms = ws.platforms
 
         def work() -> dict[str, Any]:
-            listed = [{"LoaiPhiLePhi": 2, "TenPhiLePhi": name, "MucPhi": so_tien}]
-            platforms.dvcqg("DongBoHoSoMC", isUpdating="True", data=[{"MaHoSo": ma_ho_so, "DanhSachLePhi": listed}])
-            platforms.move(dossier, 6, f"Đề nghị nộp {so_tien:,} đồng".replace(",", "."))
+            if int(dossier.get("TrangThaiHoSo") or 0) != 6:  # DVCQG checks the fee before PayGov is asked
+                listed = [{"LoaiPhiLePhi": 2, "TenPhiLePhi": name, "MucPhi": so_tien}]
+                platforms.dvcqg("DongBoHoSoMC", isUpdating="True", data=[{"MaHoSo": ma_ho_so, "DanhSachLePhi": listed}])
+                platforms.move(dossier, 6, f"Đề nghị nộp {so_tien:,} đồng".replace(",", "."))
             paygov_fee = {"LoaiPhiLePhi": 2, "MaPhiLePhi": "LP01", "TenPhiLePhi": name, "SoTien": so_tien}
-            return platforms.request_payment(dossier, [paygov_fee])
+            return platforms.pay_fees(dossier, [paygov_fee])
 
         payment, error = ws.attempt(ma_ho_so, work)
-        return desk.show(request, ws, ma_ho_so, error=error, payment=payment)
+        kept = {k: payment[k] for k in ("MaGiaoDich", "UrlThanhToan")} if payment else None
+        return desk.done(request, ma_ho_so, error, payment=kept)

@@ -31,6 +31,7 @@ INIT_ORDER = [
     "LoaiBanTin", "PhienBan", "MaDoiTac", "MaThamChieu", "SoTien", "MaTienTe", "LoaiHinhThanhToan",
     "MaKenhThanhToan", "MaThietBi", "NgonNgu", "MaNganHang", "ThoiGianGD", "ThongTinGiaoDich", "Ip",
 ]  # fmt: skip
+QUERY_ORDER = ["LoaiBanTin", "PhienBan", "MaDoiTac", "MaThamChieu", "ThoiGianGD"]
 
 
 @dataclass
@@ -248,7 +249,45 @@ class Platforms:
             raise PlatformError("VNeID", "verify", str(code), str(result.get("message", "")))
         return result
 
-    # -- PayGov: open a payment of the dossier's fees -----------------------------------------
+    # -- PayGov: one payment of the dossier's fees ---------------------------------------------
+    def pay_fees(self, dossier: dict[str, Any], fees: list[dict[str, Any]]) -> dict[str, Any]:
+        """The payment of ``fees``: the pending one the dossier's fee record names (opened by this
+        desk or by the citizen's portal), else a new one; the fee record then names it (DongBoHoSoMC
+        ``DanhSachLePhi`` with ``MaDoiTac``, ``MaThamChieu``, ``UrlThanhToan``), so the portal sends
+        the citizen to the same payment: one fee request, one payment."""
+        total = sum(int(f["SoTien"]) for f in fees)
+        payment = self.pending_payment(dossier, total) or self.request_payment(dossier, fees)
+        ref = {
+            "MaDoiTac": self.s.partner,
+            "MaThamChieu": payment["MaThamChieu"],
+            "UrlThanhToan": payment["UrlThanhToan"],
+        }
+        listed = [
+            {"LoaiPhiLePhi": f["LoaiPhiLePhi"], "TenPhiLePhi": f["TenPhiLePhi"], "MucPhi": f["SoTien"], **ref}
+            for f in fees
+        ]
+        self.dvcqg("DongBoHoSoMC", isUpdating="True", data=[{"MaHoSo": dossier["MaHoSo"], "DanhSachLePhi": listed}])
+        return payment
+
+    def pending_payment(self, dossier: dict[str, Any], total: int) -> dict[str, Any] | None:
+        """The payment the dossier's fee record names if it is this partner's and PayGov's QUERY
+        finds it still pending (``TrangThaiGD`` 3) for ``total``; ``None``: open a new one."""
+        fees = [f for f in dossier.get("DanhSachLePhi") or [] if isinstance(f, dict) and f.get("UrlThanhToan")]
+        if not fees or fees[0].get("MaDoiTac") != self.s.partner:
+            return None
+        query: dict[str, Any] = {
+            "LoaiBanTin": "QUERY",
+            "PhienBan": "1.0.6",
+            "MaDoiTac": self.s.partner,
+            "MaThamChieu": fees[0].get("MaThamChieu"),
+            "ThoiGianGD": wire_time(self.sandbox_now()),
+        }
+        query["MaXacThuc"] = checksum(self.s.partner_secret, query, QUERY_ORDER)
+        body = body_of(self.http.post("/paygov/v1/payments", json=query), "PayGov", "QUERY")
+        if body.get("error_code") != "0" or str(body.get("TrangThaiGD")) != "3" or body.get("SoTien") != total:
+            return None
+        return {**body, "UrlThanhToan": fees[0]["UrlThanhToan"]}
+
     def request_payment(self, dossier: dict[str, Any], fees: list[dict[str, Any]]) -> dict[str, Any]:
         now = self.sandbox_now()
         message: dict[str, Any] = {

@@ -14,6 +14,7 @@ import json
 import aiohttp
 from starlette.types import Receive, Scope, Send
 
+from gateway import error_page
 from gateway.errors import UpstreamUnreachable
 from gateway.pool import UpstreamPool
 from gateway.proxy import DROP, RESPONSE_DROP
@@ -83,12 +84,16 @@ async def relay(scope: Scope, receive: Receive, send: Send, pool: UpstreamPool, 
         await _error(send, exc)
         return
     except (aiohttp.ClientError, TimeoutError):
-        await _error(
-            send,
-            UpstreamUnreachable(
-                "The training console could not be reached", "Không kết nối được tới bảng điều khiển huấn luyện"
-            ),
+        down = UpstreamUnreachable(
+            "The training console could not be reached", "Không kết nối được tới bảng điều khiển huấn luyện"
         )
+        if error_page.browser_navigation(scope):  # a trainer's browser gets a page, not JSON
+            page = error_page.render(down.status_code, down.code, down.message_vi, down.message_en, "", "")
+            headers = [*error_page.html_headers(), (b"content-length", str(len(page)).encode())]
+            await send({"type": "http.response.start", "status": down.status_code, "headers": headers})
+            await send({"type": "http.response.body", "body": page})
+            return
+        await _error(send, down)
         return
     out.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": resp.status, "headers": out})

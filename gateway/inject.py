@@ -8,8 +8,9 @@ import asyncio
 import socket
 import struct
 
-from starlette.types import Receive, Send
+from starlette.types import Receive, Scope, Send
 
+from gateway import error_page
 from gateway.errors import upstream_timeout
 from gateway.exchange import Call, send_whole
 from gateway.faults import Decision, platform_error_body
@@ -39,17 +40,26 @@ def kill_connection(receive: Receive, *, reset: bool) -> bool:
 
 
 async def answer_before(
-    decision: Decision, receive: Receive, send: Send, upstream: Upstream, call: Call, timeout_s: float
+    decision: Decision, scope: Scope, receive: Receive, send: Send, upstream: Upstream, call: Call, timeout_s: float
 ) -> None:
-    """A fault answered instead of calling the service."""
+    """A fault answered instead of calling the service. An ``error`` fault answers the platform's
+    JSON error body, or a page with the same status when a browser navigates."""
     if decision.kind == "error":
         status = int(decision.rule.params.get("status", 503))
         body = decision.rule.params.get("body")
         if body is None:
             body = platform_error_body(upstream.api, status)
-        headers = [(b"content-type", b"application/json; charset=utf-8")]
-        for name, value in (decision.rule.params.get("headers") or {}).items():
-            headers.append((str(name).lower().encode("latin-1"), str(value).encode("latin-1")))
+        extra = [
+            (str(name).lower().encode("latin-1"), str(value).encode("latin-1"))
+            for name, value in (decision.rule.params.get("headers") or {}).items()
+        ]
+        if error_page.browser_navigation(scope):
+            code, vi, en = error_page.fault_texts(body, status)
+            page = error_page.render(status, code, vi, en, call.rid, error_page.retry_target(scope))
+            own = [h for h in extra if h[0] not in (b"content-type", b"cache-control", b"vary")]
+            await send_whole(send, call, status, error_page.html_headers(own), page)
+            return
+        headers = [(b"content-type", b"application/json; charset=utf-8"), *extra]
         await send_whole(send, call, status, headers, dumps(body).encode())
     else:  # timeout, reset, empty
         await fail_connection(decision, receive, upstream, timeout_s)

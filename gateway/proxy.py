@@ -27,7 +27,7 @@ from aiohttp.http_exceptions import LineTooLong
 from multidict import CIMultiDict
 from starlette.types import Receive, Scope, Send
 
-from gateway import inject
+from gateway import error_page, inject
 from gateway.auth import Principal, scope_allows
 from gateway.bodies import SMALL_BODY, StreamedBody, read_body
 from gateway.config import FaultConf
@@ -41,7 +41,7 @@ from gateway.errors import (
     UpstreamUnreachable,
     upstream_timeout,
 )
-from gateway.exchange import Call
+from gateway.exchange import Call, send_whole
 from gateway.pool import reused
 from gateway.quota import LEASE
 from gateway.routes import Upstream
@@ -82,6 +82,9 @@ DROP = frozenset(
     }
 )
 RESPONSE_DROP = frozenset({"connection", "keep-alive", "transfer-encoding", "server", "date", "x-request-id"})
+#: The gateway's own refusals a browser gets as a page: the service could not be reached, answered
+#: badly or too late (:mod:`gateway.error_page`).
+UPSTREAM_FAILURES = frozenset({502, 503, 504})
 _BAD_PATH = re.compile(r"(^|/)\.\.?(/|$)")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -119,7 +122,7 @@ class Proxy:
             principal = self._admit(upstream, rest, link, method, call)
             await self._take_quota(principal)
             rules = self.state.config.snapshot.faults.get(principal.tenant)
-            if rules and await self._fault_before(rules, receive, send, upstream, method, rest, principal, call):
+            if rules and await self._fault_before(rules, scope, receive, send, upstream, rest, principal, call):
                 return
             self._add_gateway_headers(fwd, scope, upstream, principal, call)
             await self._forward(scope, receive, send, upstream, rest, fwd, call)
@@ -185,10 +188,10 @@ class Proxy:
     async def _fault_before(
         self,
         rules: tuple[FaultConf, ...],
+        scope: Scope,
         receive: Receive,
         send: Send,
         upstream: Upstream,
-        method: str,
         rest: str,
         principal: Principal,
         call: Call,
@@ -196,6 +199,7 @@ class Proxy:
         """Pick the call's fault among the tenant's ``rules`` and apply what comes before the
         service is called; True when the fault answered the call (the service is not called)."""
         state = self.state
+        method = scope["method"]
         decision = await state.faults.decide(rules, upstream.api, method, rest.split("?", 1)[0], principal.client_id)
         if decision is None:
             return False
@@ -209,7 +213,7 @@ class Proxy:
         if decision.after_upstream:
             call.decision = decision
             return False
-        await inject.answer_before(decision, receive, send, upstream, call, self.settings.upstream_timeout_s)
+        await inject.answer_before(decision, scope, receive, send, upstream, call, self.settings.upstream_timeout_s)
         return True
 
     def _add_gateway_headers(
@@ -244,6 +248,13 @@ class Proxy:
         if call.sent:
             # The upstream failed after its reply began: end what was sent.
             await send({"type": "http.response.body", "body": b""})
+        elif exc.status_code in UPSTREAM_FAILURES and error_page.browser_navigation(scope):
+            # A browser on a platform's page (VNeID's login, PayGov's payment page) gets a page.
+            page = error_page.render(
+                exc.status_code, exc.code, exc.message_vi, exc.message_en, call.rid, error_page.retry_target(scope)
+            )
+            extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers.items()]
+            await send_whole(send, call, exc.status_code, error_page.html_headers(extra), page)
         else:
             call.status = exc.status_code
             await exc.response()(scope, receive, send)

@@ -30,6 +30,14 @@ if TYPE_CHECKING:
     import aiohttp
 
 REQUEST_ID_HEADER = "x-request-id"
+#: The consumer a service names itself as when it calls another service (``service:dossier``):
+#: signed like a gateway consumer, so the called service's journal says who called it.
+SERVICE_CALLER_PREFIX = "service:"
+
+
+def service_caller(service: str) -> str:
+    """The consumer name of ``service`` calling another service (:data:`SERVICE_CALLER_PREFIX`)."""
+    return SERVICE_CALLER_PREFIX + service
 
 
 def put_signed_headers(

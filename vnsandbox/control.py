@@ -173,6 +173,10 @@ def journal_read(
     request_id: str | None = None,
     since: Annotated[str | None, Query(description="ISO-8601 time; entries at or after it")] = None,
     body_contains: str | None = None,
+    consumer_prefix: Annotated[
+        str | None,
+        Query(max_length=128, description="the caller (`X-Sandbox-Consumer`) starts with it; `service:` for services"),
+    ] = None,
     limit: Annotated[int, Query(ge=0, le=10_000)] = 100,
 ) -> dict[str, Any]:
     journal: Journal = request.app.state.journal
@@ -185,6 +189,7 @@ def journal_read(
         tenant=current_tenant(),
         since=since,
         body_contains=body_contains,
+        consumer_prefix=consumer_prefix,
         limit=limit,
     )
     total, entries = journal.query(q)

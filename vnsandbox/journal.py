@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from vnsandbox.bounds import MAX_JSON_DEPTH_LIMIT, json_too_deep
+from vnsandbox.signing import CONSUMER_HEADER
 
 REDACTED = "***"
 
@@ -279,6 +280,9 @@ class JournalQuery:
     tenant: str | None = None
     since: str | None = None
     body_contains: str | None = None
+    #: The caller the request names (``X-Sandbox-Consumer``) starts with this (``service:``:
+    #: the calls other services made, :func:`vnsandbox.calls.service_caller`).
+    consumer_prefix: str | None = None
     limit: int = 100
 
     def matches(self, e: JournalEntry) -> bool:
@@ -295,6 +299,8 @@ class JournalQuery:
         if self.tenant and e.tenant != self.tenant:
             return False
         if self.since and e.time < self.since:
+            return False
+        if self.consumer_prefix and not e.request_headers.get(CONSUMER_HEADER, "").startswith(self.consumer_prefix):
             return False
         return not (self.body_contains and self.body_contains not in (e.request_body or ""))
 

@@ -142,14 +142,17 @@ def citizen_supplement(
 )
 def citizen_pay(code: str, request: Request, session: SessionDep, body: BodyDep) -> JSONResponse:
     """Opens a payment of the dossier's `DanhSachLePhi` total on the payment service (as
-    partner `DOSSIER_PAYMENT_PARTNER`) and answers its `UrlThanhToan` and `MaGiaoDich`.
+    partner `DOSSIER_PAYMENT_PARTNER`) and answers its `UrlThanhToan` and `MaGiaoDich`; the
+    fee items then name it (`MaDoiTac`, `MaThamChieu`, `UrlThanhToan`). When they already name
+    one of this partner that PayGov's QUERY finds pending for the same amount (opened by the
+    province's system or an earlier click), that one is answered instead: one fee request, one
+    payment (a failed or expired one is followed by a new one; a paid one is code 23).
     `{"MaNganHang": "SANDBOX_OK"}` makes the payment service complete it at once. When it
     succeeds, the payment service reports it to `/_sandbox/payment-events`."""
     data = parse(CitizenPay, body)
     ip = request.client.host if request.client else "127.0.0.1"
     reply = payments.open_payment(session, current_tenant(), settings_of(request), code, data.MaNganHang, ip)
-    keep = ("MaGiaoDich", "MaThamChieu", "SoTien", "UrlThanhToan", "ThoiHanThanhToan")
-    return _reply(Code.OK, {"data": {k: reply.get(k) for k in keep}})
+    return _reply(Code.OK, {"data": reply})
 
 
 @router.post(

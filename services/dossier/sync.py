@@ -31,7 +31,7 @@ from services.dossier.batch import (
 from services.dossier.errors import Code, detail
 from services.dossier.models import Dossier, DossierEvent
 from vnsandbox.bulk import insert_rows
-from vnsandbox.calls import UnexpectedReply, signed_call
+from vnsandbox.calls import UnexpectedReply, service_caller, signed_call
 
 DUPLICATE_IN_BATCH = detail(
     "MaHoSo", "duplicate_in_batch", "MaHoSo lặp lại trong cùng lần gửi", "MaHoSo repeated in one call"
@@ -177,6 +177,7 @@ def _owner_in_population(run: SyncRun, number: str) -> tuple[Code, dict[str, str
             url,
             secret=run.settings.gateway_secret,
             tenant=run.tenant,
+            consumer=service_caller("dossier"),
             timeout_s=5.0,
             expect=frozenset({200, 404}),
         )

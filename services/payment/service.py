@@ -55,7 +55,7 @@ from services.payment.schemas import (
 )
 from services.payment.settings import PaymentSettings
 from vnsandbox import clock, switches
-from vnsandbox.calls import signed_headers
+from vnsandbox.calls import service_caller, signed_headers
 from vnsandbox.db import ClockOffset, Database, Switch
 from vnsandbox.outbox import enqueue
 
@@ -463,7 +463,7 @@ def _link_dossier(session: Session, tenant: str, settings: PaymentSettings, paym
             "PhiLePhi": receipt.get("PhiLePhi") or [],
         },
         ref=payment.dossier_code,
-        headers=signed_headers(settings.gateway_secret, tenant, uuid.uuid4().hex),
+        headers=signed_headers(settings.gateway_secret, tenant, uuid.uuid4().hex, service_caller("payment")),
         accept="2xx",
         max_attempts=settings.notice_max_attempts,
     )

@@ -94,3 +94,46 @@ def test_creating_a_tenant_is_offered_only_where_the_gateway_lets_anyone_create_
         page = client.get("/console/login")
     assert page.status_code == 200 and '<label for="client_id">' in page.text
     assert ('action="/console/tenants"' in page.text) is self_service
+
+
+def _fake_gateway(request: httpx.Request) -> httpx.Response:
+    """What the presenter's page asks of the gateway: a new tenant, a token, the DVCQG inbox."""
+    if request.url.path == "/_sandbox/tenants":
+        creds = {"client_id": "c-presenter", "client_secret": "s-presenter-secret"}
+        return httpx.Response(201, json={"tenant": "t-presenter", "consumer": {"credentials": creds}})
+    if request.url.path == "/oauth2/token" and request.headers["authorization"].startswith("Basic d3Jvbmc6"):
+        return httpx.Response(401, json={"error": "invalid_client"})  # client id "wrong"
+    if request.url.path == "/oauth2/token":
+        return httpx.Response(200, json={"access_token": "tok", "expires_in": 3600})
+    if request.url.path == "/dvcqg/v1/_sandbox/inbox":
+        return httpx.Response(200, json={"data": []})
+    return httpx.Response(404, json={"message": "no"})
+
+
+def _assert_private(r: httpx.Response) -> None:
+    assert r.headers["cache-control"] == "no-store", r.headers
+    assert r.headers["referrer-policy"] == "no-referrer", r.headers
+
+
+def test_pages_carrying_credentials_are_never_cached_nor_named_in_a_referrer(shared: TestClient) -> None:
+    _assert_private(shared.get("/console/login"))
+    assert "no-store" not in shared.get("/console/kich-ban").headers.get("cache-control", "")
+
+
+def test_the_presenters_page_holding_the_desk_hand_off_secret_is_never_cached() -> None:
+    settings = ConsoleSettings(
+        mode="embedded",
+        gateway_secret="a-shared-secret-long-enough-0123456789",
+        gateway_url="http://gw",
+        desk_url="http://127.0.0.1:8005",
+    )
+    with TestClient(create_app(settings, httpx.MockTransport(_fake_gateway)), follow_redirects=False) as client:
+        created = client.post("/console/tenants")
+        assert created.status_code == 201 and "s-presenter-secret" in created.text
+        _assert_private(created)
+        page = client.get("/console/t/t-presenter/trinh-chieu/khai-sinh-thanh-toan/3")
+        assert page.status_code == 200 and 'value="s-presenter-secret"' in page.text, page.text
+        _assert_private(page)
+        refused = client.post("/console/login", data={"client_id": "wrong", "client_secret": "s"})
+        assert refused.status_code == 401
+        _assert_private(refused)

@@ -185,7 +185,29 @@ def test_vneid_going_down_while_a_citizen_logs_in_is_a_clear_message_then_she_lo
 
     walk.next(5, "Công dân")
     walk.follow()
-    walk.log_in()
+    # VNeID goes down again while the citizen is on its own login page: the next navigation is
+    # the gateway's Vietnamese page with the code, not its JSON; «Thử lại» goes back to the page.
+    walk.citizen.get_by_role("link", name="Đăng nhập bằng VNeID").click()
+    expect(walk.citizen).to_have_url(re.compile(r"/vneid/v1/oauth2/authorize"))
+    admin = {"X-Sandbox-Admin-Key": DEV_ADMIN_KEY, "X-Sandbox-Tenant": walk.tenant}
+    rule = {"kind": "error", "api": "vneid", "params": {"status": 503}}
+    assert httpx.post(walk.gateway + "/_sandbox/faults", json=rule, headers=admin, timeout=30).status_code == 201
+    walk.watcher.expected_statuses.add(503)
+    walk.citizen.locator("#cccd").fill(CITIZEN)
+    walk.citizen.get_by_role("button", name="Đăng nhập", exact=True).click()
+    expect(walk.citizen.locator("h1")).to_have_text("Dịch vụ tạm thời gián đoạn")
+    expect(walk.citizen.locator("main")).to_contain_text("temporarily_unavailable")
+    expect(walk.citizen.locator("main")).to_contain_text("HTTP 503")
+    assert "error_description" not in walk.citizen.content()
+    walk.snap(walk.citizen, "scenario-vneid-down-on-its-page")
+    walk.watcher.take()  # the 503 itself, which the browser also logs
+    walk.watcher.expected_statuses.clear()
+    walk.admin("DELETE", "/_sandbox/faults")
+    walk.citizen.get_by_role("link", name="Thử lại").click()
+    expect(walk.citizen).to_have_url(re.compile(r"/vneid/v1/oauth2/authorize"))
+    walk.citizen.locator("#cccd").fill(CITIZEN)
+    walk.citizen.get_by_role("button", name="Đăng nhập", exact=True).click()
+    expect(walk.citizen.locator("#citizen-name")).not_to_be_empty()
 
     walk.next(6, "Công dân")
     walk.follow()

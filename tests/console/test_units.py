@@ -15,7 +15,7 @@ from jwt.algorithms import RSAAlgorithm
 
 import console
 from console.i18n import EN, offset_words, translator, vn_time
-from console.sequence import LANE, call_arrow, delivery_arrow, diagram
+from console.sequence import LANE, call_arrow, delivery_arrow, diagram, service_arrow
 from console.session import Session, SessionCodec
 from console.toggles import BY_NAME, active
 from console.tokens import inspect
@@ -148,6 +148,38 @@ def test_a_webhook_is_an_arrow_from_its_platform_back_to_the_province_with_its_a
     assert "8/8" in arrow.status and "#1 01/03/2026 08:30:01  HTTP 500" in arrow.reply
 
 
+def test_a_call_between_platforms_is_an_arrow_between_their_lifelines_with_request_and_reply() -> None:
+    init = _entry(
+        id=7,
+        path="/payments",
+        request_headers={"x-sandbox-consumer": "service:dossier", "x-sandbox-tenant-signature": "***"},
+        request_body='{"LoaiBanTin": "INIT", "MaXacThuc": "***"}',
+        response_body='{"error_code": "0", "MaGiaoDich": "PG1"}',
+    )
+    arrow = service_arrow(init, "payment", offset_s=3600)
+    assert arrow is not None and arrow.kind == "service" and arrow.key == "spayment7"
+    assert (arrow.start, arrow.end, arrow.ok, arrow.rightward) == (LANE["dvcqg"], LANE["paygov"], True, True)
+    assert "x-sandbox-consumer: service:dossier" in arrow.request and '"MaXacThuc": "***"' in arrow.request
+    assert '"MaGiaoDich": "PG1"' in arrow.reply and arrow.time == "01/03/2026 09:30:00"
+    lookup = _entry(
+        id=8,
+        method="GET",
+        path="/_sandbox/personas/033096674891",
+        status=404,
+        request_headers={"x-sandbox-consumer": "service:dossier"},
+    )
+    found = service_arrow(lookup, "identity")
+    assert found is not None and (found.start, found.end, found.ok) == (LANE["dvcqg"], LANE["vneid"], False)
+    relayed = _entry(request_headers={"x-sandbox-consumer": "c-province"})
+    notice = _entry(request_headers={"x-sandbox-consumer": "service:payment", "x-sandbox-delivery-id": "d9"})
+    assert service_arrow(relayed, "dossier") is None and service_arrow(notice, "dossier") is None
+    # PayGov's notice of a paid fee goes to DVCQG, not to the province; the diagram merges it all.
+    paid = delivery_arrow({"id": "d9", "service": "payment", "kind": "dossier.payment", "status": "delivered"})
+    assert (paid.start, paid.end, paid.ok) == (LANE["paygov"], LANE["dvcqg"], True)
+    arrows = diagram([_entry()], [], hide_control=True, service_entries={"payment": [init], "identity": [lookup]})
+    assert [a.key for a in arrows] == ["j1", "spayment7", "sidentity8"]
+
+
 def test_the_diagram_reads_oldest_first_and_can_hide_control_calls() -> None:
     late = _entry(id=2, time="2026-03-01T02:00:00+00:00")
     control = _entry(id=3, path="/dvcqg/v1/_sandbox/switches")
@@ -219,6 +251,7 @@ def test_a_citizen_may_withdraw_until_the_end_supplement_at_5_and_pay_at_6() -> 
     assert actions(1) == {"withdraw"}
     assert actions(5) == {"withdraw", "supplement"}
     assert actions(6) == {"withdraw", "pay"}
+    assert actions(6, paid=True) == {"withdraw"}  # paid: nothing more to pay, a second payment is refused
     assert actions(10) == set() and actions(7) == set()
 
 

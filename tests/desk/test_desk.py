@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from desk.app import create_app
+from desk.platforms import Platforms
 from desk.settings import DeskSettings
 from tests.support import SandboxProcesses, new_tenant
 
@@ -46,6 +48,10 @@ def file_on_portal(sandbox: SandboxProcesses, key: str, mattch: str = "1.001193"
     return code
 
 
+def platforms_of(sandbox: SandboxProcesses, key: str) -> Platforms:
+    return Platforms(DeskSettings(gateway_url=sandbox.gateway, api_key=key))
+
+
 def status_on_dvcqg(sandbox: SandboxProcesses, key: str, code: str) -> int:
     from desk.platforms import Platforms
 
@@ -75,6 +81,31 @@ def test_the_officers_steps_move_the_dossier_on_dvcqg(sandbox, tenant_key, desk)
         page = desk.post(f"/ho-so/{code}/buoc/{step}")
         assert page.status_code == 200 and 'role="alert"' not in page.text, page.text
         assert status_on_dvcqg(sandbox, tenant_key, code) == status
+
+
+def test_an_action_answers_303_to_the_dossier_and_says_what_it_did_once(sandbox, tenant_key, desk) -> None:
+    """Post/Redirect/Get: reloading the page after an action shows the dossier, re-posts nothing."""
+    code = file_on_portal(sandbox, tenant_key)
+    desk.post("/nhan-ho-so")
+    posted = desk.post(f"/ho-so/{code}/buoc/tiep-nhan", follow_redirects=False)
+    assert posted.status_code == 303 and posted.headers["location"] == f"/ho-so/{code}"
+    shown = desk.get(posted.headers["location"])
+    assert "Đã chuyển sang «Được tiếp nhận»" in shown.text and 'role="alert"' not in shown.text
+    reloaded = desk.get(posted.headers["location"])  # what the browser's reload now sends
+    assert reloaded.status_code == 200 and "Đã chuyển sang" not in reloaded.text
+    platforms = platforms_of(sandbox, tenant_key)
+    history = platforms.dossier(code)["LichSu"]
+    platforms.close()
+    assert [h.get("TrangThai") for h in history].count(2) == 1, history
+    refused = desk.post(f"/ho-so/{code}/buoc/tra-ket-qua", follow_redirects=False)  # 2 → 10: illegal
+    assert refused.status_code == 303
+    page = desk.get(refused.headers["location"])
+    assert 'role="alert"' in page.text and "DVCQG từ chối CapNhatTienDoHoSoMC (mã 23)" in page.text
+    assert "DVCQG từ chối CapNhatTienDoHoSoMC" not in desk.get(f"/ho-so/{code}").text.split("Lỗi đồng bộ")[0]
+    other = file_on_portal(sandbox, tenant_key)
+    desk.post("/nhan-ho-so")
+    desk.post(f"/ho-so/{code}/xac-minh", follow_redirects=False)
+    assert "Kết quả xác minh" not in desk.get(f"/ho-so/{other}").text  # one dossier's outcome only
 
 
 def test_an_illegal_step_shows_the_platforms_code_and_lands_in_the_error_log(sandbox, tenant_key, desk) -> None:
@@ -112,6 +143,66 @@ def test_asking_for_the_fee_opens_a_paygov_payment_and_sets_status_6(sandbox, te
     assert "Đã tạo giao dịch PG" in page.text, page.text
     assert re.search(r'href="http://[^"]+/paygov/v1/[^"]*pay/', page.text)
     assert status_on_dvcqg(sandbox, tenant_key, code) == 6
+
+
+def _payments_of(sandbox: SandboxProcesses, key: str, code: str) -> list[dict[str, Any]]:
+    reply = httpx.get(sandbox.gateway + "/paygov/v1/_sandbox/payments", headers={"X-API-Key": key}, timeout=30)
+    return [p for p in reply.json()["payments"] if p.get("MaHoSo") == code]
+
+
+def _portal_pays(sandbox: SandboxProcesses, key: str, code: str) -> dict[str, Any]:
+    reply = httpx.post(
+        sandbox.gateway + f"/dvcqg/v1/_sandbox/citizen-dossiers/{code}/pay",
+        json={},
+        headers={"X-API-Key": key},
+        timeout=30,
+    )
+    body: dict[str, Any] = reply.json()
+    return body
+
+
+def test_the_desks_fee_and_the_citizens_portal_share_one_paygov_payment(sandbox, tenant_key, desk) -> None:
+    """Desk INIT, then the portal's pay: the same payment; failed, a new one; pending, reused."""
+    code = _in_processing(sandbox, tenant_key, desk, "3.000347")
+    desk_page = desk.post(f"/ho-so/{code}/le-phi", data={"so_tien": "135000"})
+    desk_txn = re.search(r"Đã tạo giao dịch (PG\w+)", desk_page.text).group(1)  # type: ignore[union-attr]
+    fee_record = platforms_of(sandbox, tenant_key)
+    listed = fee_record.dossier(code)["DanhSachLePhi"]
+    fee_record.close()
+    assert [(f["MucPhi"], f["MaDoiTac"]) for f in listed] == [(135000, "SANDBOX")] and listed[0]["MaThamChieu"]
+
+    first = _portal_pays(sandbox, tenant_key, code)
+    assert first["error_code"] == 0 and first["data"]["MaGiaoDich"] == desk_txn, first
+    assert first["data"]["UrlThanhToan"] == listed[0]["UrlThanhToan"]
+    assert [p["MaGiaoDich"] for p in _payments_of(sandbox, tenant_key, code)] == [desk_txn]
+
+    # The citizen's balance is too low: the next click opens a new payment, which the desk reuses.
+    admin = {"X-API-Key": tenant_key}
+    failed = httpx.post(
+        sandbox.gateway + f"/paygov/v1/_sandbox/payments/{desk_txn}/complete",
+        json={"outcome": "insufficient_funds"},
+        headers=admin,
+        timeout=30,
+    )
+    assert failed.status_code == 200, failed.text
+    second = _portal_pays(sandbox, tenant_key, code)["data"]
+    assert second["MaGiaoDich"] != desk_txn
+    desk.get(f"/ho-so/{code}")  # the desk's copy of the fee record, as the officer sees it
+    again = desk.post(f"/ho-so/{code}/le-phi", data={"so_tien": "135000"})
+    assert f"Đã tạo giao dịch {second['MaGiaoDich']}" in again.text, again.text
+    assert _portal_pays(sandbox, tenant_key, code)["data"]["MaGiaoDich"] == second["MaGiaoDich"]
+    assert len(_payments_of(sandbox, tenant_key, code)) == 2
+
+    paid = httpx.post(
+        sandbox.gateway + f"/paygov/v1/_sandbox/payments/{second['MaGiaoDich']}/complete",
+        json={"outcome": "success"},
+        headers=admin,
+        timeout=30,
+    )
+    assert paid.status_code == 200, paid.text
+    refused = _portal_pays(sandbox, tenant_key, code)
+    assert refused["error_code"] == 23 and refused["details"][0]["rule"] == "already_paid", refused
+    assert len(_payments_of(sandbox, tenant_key, code)) == 2
 
 
 def test_a_fee_the_catalogue_does_not_list_is_refused_and_logged(sandbox, tenant_key, desk) -> None:
@@ -234,3 +325,14 @@ def test_the_presenters_hand_off_names_the_desks_sign_in_and_the_dossier() -> No
     assert desk_hand_off("http://127.0.0.1:8005", op, None).next == "/"  # type: ignore[union-attr]
     assert desk_hand_off("", op, None) is None  # no desk configured
     assert desk_hand_off("http://127.0.0.1:8005", Operator("default"), None) is None  # an open tenant
+
+
+def test_the_sign_in_page_which_takes_a_tenants_credentials_is_never_cached(tmp_path: Path) -> None:
+    from tests.support import free_port
+
+    settings = DeskSettings(gateway_url=f"http://127.0.0.1:{free_port()}", data_dir=tmp_path)
+    with TestClient(create_app(settings)) as client:
+        for reply in (client.get("/dang-nhap"), client.post("/dang-nhap", data={"client_id": "c"})):
+            assert reply.status_code in (200, 400)
+            assert reply.headers["cache-control"] == "no-store"
+            assert reply.headers["referrer-policy"] == "no-referrer"

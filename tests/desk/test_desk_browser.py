@@ -95,6 +95,9 @@ def test_an_officer_signs_in_and_takes_a_dossier_from_receipt_to_result(
     expect(page.locator("#dossier-status")).to_have_text("Yêu cầu thực hiện nghĩa vụ tài chính")
     expect(page.get_by_role("link", name="trang thanh toán")).to_have_attribute("href", re.compile(r"/paygov/v1/"))
     shoot(page, "desk-fee-requested")
+    page.reload()  # Post/Redirect/Get: a reload asks for the dossier again and posts nothing
+    expect(page.locator("#dossier-status")).to_have_text("Yêu cầu thực hiện nghĩa vụ tài chính")
+    expect(page.get_by_text("Đã tạo giao dịch")).to_have_count(0)
     step(page, "Xử lý xong", "Đã xử lý xong")
     step(page, "Trả kết quả", "Đã trả kết quả")
     expect(page.locator("table tbody tr", has_text="Trả kết quả cho công dân")).to_have_count(1)

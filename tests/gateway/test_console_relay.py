@@ -43,3 +43,9 @@ def test_the_gateway_answers_502_in_both_languages_when_the_console_is_down(tmp_
     body = r.json()
     assert body["error_code"] == "UPSTREAM_UNREACHABLE"
     assert body["message"].startswith("Không kết nối được") and body["message_en"]
+    with TestClient(Gateway(settings)) as client:
+        page = client.get("/console/t/x/", headers={"Accept": BROWSER_ACCEPT})
+    assert page.status_code == 502 and page.headers["content-type"].startswith("text/html")
+    assert "Không kết nối được tới bảng điều khiển huấn luyện" in page.text
+    assert "<code>UPSTREAM_UNREACHABLE</code>" in page.text
+    assert '<a href="">Thử lại</a>' in page.text

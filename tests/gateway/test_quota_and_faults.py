@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.gateway.conftest import TenantCreds, expect_error, get_token
@@ -75,6 +76,70 @@ def test_error_fault_can_carry_a_custom_body_and_headers(tenant_a: TenantCreds) 
     _fault(tenant_a, kind="error", params={"status": 429, "body": {"x": 1}, "headers": {"Retry-After": "7"}})
     resp = tenant_a.get("/dvcqg/v1/")
     assert (resp.status_code, resp.json(), resp.headers["retry-after"]) == (429, {"x": 1}, "7")
+
+
+NAVIGATION = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Sec-Fetch-Mode": "navigate"}
+
+
+def test_error_fault_is_a_vietnamese_page_for_a_browser_and_the_exact_json_for_api_clients(
+    tenant_a: TenantCreds,
+) -> None:
+    _fault(tenant_a, kind="error", api="vneid", params={"status": 503})
+    page = tenant_a.get("/vneid/v1/oauth2/authorize?client_id=x&a=%3Cb%3E", headers=NAVIGATION)
+    assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+    assert page.headers["cache-control"] == "no-store" and "Accept" in page.headers["vary"]
+    assert '<html lang="vi">' in page.text and "Dịch vụ tạm thời gián đoạn" in page.text
+    assert "<code>temporarily_unavailable</code>" in page.text and "HTTP 503" in page.text
+    assert "Hệ thống đang bận hoặc gián đoạn" in page.text
+    assert '<p lang="en">The system is busy or interrupted; please retry later</p>' in page.text
+    assert '<a href="">Thử lại</a>' in page.text  # the page's own address, opened again
+    assert page.headers["x-request-id"] in page.text
+    # The first of HTML and JSON in Accept decides; without either (or with */*), JSON.
+    html_first = tenant_a.get("/vneid/v1/", headers={"Accept": "text/html, application/json"})
+    assert html_first.headers["content-type"].startswith("text/html")
+    for accept in ("application/json", "application/json, text/html", "*/*", ""):
+        api = tenant_a.get("/vneid/v1/", headers={"Accept": accept} if accept else {})
+        assert api.status_code == 503 and api.json() == {
+            "error": "temporarily_unavailable",
+            "error_description": "Hệ thống đang bận hoặc gián đoạn, vui lòng thử lại sau",
+        }, accept
+    fetch = tenant_a.get("/vneid/v1/", headers={"Accept": "text/html", "Sec-Fetch-Mode": "cors"})
+    assert fetch.headers["content-type"].startswith("application/json")
+
+
+def test_a_form_post_hit_by_a_fault_offers_to_retry_from_the_page_it_was_on(tenant_a: TenantCreds) -> None:
+    _fault(tenant_a, kind="error", api="vneid", params={"status": 503, "headers": {"Retry-After": "30"}})
+    host = httpx.URL(str(tenant_a.client.base_url)).netloc.decode()
+    login = f"http://{host}/vneid/v1/oauth2/authorize?client_id=x&state=a&b"
+    page = tenant_a.post("/vneid/v1/oauth2/login", data={"cccd": "1"}, headers={**NAVIGATION, "Referer": login})
+    assert page.status_code == 503 and page.headers["retry-after"] == "30"
+    assert f'<a href="{login.replace("&", "&amp;")}">Thử lại</a>' in page.text
+    elsewhere = tenant_a.post("/vneid/v1/oauth2/login", headers={**NAVIGATION, "Referer": "http://evil.example/x"})
+    assert '<a href="">Thử lại</a>' in elsewhere.text
+
+
+def test_the_gateways_own_upstream_errors_are_a_page_for_a_browser_too(tenant_a: TenantCreds) -> None:
+    _fault(tenant_a, kind="timeout", api="paygov", params={"after_ms": 10})
+    page = tenant_a.get("/paygov/v1/pay/x", headers=NAVIGATION)
+    assert page.status_code == 504 and page.headers["content-type"].startswith("text/html")
+    assert "<code>UPSTREAM_TIMEOUT</code>" in page.text and "không trả lời trong" in page.text
+    assert '<p lang="en">The payment service did not answer within' in page.text
+    expect_error(tenant_a.get("/paygov/v1/pay/x"), 504, "UPSTREAM_TIMEOUT")
+
+
+def test_which_requests_are_a_browsers_navigation() -> None:
+    from gateway.error_page import fault_texts, wants_html
+
+    assert wants_html(b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", None)
+    assert wants_html(b"*/*", b"navigate") and not wants_html(b"text/html", b"cors")
+    assert not wants_html(b"application/json, text/html", None) and not wants_html(b"*/*", None)
+    assert not wants_html(None, None) and not wants_html(b"application/problem+json", None)
+    assert fault_texts({"error_code": -1, "message": "bận"}, 503) == (
+        "-1",
+        "bận",
+        "The system is busy or interrupted; please retry later",
+    )
+    assert fault_texts({"x": 1}, 429)[0] == "HTTP_429" and fault_texts("text", 500)[0] == "HTTP_500"
 
 
 def test_next_n_fault_applies_to_exactly_n_calls(tenant_a: TenantCreds) -> None:

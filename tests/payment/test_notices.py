@@ -203,8 +203,9 @@ def test_paid_dossier_is_reported_to_the_dossier_service(
     assert [f["SoTien"] for f in body["PhiLePhi"]] == [100_000, 50_000]
     h = event.headers
     assert h["x-sandbox-tenant"] == payment.tenant
+    assert h["x-sandbox-consumer"] == "service:payment"  # who calls: the operator's diagram draws it
     assert h["x-sandbox-tenant-signature"] == tenant_assertion(
-        "vnsandbox-dev-gateway-secret", payment.tenant, h["x-request-id"]
+        "vnsandbox-dev-gateway-secret", payment.tenant, h["x-request-id"], "service:payment"
     )
 
 
