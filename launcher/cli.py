@@ -66,17 +66,6 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
-def _set_parent_death_signal() -> None:
-    """Children get SIGTERM if the supervisor dies, so no process is left behind."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 def _get_json(url: str) -> dict[str, Any] | None:
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (loopback)
@@ -145,7 +134,7 @@ class Supervisor:
                 [sys.executable, "-m", "uvicorn", *uvicorn_args(proc, self.host, port)],
                 env=env,
                 start_new_session=True,
-                preexec_fn=_set_parent_death_signal,
+                preexec_fn=prefork.set_parent_death_signal,
             )
 
     def wait_healthy(self) -> bool:

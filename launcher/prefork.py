@@ -103,6 +103,17 @@ class ForkedProcess:
         self.send_signal(signal.SIGKILL)
 
 
+def set_parent_death_signal() -> None:
+    """Children get SIGTERM if the supervisor dies, so no process is left behind."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def _name_process(name: str) -> None:
     """The child's name in ``ps -o comm`` and ``top`` (its command line stays the supervisor's)."""
     try:
@@ -118,9 +129,7 @@ def _run_child(proc: Process, host: str, port: int, env: dict[str, str], parent:
     code = 1
     try:
         os.setsid()  # its own session, as start_new_session=True: Ctrl-C reaches the supervisor only
-        from launcher.cli import _set_parent_death_signal
-
-        _set_parent_death_signal()
+        set_parent_death_signal()
         if os.getppid() != parent:  # the supervisor died before the line above
             os._exit(1)
         for sig in (signal.SIGINT, signal.SIGTERM):
