@@ -94,7 +94,7 @@ def rows(opts: Options) -> list[Row]:
     return [
         Row(
             "startup.up",
-            "warm ./sandbox up to the banner (4 processes)",
+            "warm ./sandbox up to the banner (6 processes)",
             up,
             "s",
             hello,

@@ -125,6 +125,9 @@ def test_killed_service_gives_502_and_stopping_leaves_no_process(tmp_path) -> No
     procs = SandboxProcesses(data_dir=tmp_path).start()
     try:
         pids = {name: procs.pid_of(name) for name in PREFIXES}
+        assert procs.proc is not None
+        children = child_pids(procs.proc.pid)
+        assert set(pids.values()) <= children and len(children) == 6  # gateway, 3 services, console, desk
         os.kill(pids["identity"], signal.SIGKILL)
         resp = httpx.get(procs.gateway + "/vneid/v1/")
         assert resp.status_code == 502
@@ -136,10 +139,47 @@ def test_killed_service_gives_502_and_stopping_leaves_no_process(tmp_path) -> No
     finally:
         rc = procs.stop()
     assert rc == 0
-    for pid in pids.values():
+    for pid in children:
         assert not pid_alive(pid)
-    children = subprocess.run(["pgrep", "-f", f"--port {procs.ports['gateway']}"], capture_output=True, text=True)
-    assert children.stdout.strip() == ""
+    by_port = subprocess.run(["pgrep", "-f", f"--port {procs.ports['gateway']}"], capture_output=True, text=True)
+    assert by_port.stdout.strip() == ""
+
+
+def child_pids(pid: int) -> set[int]:
+    """The processes ``pid`` started (Linux: /proc/PID/task/*/children)."""
+    found: set[int] = set()
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            found |= {int(p) for p in f.read().split()}
+    return found
+
+
+def process_name(pid: int) -> str:
+    with open(f"/proc/{pid}/comm") as f:
+        return f.read().strip()
+
+
+def test_up_forks_each_process_from_itself(sandbox: SandboxProcesses) -> None:
+    """The supervisor imported the shared modules once; each process is its own fork, named after it."""
+    assert sandbox.proc is not None
+    for name in PREFIXES:
+        pid = sandbox.pid_of(name)
+        assert pid in child_pids(sandbox.proc.pid)
+        assert process_name(pid) == f"vnsb-{name}"
+        assert os.getsid(pid) == pid  # its own session: Ctrl-C in a terminal reaches the supervisor only
+
+
+def test_up_without_prefork_starts_each_process_with_uvicorn(tmp_path) -> None:
+    procs = SandboxProcesses(data_dir=tmp_path, env={"SANDBOX_NO_PREFORK": "1"}).start()
+    try:
+        pid = procs.pid_of("dossier")
+        with open(f"/proc/{pid}/cmdline") as f:
+            assert "services.dossier.app:create_app" in f.read().split("\0")
+        assert httpx.get(procs.gateway + "/dvcqg/v1/").status_code == 200
+    finally:
+        rc = procs.stop()
+    assert rc == 0
+    assert not pid_alive(pid)
 
 
 def test_data_survives_a_restart(tmp_path) -> None:
