@@ -38,6 +38,8 @@ from typing import Any, TypeVar
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from services.identity import loading
+from services.identity.loading import COLUMNS
 from services.identity.loading import insert_people as insert_people
 from services.identity.models import Person, PopulationInfo
 from vnsandbox.vn import cccd, names
@@ -354,11 +356,17 @@ class Generator:
         self.households = 0
 
     def people(self, count: int) -> Iterator[dict[str, Any]]:
+        """``count`` people as dicts of their :class:`Person` columns."""
+        for row in self.rows(count):
+            yield dict(zip(COLUMNS, row, strict=True))
+
+    def rows(self, count: int) -> Iterator[tuple[Any, ...]]:
+        """``count`` people as tuples of their columns in :data:`~services.identity.loading.COLUMNS` order."""
         made = 0
         while made < count:
-            for row in self._household(count - made):
-                made += 1
-                yield row
+            household = self._household(count - made)
+            made += len(household)
+            yield from household
 
     # -- names and cards ----------------------------------------------------------------
     def _vietnamese_name(self, sex: cccd.Sex, family: str) -> str:
@@ -392,7 +400,7 @@ class Generator:
         return issued, card_expiry(birth, issued)
 
     # -- one household ----------------------------------------------------------------
-    def _household(self, room: int) -> list[dict[str, Any]]:
+    def _household(self, room: int) -> list[tuple[Any, ...]]:
         rng = self.rng
         self.households += 1
         household_id = f"HK{self.seed % 10000:04d}{self.households:08d}"
@@ -437,7 +445,7 @@ class Generator:
         *,
         family: str | None = None,
         nationality: str = "VNM",
-    ) -> dict[str, Any]:
+    ) -> tuple[Any, ...]:
         rng = self.rng
         birth = _days_before_reference(age * 365 + rng.between(0, 364))
         foreign = nationality != "VNM"
@@ -468,29 +476,30 @@ class Generator:
         email = ""
         if adult and rng.random() < 0.6:
             email = f"{_email_name(full_name)}{rng.between(1, 999)}@{rng.pick(EMAIL_DOMAINS)}"
-        return {
-            "tenant": self.tenant,
-            "cccd": number,
-            "tech_id": tech_id(number),
-            "full_name": full_name,
-            "birth_date": birth,
-            "sex": sex,
-            "nationality": nationality,
-            "address": address,
-            "ward_code": place.ward_code,
-            "province_code": place.province_code,
-            "household_id": household_id,
-            "household_role": role,
-            "phone": phone,
-            "email": email,
-            "level": level,
-            "account_type": "citizen",
-            "death_date": death_date,
-            "document_issued": issued,
-            "document_expires": expires,
-            "deleted": False,
-            "source": self.source,
-        }
+        # In COLUMNS order.
+        return (
+            self.tenant,
+            number,
+            tech_id(number),
+            full_name,
+            birth,
+            sex,
+            nationality,
+            address,
+            place.ward_code,
+            place.province_code,
+            household_id,
+            role,
+            phone,
+            email,
+            level,
+            "citizen",
+            death_date,
+            issued,
+            expires,
+            False,
+            self.source,
+        )
 
 
 def generate(
@@ -507,9 +516,9 @@ def generate(
     """
     session.execute(delete(Person).where(Person.tenant == tenant, Person.source == source))
     taken = set(session.scalars(select(Person.cccd).where(Person.tenant == tenant)))
-    made = Generator(seed, tenant, source).people(people)
-    rows = (r for r in made if r["cccd"] not in taken) if taken else made
-    count = insert_people(session, rows, progress=progress)
+    made = Generator(seed, tenant, source).rows(people)
+    rows = (r for r in made if r[1] not in taken) if taken else made  # r[1]: cccd
+    count = loading.insert_rows(session, rows, progress=progress)
     info = session.get(PopulationInfo, tenant)
     if info is None:
         session.add(PopulationInfo(tenant=tenant, seed=seed, people=count))

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
+from services.identity.loading import COLUMNS, copy_text
 from services.identity.models import Base, Person
 from services.identity.population import (
     REFERENCE_DATE,
@@ -176,6 +177,40 @@ def test_bulk_insert_stores_each_value_as_the_orm_reads_it(backend: str, tmp_pat
         stored = {p.cccd: p for p in session.scalars(select(Person))}
         columns = [c.name for c in Person.__table__.columns if c.name != "id"]
         assert [{c: getattr(stored[r["cccd"]], c) for c in columns} for r in rows] == rows
+    engine.dispose()
+
+
+def test_the_row_layout_covers_every_column_of_a_person() -> None:
+    assert sorted(COLUMNS) == sorted(c.name for c in Person.__table__.columns if c.name != "id")
+    row = next(Generator(5, "t", "seed").rows(1))
+    assert dict(zip(COLUMNS, row, strict=True)) == next(Generator(5, "t", "seed").people(1))
+
+
+def test_copy_text_writes_nulls_and_escapes_what_copy_would_misread() -> None:
+    plain = next(Generator(5, "t", "seed").rows(1))
+    odd = ("a\\b\tc", *plain[1:3], "x\ny\rz", *plain[4:16], None, None, None, True, "\\N")
+    lines = copy_text([plain, odd]).split("\n")
+    assert lines[0].count("\t") == len(COLUMNS) - 1
+    assert lines[1].split("\t")[0] == "a\\\\b\\tc"
+    assert lines[1].split("\t")[3] == "x\\ny\\rz"
+    assert lines[1].split("\t")[16:] == ["\\N", "\\N", "\\N", "t", "\\\\N"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_bulk_insert_keeps_values_with_tabs_newlines_and_backslashes(backend: str, tmp_path, request) -> None:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'p.db'}"
+    else:
+        url = request.getfixturevalue("postgres").create("odd").replace("postgresql://", "postgresql+psycopg://")
+    engine = create_engine(url)
+    Base.metadata.create_all(engine)
+    tenant = "t\\ab\tc"
+    rows = [{**r, "full_name": r["full_name"] + " \\N\n"} for r in Generator(4, tenant, "seed").people(30)]
+    with Session(engine) as session:
+        assert insert_people(session, iter(rows), chunk_rows=7) == 30
+        session.commit()
+        stored = {p.cccd: p for p in session.scalars(select(Person))}
+        assert [{c: getattr(stored[r["cccd"]], c) for c in COLUMNS} for r in rows] == rows
     engine.dispose()
 
 
