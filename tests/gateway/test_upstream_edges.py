@@ -88,3 +88,13 @@ def test_an_upstream_reply_header_over_the_limit_is_a_json_502(edge: Edge) -> No
     resp = httpx.get(edge.gateway + "/vneid/v1/big-header", params={"bytes": "70000"}, timeout=10)
     body = expect_error(resp, 502, "UPSTREAM_HEADER_TOO_LARGE")
     assert body["type"] == "Server.ServerProxy.InvalidResponse"
+
+
+@pytest.mark.parametrize("pieces", [1, 3])
+def test_a_chunked_reply_is_relayed_chunked_whole_or_piece_by_piece(edge: Edge, pieces: int) -> None:
+    with httpx.stream("GET", f"{edge.gateway}/vneid/v1/chunked?pieces={pieces}") as r:
+        assert r.status_code == 200
+        assert r.headers["transfer-encoding"] == "chunked"
+        assert "content-length" not in r.headers
+        body = b"".join(r.iter_raw())
+    assert body == b"".join(b'{"piece": %d}' % i for i in range(pieces))
