@@ -9,7 +9,8 @@ never seen, so ``/_seen`` counts only requests the server took up.
 ``GET /big-header?bytes=N`` answers with an ``X-Big`` header of N bytes; ``GET /chunked?pieces=N``
 with a chunked body of N pieces ``{"piece": i}``, each written on its own a moment after the
 previous one (N = 1: the piece and the last chunk in one write, as a server does for a small
-reply of unknown length).
+reply of unknown length). ``GET /set-cookie`` sets a cookie; ``GET /cookie`` answers the
+``Cookie`` header it was sent (``{"cookie": null}`` without one).
 """
 
 from __future__ import annotations
@@ -33,12 +34,19 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             await _chunked(writer, int(target.partition("pieces=")[2] or "1"))
             await reader.read(1)
             return
+        if target == "/set-cookie":
+            extra = b"set-cookie: sid=someone-elses-session; Path=/\r\n"
+        elif target == "/cookie":
+            SEEN.append(f"cookie {headers.get('cookie')}")
         if target.startswith("/big-header"):
             size = int(target.partition("bytes=")[2] or "10000")
             extra = b"x-big: " + b"b" * size + b"\r\n"
         elif target != "/_seen":
             SEEN.append(f"{method} {target} {body.decode()}")
-        payload = json.dumps({"seen": SEEN} if target == "/_seen" else {"ok": True, "n": len(SEEN)}).encode()
+        if target == "/cookie":
+            payload = json.dumps({"cookie": headers.get("cookie")}).encode()
+        else:
+            payload = json.dumps({"seen": SEEN} if target == "/_seen" else {"ok": True, "n": len(SEEN)}).encode()
         writer.write(
             b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
             + extra
