@@ -256,10 +256,18 @@ _ADULT_BORN_BY = _latest_birth_aged(14, REFERENCE_DATE)
 CARD_RENEWAL_AGES = (25, 40, 60)
 
 
+_AGE_1, _AGE_2, _AGE_3 = CARD_RENEWAL_AGES
+
+
 @cache  # as add_years: a few tens of thousands of distinct birthdays
 def renewal_birthdays(birth: date) -> tuple[date, ...]:
-    """The 25th, 40th and 60th birthdays of someone born on ``birth``."""
-    return tuple(add_years(birth, age) for age in CARD_RENEWAL_AGES)
+    """The 25th, 40th and 60th birthdays of someone born on ``birth`` (:func:`add_years`)."""
+    year = birth.year
+    if birth.month == 2 and birth.day == 29:
+        return tuple(add_years(birth, age) for age in CARD_RENEWAL_AGES)
+    # Nearly every birthday is new to the cache: three plain replacements, no call per age.
+    replace = birth.replace
+    return (replace(year=year + _AGE_1), replace(year=year + _AGE_2), replace(year=year + _AGE_3))
 
 
 def card_expiry(birth: date, after: date) -> date | None:
@@ -383,21 +391,30 @@ class Generator:
         """Issue and expiry dates of an adult's card, on the renewal rule (:func:`card_expiry`)."""
         rng = self.rng
         fourteenth = add_years(birth, 14)
-        renewal = last_renewal_birthday(birth, REFERENCE_DATE)
+        milestones = renewal_birthdays(birth)
+        # The latest renewal birthday on or before the reference date (last_renewal_birthday),
+        # and the one before it.
+        earlier = renewal = None
+        for milestone in milestones:
+            if milestone > REFERENCE_DATE:
+                break
+            earlier, renewal = renewal, milestone
         if (
             renewal is not None
             and _REFERENCE_ORDINAL - renewal.toordinal() <= EXPIRED_WINDOW_DAYS
             and rng.random() < NOT_RENEWED_SHARE
         ):
             # Not renewed at that birthday: issued after the previous one, expired on it.
-            earlier = last_renewal_birthday(birth, renewal - _ONE_DAY)
             start = max(fourteenth, earlier or fourteenth)
             issued = date.fromordinal(start.toordinal() + rng.between(0, (renewal - start).days - 1))
             return issued, renewal
         start = max(fourteenth, renewal or fourteenth, _FIVE_YEARS_BEFORE_REFERENCE)
         start_ordinal = start.toordinal()
         issued = date.fromordinal(start_ordinal + rng.between(0, _REFERENCE_ORDINAL - start_ordinal))
-        return issued, card_expiry(birth, issued)
+        for milestone in milestones:  # card_expiry(birth, issued)
+            if milestone > issued:
+                return issued, milestone
+        return issued, None
 
     # -- one household ----------------------------------------------------------------
     def _household(self, room: int) -> list[tuple[Any, ...]]:

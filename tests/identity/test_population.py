@@ -21,6 +21,7 @@ from services.identity.population import (
     card_expiry,
     generate,
     insert_people,
+    renewal_birthdays,
     tech_id,
 )
 from tests.identity.conftest import persona, query_of, register
@@ -212,6 +213,12 @@ def test_bulk_insert_keeps_values_with_tabs_newlines_and_backslashes(backend: st
         stored = {p.cccd: p for p in session.scalars(select(Person))}
         assert [{c: getattr(stored[r["cccd"]], c) for c in COLUMNS} for r in rows] == rows
     engine.dispose()
+
+
+def test_renewal_birthdays_are_the_25th_40th_and_60th_birthdays_also_on_29_february() -> None:
+    for birth in (date(1996, 2, 29), date(2000, 2, 29), date(1990, 2, 28), date(1987, 12, 31), date(1964, 3, 1)):
+        assert renewal_birthdays(birth) == tuple(add_years(birth, age) for age in (25, 40, 60))
+    assert renewal_birthdays(date(1996, 2, 29)) == (date(2021, 2, 28), date(2036, 2, 29), date(2056, 2, 29))
 
 
 def test_tech_id_is_the_uuid5_of_the_number() -> None:
