@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from services.identity.loading import COLUMNS, copy_text
+from services.identity.loading import COLUMNS
 from services.identity.models import Base, Person
 from services.identity.population import (
     REFERENCE_DATE,
@@ -185,16 +185,6 @@ def test_the_row_layout_covers_every_column_of_a_person() -> None:
     assert sorted(COLUMNS) == sorted(c.name for c in Person.__table__.columns if c.name != "id")
     row = next(Generator(5, "t", "seed").rows(1))
     assert dict(zip(COLUMNS, row, strict=True)) == next(Generator(5, "t", "seed").people(1))
-
-
-def test_copy_text_writes_nulls_and_escapes_what_copy_would_misread() -> None:
-    plain = next(Generator(5, "t", "seed").rows(1))
-    odd = ("a\\b\tc", *plain[1:3], "x\ny\rz", *plain[4:16], None, None, None, True, "\\N")
-    lines = copy_text([plain, odd]).split("\n")
-    assert lines[0].count("\t") == len(COLUMNS) - 1
-    assert lines[1].split("\t")[0] == "a\\\\b\\tc"
-    assert lines[1].split("\t")[3] == "x\\ny\\rz"
-    assert lines[1].split("\t")[16:] == ["\\N", "\\N", "\\N", "t", "\\\\N"]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
