@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections import Counter
 from datetime import date
@@ -202,6 +203,25 @@ def test_bulk_insert_keeps_values_with_tabs_newlines_and_backslashes(backend: st
         session.commit()
         stored = {p.cccd: p for p in session.scalars(select(Person))}
         assert [{c: getattr(stored[r["cccd"]], c) for c in COLUMNS} for r in rows] == rows
+    engine.dispose()
+
+
+def test_the_collector_is_paused_while_people_stream_in_and_left_as_it_was(tmp_path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'p.db'}")
+    Base.metadata.create_all(engine)
+    seen: list[bool] = []
+    with Session(engine) as session:
+        assert gc.isenabled()
+        insert_people(
+            session, Generator(1, "t", "seed").people(20), chunk_rows=10, progress=lambda n: seen.append(gc.isenabled())
+        )
+        assert seen == [False, False] and gc.isenabled()
+        gc.disable()
+        try:
+            insert_people(session, Generator(2, "t", "seed").people(5))
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
     engine.dispose()
 
 
