@@ -67,6 +67,9 @@ class UpstreamPool:
         limit = self.settings.max_upstream_header_bytes
         return aiohttp.ClientSession(
             connector=connector,
+            # Shared by every caller: a cookie one reply set must never go out with another
+            # caller's call (the callers' own Cookie headers are relayed as they are).
+            cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,
             timeout=self.timeout,
             skip_auto_headers=("User-Agent",),

@@ -454,9 +454,19 @@ class Proxy:
             await send({"type": "http.response.start", "status": resp.status, "headers": out})
             await send({"type": "http.response.body", "body": b""})
             return
-        first = await resp.content.read(SMALL_BODY) if resp.content_length is not None else None
+        content = resp.content
+        sized = resp.content_length is not None
+        first = await content.read(SMALL_BODY) if sized else None
         await send({"type": "http.response.start", "status": resp.status, "headers": out})
-        if first is not None and resp.content.at_eof():
+        if first is None:
+            # A reply of unknown length (chunked): its first piece once it comes (the head is
+            # already on its way), sent as the whole body when it is all of it: one write
+            # of the last chunk and the terminating one instead of two (the same bytes).
+            first = await content.readany()
+            if content.at_eof():
+                await send({"type": "http.response.body", "body": first})
+                return
+        elif content.at_eof():
             if first and self.journal_body_bytes:
                 call.response_body = first[: self.journal_body_bytes + 1]
                 call.response_type = resp.headers.get("content-type", "")
@@ -464,7 +474,7 @@ class Proxy:
             return
         if first:
             await send({"type": "http.response.body", "body": first, "more_body": True})
-        async for chunk in resp.content.iter_any():
+        async for chunk in content.iter_any():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 

@@ -38,6 +38,8 @@ from typing import Any, TypeVar
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from services.identity import loading
+from services.identity.loading import COLUMNS
 from services.identity.loading import insert_people as insert_people
 from services.identity.models import Person, PopulationInfo
 from vnsandbox.vn import cccd, names
@@ -254,10 +256,18 @@ _ADULT_BORN_BY = _latest_birth_aged(14, REFERENCE_DATE)
 CARD_RENEWAL_AGES = (25, 40, 60)
 
 
+_AGE_1, _AGE_2, _AGE_3 = CARD_RENEWAL_AGES
+
+
 @cache  # as add_years: a few tens of thousands of distinct birthdays
 def renewal_birthdays(birth: date) -> tuple[date, ...]:
-    """The 25th, 40th and 60th birthdays of someone born on ``birth``."""
-    return tuple(add_years(birth, age) for age in CARD_RENEWAL_AGES)
+    """The 25th, 40th and 60th birthdays of someone born on ``birth`` (:func:`add_years`)."""
+    year = birth.year
+    if birth.month == 2 and birth.day == 29:
+        return tuple(add_years(birth, age) for age in CARD_RENEWAL_AGES)
+    # Nearly every birthday is new to the cache: three plain replacements, no call per age.
+    replace = birth.replace
+    return (replace(year=year + _AGE_1), replace(year=year + _AGE_2), replace(year=year + _AGE_3))
 
 
 def card_expiry(birth: date, after: date) -> date | None:
@@ -354,11 +364,17 @@ class Generator:
         self.households = 0
 
     def people(self, count: int) -> Iterator[dict[str, Any]]:
+        """``count`` people as dicts of their :class:`Person` columns."""
+        for row in self.rows(count):
+            yield dict(zip(COLUMNS, row, strict=True))
+
+    def rows(self, count: int) -> Iterator[tuple[Any, ...]]:
+        """``count`` people as tuples of their columns in :data:`~services.identity.loading.COLUMNS` order."""
         made = 0
         while made < count:
-            for row in self._household(count - made):
-                made += 1
-                yield row
+            household = self._household(count - made)
+            made += len(household)
+            yield from household
 
     # -- names and cards ----------------------------------------------------------------
     def _vietnamese_name(self, sex: cccd.Sex, family: str) -> str:
@@ -375,24 +391,33 @@ class Generator:
         """Issue and expiry dates of an adult's card, on the renewal rule (:func:`card_expiry`)."""
         rng = self.rng
         fourteenth = add_years(birth, 14)
-        renewal = last_renewal_birthday(birth, REFERENCE_DATE)
+        milestones = renewal_birthdays(birth)
+        # The latest renewal birthday on or before the reference date (last_renewal_birthday),
+        # and the one before it.
+        earlier = renewal = None
+        for milestone in milestones:
+            if milestone > REFERENCE_DATE:
+                break
+            earlier, renewal = renewal, milestone
         if (
             renewal is not None
             and _REFERENCE_ORDINAL - renewal.toordinal() <= EXPIRED_WINDOW_DAYS
             and rng.random() < NOT_RENEWED_SHARE
         ):
             # Not renewed at that birthday: issued after the previous one, expired on it.
-            earlier = last_renewal_birthday(birth, renewal - _ONE_DAY)
             start = max(fourteenth, earlier or fourteenth)
             issued = date.fromordinal(start.toordinal() + rng.between(0, (renewal - start).days - 1))
             return issued, renewal
         start = max(fourteenth, renewal or fourteenth, _FIVE_YEARS_BEFORE_REFERENCE)
         start_ordinal = start.toordinal()
         issued = date.fromordinal(start_ordinal + rng.between(0, _REFERENCE_ORDINAL - start_ordinal))
-        return issued, card_expiry(birth, issued)
+        for milestone in milestones:  # card_expiry(birth, issued)
+            if milestone > issued:
+                return issued, milestone
+        return issued, None
 
     # -- one household ----------------------------------------------------------------
-    def _household(self, room: int) -> list[dict[str, Any]]:
+    def _household(self, room: int) -> list[tuple[Any, ...]]:
         rng = self.rng
         self.households += 1
         household_id = f"HK{self.seed % 10000:04d}{self.households:08d}"
@@ -437,7 +462,7 @@ class Generator:
         *,
         family: str | None = None,
         nationality: str = "VNM",
-    ) -> dict[str, Any]:
+    ) -> tuple[Any, ...]:
         rng = self.rng
         birth = _days_before_reference(age * 365 + rng.between(0, 364))
         foreign = nationality != "VNM"
@@ -468,29 +493,30 @@ class Generator:
         email = ""
         if adult and rng.random() < 0.6:
             email = f"{_email_name(full_name)}{rng.between(1, 999)}@{rng.pick(EMAIL_DOMAINS)}"
-        return {
-            "tenant": self.tenant,
-            "cccd": number,
-            "tech_id": tech_id(number),
-            "full_name": full_name,
-            "birth_date": birth,
-            "sex": sex,
-            "nationality": nationality,
-            "address": address,
-            "ward_code": place.ward_code,
-            "province_code": place.province_code,
-            "household_id": household_id,
-            "household_role": role,
-            "phone": phone,
-            "email": email,
-            "level": level,
-            "account_type": "citizen",
-            "death_date": death_date,
-            "document_issued": issued,
-            "document_expires": expires,
-            "deleted": False,
-            "source": self.source,
-        }
+        # In COLUMNS order.
+        return (
+            self.tenant,
+            number,
+            tech_id(number),
+            full_name,
+            birth,
+            sex,
+            nationality,
+            address,
+            place.ward_code,
+            place.province_code,
+            household_id,
+            role,
+            phone,
+            email,
+            level,
+            "citizen",
+            death_date,
+            issued,
+            expires,
+            False,
+            self.source,
+        )
 
 
 def generate(
@@ -507,9 +533,9 @@ def generate(
     """
     session.execute(delete(Person).where(Person.tenant == tenant, Person.source == source))
     taken = set(session.scalars(select(Person.cccd).where(Person.tenant == tenant)))
-    made = Generator(seed, tenant, source).people(people)
-    rows = (r for r in made if r["cccd"] not in taken) if taken else made
-    count = insert_people(session, rows, progress=progress)
+    made = Generator(seed, tenant, source).rows(people)
+    rows = (r for r in made if r[1] not in taken) if taken else made  # r[1]: cccd
+    count = loading.insert_rows(session, rows, progress=progress)
     info = session.get(PopulationInfo, tenant)
     if info is None:
         session.add(PopulationInfo(tenant=tenant, seed=seed, people=count))

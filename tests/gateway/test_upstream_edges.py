@@ -88,3 +88,35 @@ def test_an_upstream_reply_header_over_the_limit_is_a_json_502(edge: Edge) -> No
     resp = httpx.get(edge.gateway + "/vneid/v1/big-header", params={"bytes": "70000"}, timeout=10)
     body = expect_error(resp, 502, "UPSTREAM_HEADER_TOO_LARGE")
     assert body["type"] == "Server.ServerProxy.InvalidResponse"
+
+
+@pytest.mark.parametrize("pieces", [1, 3])
+def test_a_chunked_reply_is_relayed_chunked_whole_or_piece_by_piece(edge: Edge, pieces: int) -> None:
+    with httpx.stream("GET", f"{edge.gateway}/vneid/v1/chunked?pieces={pieces}") as r:
+        assert r.status_code == 200
+        assert r.headers["transfer-encoding"] == "chunked"
+        assert "content-length" not in r.headers
+        body = b"".join(r.iter_raw())
+    assert body == b"".join(b'{"piece": %d}' % i for i in range(pieces))
+
+
+def test_a_cookie_one_reply_set_is_not_sent_on_later_calls(tmp_path: Path) -> None:
+    """The pool is shared by every caller: it keeps no cookies (a host name, not an address,
+    is where a client's cookie jar would keep them)."""
+    port = free_port()
+    upstream = _start(["-m", "tests.apps.closing", str(port)])
+    try:
+        wait_port(port)
+        gw, url = _gateway(f"http://localhost:{port}", tmp_path)
+        try:
+            first = httpx.get(url + "/vneid/v1/set-cookie", timeout=10)
+            assert first.status_code == 200
+            assert "sid=someone-elses-session" in first.headers["set-cookie"]  # relayed to its caller
+            later = httpx.get(url + "/vneid/v1/cookie", timeout=10)
+            assert later.json() == {"cookie": None}
+            own = httpx.get(url + "/vneid/v1/cookie", headers={"cookie": "mine=1"}, timeout=10)
+            assert own.json() == {"cookie": "mine=1"}
+        finally:
+            _stop(gw)
+    finally:
+        _stop(upstream)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections import Counter
 from datetime import date
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
+from services.identity.loading import COLUMNS
 from services.identity.models import Base, Person
 from services.identity.population import (
     REFERENCE_DATE,
@@ -20,6 +22,7 @@ from services.identity.population import (
     card_expiry,
     generate,
     insert_people,
+    renewal_birthdays,
     tech_id,
 )
 from tests.identity.conftest import persona, query_of, register
@@ -177,6 +180,55 @@ def test_bulk_insert_stores_each_value_as_the_orm_reads_it(backend: str, tmp_pat
         columns = [c.name for c in Person.__table__.columns if c.name != "id"]
         assert [{c: getattr(stored[r["cccd"]], c) for c in columns} for r in rows] == rows
     engine.dispose()
+
+
+def test_the_row_layout_covers_every_column_of_a_person() -> None:
+    assert sorted(COLUMNS) == sorted(c.name for c in Person.__table__.columns if c.name != "id")
+    row = next(Generator(5, "t", "seed").rows(1))
+    assert dict(zip(COLUMNS, row, strict=True)) == next(Generator(5, "t", "seed").people(1))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_bulk_insert_keeps_values_with_tabs_newlines_and_backslashes(backend: str, tmp_path, request) -> None:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'p.db'}"
+    else:
+        url = request.getfixturevalue("postgres").create("odd").replace("postgresql://", "postgresql+psycopg://")
+    engine = create_engine(url)
+    Base.metadata.create_all(engine)
+    tenant = "t\\ab\tc"
+    rows = [{**r, "full_name": r["full_name"] + " \\N\n"} for r in Generator(4, tenant, "seed").people(30)]
+    with Session(engine) as session:
+        assert insert_people(session, iter(rows), chunk_rows=7) == 30
+        session.commit()
+        stored = {p.cccd: p for p in session.scalars(select(Person))}
+        assert [{c: getattr(stored[r["cccd"]], c) for c in COLUMNS} for r in rows] == rows
+    engine.dispose()
+
+
+def test_the_collector_is_paused_while_people_stream_in_and_left_as_it_was(tmp_path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'p.db'}")
+    Base.metadata.create_all(engine)
+    seen: list[bool] = []
+    with Session(engine) as session:
+        assert gc.isenabled()
+        insert_people(
+            session, Generator(1, "t", "seed").people(20), chunk_rows=10, progress=lambda n: seen.append(gc.isenabled())
+        )
+        assert seen == [False, False] and gc.isenabled()
+        gc.disable()
+        try:
+            insert_people(session, Generator(2, "t", "seed").people(5))
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+    engine.dispose()
+
+
+def test_renewal_birthdays_are_the_25th_40th_and_60th_birthdays_also_on_29_february() -> None:
+    for birth in (date(1996, 2, 29), date(2000, 2, 29), date(1990, 2, 28), date(1987, 12, 31), date(1964, 3, 1)):
+        assert renewal_birthdays(birth) == tuple(add_years(birth, age) for age in (25, 40, 60))
+    assert renewal_birthdays(date(1996, 2, 29)) == (date(2021, 2, 28), date(2036, 2, 29), date(2056, 2, 29))
 
 
 def test_tech_id_is_the_uuid5_of_the_number() -> None:
