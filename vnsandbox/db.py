@@ -13,11 +13,12 @@ at start. Every table holds a ``tenant`` column: one tenant's reset wipes its ro
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -208,6 +209,12 @@ class Database:
             else None
         )
         self.metadatas = [ControlBase.metadata, *metadatas]
+        #: Reads answered from the event loop (:class:`AsyncReader`), on PostgreSQL only.
+        self.reader = (
+            AsyncReader(self.engine.url.set(drivername="postgresql").render_as_string(False))
+            if (self.dialect == "postgresql")
+            else None
+        )
 
     @property
     def dialect(self) -> str:
@@ -287,7 +294,113 @@ class Database:
         return counts
 
     def dispose(self) -> None:
+        if self.reader is not None:
+            self.reader.drop_idle()
         self.engine.dispose()
+
+
+#: ``psycopg.pq.TransactionStatus.IDLE``: a connection between statements.
+IDLE = 0
+
+
+class AsyncReader:
+    """One-statement reads on PostgreSQL straight from the event loop: a few psycopg
+    ``AsyncConnection`` in autocommit (no ``BEGIN``/``COMMIT``: each statement sees what is
+    committed when it starts, as in a READ COMMITTED transaction), each statement prepared on
+    the server at its first use on a connection.
+
+    For the hottest reads of a service (a lookup by key): no worker-thread hop, no ORM, one
+    round trip. Writes never go through it. Connections are opened on demand, at most ``size``
+    (more callers wait for one), and kept; one found broken is dropped, and a statement that
+    failed on a kept connection (the server restarted, a proxy cut it while idle) is run once
+    more on a new one. Connections belong to the event loop that opened them: another loop
+    (a test client's) starts afresh."""
+
+    def __init__(self, conninfo: str, size: int = 8) -> None:
+        import psycopg  # here: a process on SQLite never loads it
+
+        self._connect = psycopg.AsyncConnection.connect
+        self._gone = psycopg.OperationalError
+        self.conninfo = conninfo
+        self.size = size
+        self._loop: asyncio.AbstractEventLoop | None = None
+        #: A cursor of each kept connection (one statement at a time on each).
+        self._idle: list[Any] = []
+        self._open = 0
+        self._waiters: list[asyncio.Future[None]] = []
+
+    async def fetch_one(self, sql: str, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The first row of ``sql`` with ``params`` (psycopg ``%(name)s`` placeholders), or None."""
+        cursor, kept = await self._acquire()
+        try:
+            return await self._run(cursor, sql, params)
+        except self._gone:
+            if not kept or not (cursor.connection.closed or cursor.connection.broken):
+                raise
+        finally:
+            self._release(cursor)
+        cursor, _ = await self._acquire(fresh=True)  # it was gone while idle: once more, on a new one
+        try:
+            return await self._run(cursor, sql, params)
+        finally:
+            self._release(cursor)
+
+    @staticmethod
+    async def _run(cursor: Any, sql: str, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        await cursor.execute(sql, params, prepare=True)
+        row: tuple[Any, ...] | None = await cursor.fetchone()
+        return row
+
+    async def _acquire(self, fresh: bool = False) -> tuple[Any, bool]:
+        """A kept connection's cursor (and True), or a new connection's (and False)."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self.drop_idle()
+            self._loop, self._open, self._waiters = loop, 0, []
+        while not fresh and not self._idle and self._open >= self.size:
+            waiter = loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake()  # woken, then cancelled: the next waiter has the connection
+                raise
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+        if self._idle and not fresh:
+            return self._idle.pop(), True
+        self._open += 1
+        try:
+            conn = await self._connect(self.conninfo, autocommit=True)
+        except BaseException:
+            self._open -= 1
+            self._wake()
+            raise
+        return conn.cursor(), False
+
+    def _release(self, cursor: Any) -> None:
+        conn = cursor.connection
+        if conn.closed or conn.broken or conn.info.transaction_status != IDLE:
+            self._open -= 1
+            conn.pgconn.finish()
+        else:
+            self._idle.append(cursor)
+        self._wake()
+
+    def _wake(self) -> None:
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def drop_idle(self) -> None:
+        """Close the kept connections (at shutdown; the loop they belong to may be gone)."""
+        idle, self._idle = self._idle, []
+        self._open -= len(idle)
+        for cursor in idle:
+            cursor.connection.pgconn.finish()
 
 
 #: ``Session.info`` key naming the tenant a session is scoped to (see :func:`scope_to_tenant`).
