@@ -32,6 +32,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     MetaData,
+    Select,
     String,
     create_engine,
     delete,
@@ -209,6 +210,8 @@ class Database:
             else None
         )
         self.metadatas = [ControlBase.metadata, *metadatas]
+        #: Statements of :meth:`read_one` as :attr:`reader` runs them.
+        self._compiled: dict[Select[Any], str] = {}
         #: Reads answered from the event loop (:class:`AsyncReader`), on PostgreSQL only.
         self.reader = (
             AsyncReader(self.engine.url.set(drivername="postgresql").render_as_string(False))
@@ -219,6 +222,21 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    async def read_one(self, stmt: Select[Any], params: Mapping[str, Any]) -> Sequence[Any] | None:
+        """The first row of a Core ``SELECT`` (values by position), read from the event loop.
+
+        On PostgreSQL through :attr:`reader` (the statement compiled once); on SQLite, whose
+        reads are calls into the process itself, directly on a pooled connection (a short read:
+        in WAL mode it never waits for a writer). For the hottest lookups only: nothing here
+        applies the session's tenant scope, so ``stmt`` carries its own tenant filter."""
+        if self.reader is not None:
+            sql = self._compiled.get(stmt)
+            if sql is None:
+                sql = self._compiled[stmt] = str(stmt.compile(dialect=self.engine.dialect))
+            return await self.reader.fetch_one(sql, params)
+        with self.engine.connect() as conn:
+            return conn.execute(stmt, params).first()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

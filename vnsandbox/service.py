@@ -120,7 +120,8 @@ class ServiceApp(FastAPI):
     """A service's app: GET requests for its static documents (``/_sandbox/health``, the identity
     provider's discovery document and JWKS) go straight to the request-context middleware, past
     Starlette's outer layers (error page, body limit, telemetry) that have nothing to do for
-    them; the middleware then answers from the pre-encoded bytes before any routing. Request id,
+    them; the middleware then answers from the pre-encoded bytes before any routing (and the POST
+    paths of :attr:`ServiceSpec.quick_replies`, from their one read, when they can). Request id,
     tenant resolution, the journal and the fall-back to the route are the middleware's as for
     any call."""
 
