@@ -319,6 +319,8 @@ class Database:
 
 #: ``psycopg.pq.TransactionStatus.IDLE``: a connection between statements.
 IDLE = 0
+#: Handed to a caller waiting in :class:`AsyncReader`: the place of a dropped connection, to fill.
+_ROOM = object()
 
 
 class AsyncReader:
@@ -345,7 +347,8 @@ class AsyncReader:
         #: A cursor of each kept connection (one statement at a time on each).
         self._idle: list[Any] = []
         self._open = 0
-        self._waiters: list[asyncio.Future[None]] = []
+        #: Callers waiting for a connection, first come first served.
+        self._waiters: list[asyncio.Future[Any]] = []
 
     async def fetch_one(self, sql: str, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row of ``sql`` with ``params`` (psycopg ``%(name)s`` placeholders), or None."""
@@ -370,48 +373,65 @@ class AsyncReader:
         return row
 
     async def _acquire(self, fresh: bool = False) -> tuple[Any, bool]:
-        """A kept connection's cursor (and True), or a new connection's (and False)."""
+        """A kept connection's cursor (and True), or a new connection's (and False). When every
+        connection is in use, callers queue; each released connection goes to the first."""
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             self.drop_idle()
             self._loop, self._open, self._waiters = loop, 0, []
-        while not fresh and not self._idle and self._open >= self.size:
-            waiter = loop.create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            except BaseException:
-                if waiter.done() and not waiter.cancelled():
-                    self._wake()  # woken, then cancelled: the next waiter has the connection
-                raise
-            finally:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
-        if self._idle and not fresh:
+        if not fresh and self._idle:
             return self._idle.pop(), True
-        self._open += 1
+        if fresh or self._open < self.size:
+            self._open += 1
+            return await self._new_connection(), False
+        waiter: asyncio.Future[Any] = loop.create_future()
+        self._waiters.append(waiter)
+        try:
+            got = await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():  # handed over, then cancelled: to the next
+                handed = waiter.result()
+                if handed is _ROOM:
+                    self._room_freed()
+                else:
+                    self._release(handed)
+            elif waiter in self._waiters:
+                self._waiters.remove(waiter)
+            raise
+        if got is _ROOM:  # a connection was dropped: its place is this caller's
+            return await self._new_connection(), False
+        return got, True
+
+    async def _new_connection(self) -> Any:
+        """A new connection's cursor, in a place already counted in ``_open``."""
         try:
             conn = await self._connect(self.conninfo, autocommit=True)
         except BaseException:
-            self._open -= 1
-            self._wake()
+            self._room_freed()
             raise
-        return conn.cursor(), False
+        return conn.cursor()
 
     def _release(self, cursor: Any) -> None:
         conn = cursor.connection
         if conn.closed or conn.broken or conn.info.transaction_status != IDLE:
-            self._open -= 1
             conn.pgconn.finish()
-        else:
+            self._room_freed()
+        elif not self._hand_over(cursor):
             self._idle.append(cursor)
-        self._wake()
 
-    def _wake(self) -> None:
-        for waiter in self._waiters:
+    def _room_freed(self) -> None:
+        """A counted connection is gone: its place goes to the first caller waiting, if any."""
+        if not self._hand_over(_ROOM):
+            self._open -= 1
+
+    def _hand_over(self, item: Any) -> bool:
+        """Give ``item`` (a cursor, or :data:`_ROOM`) to the first caller still waiting."""
+        while self._waiters:
+            waiter = self._waiters.pop(0)
             if not waiter.done():
-                waiter.set_result(None)
-                return
+                waiter.set_result(item)
+                return True
+        return False
 
     def drop_idle(self) -> None:
         """Close the kept connections (at shutdown; the loop they belong to may be gone)."""
