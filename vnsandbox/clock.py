@@ -40,11 +40,15 @@ _OFFSET = select(_CLOCK.c.offset_seconds).where(_CLOCK.c.tenant == bindparam("te
 
 
 def offset_seconds(session: Session, tenant: str) -> float:
-    offset = session.execute(_OFFSET, {"tenant": tenant}).scalar()
-    if offset is None:
+    return offset_of(session.execute(_OFFSET, {"tenant": tenant}).scalar())
+
+
+def offset_of(stored: float | None) -> float:
+    """The offset in force for a tenant whose ``sandbox_clock`` row holds ``stored`` (None: no row)."""
+    if stored is None:
         return 0.0
     # Kept within range even for an offset stored before the range was enforced.
-    return max(-MAX_CLOCK_OFFSET_S, min(MAX_CLOCK_OFFSET_S, float(offset)))
+    return max(-MAX_CLOCK_OFFSET_S, min(MAX_CLOCK_OFFSET_S, float(stored)))
 
 
 def checked_offset(seconds: float) -> float:

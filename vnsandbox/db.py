@@ -13,11 +13,12 @@ at start. Every table holds a ``tenant`` column: one tenant's reset wipes its ro
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -31,6 +32,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     MetaData,
+    Select,
     String,
     create_engine,
     delete,
@@ -208,10 +210,33 @@ class Database:
             else None
         )
         self.metadatas = [ControlBase.metadata, *metadatas]
+        #: Statements of :meth:`read_one` as :attr:`reader` runs them.
+        self._compiled: dict[Select[Any], str] = {}
+        #: Reads answered from the event loop (:class:`AsyncReader`), on PostgreSQL only.
+        self.reader = (
+            AsyncReader(self.engine.url.set(drivername="postgresql").render_as_string(False))
+            if (self.dialect == "postgresql")
+            else None
+        )
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    async def read_one(self, stmt: Select[Any], params: Mapping[str, Any]) -> Sequence[Any] | None:
+        """The first row of a Core ``SELECT`` (values by position), read from the event loop.
+
+        On PostgreSQL through :attr:`reader` (the statement compiled once); on SQLite, whose
+        reads are calls into the process itself, directly on a pooled connection (a short read:
+        in WAL mode it never waits for a writer). For the hottest lookups only: nothing here
+        applies the session's tenant scope, so ``stmt`` carries its own tenant filter."""
+        if self.reader is not None:
+            sql = self._compiled.get(stmt)
+            if sql is None:
+                sql = self._compiled[stmt] = str(stmt.compile(dialect=self.engine.dialect))
+            return await self.reader.fetch_one(sql, params)
+        with self.engine.connect() as conn:
+            return conn.execute(stmt, params).first()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -287,7 +312,133 @@ class Database:
         return counts
 
     def dispose(self) -> None:
+        if self.reader is not None:
+            self.reader.drop_idle()
         self.engine.dispose()
+
+
+#: ``psycopg.pq.TransactionStatus.IDLE``: a connection between statements.
+IDLE = 0
+#: Handed to a caller waiting in :class:`AsyncReader`: the place of a dropped connection, to fill.
+_ROOM = object()
+
+
+class AsyncReader:
+    """One-statement reads on PostgreSQL straight from the event loop: a few psycopg
+    ``AsyncConnection`` in autocommit (no ``BEGIN``/``COMMIT``: each statement sees what is
+    committed when it starts, as in a READ COMMITTED transaction), each statement prepared on
+    the server at its first use on a connection.
+
+    For the hottest reads of a service (a lookup by key): no worker-thread hop, no ORM, one
+    round trip. Writes never go through it. Connections are opened on demand, at most ``size``
+    (more callers wait for one), and kept; one found broken is dropped, and a statement that
+    failed on a kept connection (the server restarted, a proxy cut it while idle) is run once
+    more on a new one. Connections belong to the event loop that opened them: another loop
+    (a test client's) starts afresh."""
+
+    def __init__(self, conninfo: str, size: int = 8) -> None:
+        import psycopg  # here: a process on SQLite never loads it
+
+        self._connect = psycopg.AsyncConnection.connect
+        self._gone = psycopg.OperationalError
+        self.conninfo = conninfo
+        self.size = size
+        self._loop: asyncio.AbstractEventLoop | None = None
+        #: A cursor of each kept connection (one statement at a time on each).
+        self._idle: list[Any] = []
+        self._open = 0
+        #: Callers waiting for a connection, first come first served.
+        self._waiters: list[asyncio.Future[Any]] = []
+
+    async def fetch_one(self, sql: str, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The first row of ``sql`` with ``params`` (psycopg ``%(name)s`` placeholders), or None."""
+        cursor, kept = await self._acquire()
+        try:
+            return await self._run(cursor, sql, params)
+        except self._gone:
+            if not kept or not (cursor.connection.closed or cursor.connection.broken):
+                raise
+        finally:
+            self._release(cursor)
+        cursor, _ = await self._acquire(fresh=True)  # it was gone while idle: once more, on a new one
+        try:
+            return await self._run(cursor, sql, params)
+        finally:
+            self._release(cursor)
+
+    @staticmethod
+    async def _run(cursor: Any, sql: str, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        await cursor.execute(sql, params, prepare=True)
+        row: tuple[Any, ...] | None = await cursor.fetchone()
+        return row
+
+    async def _acquire(self, fresh: bool = False) -> tuple[Any, bool]:
+        """A kept connection's cursor (and True), or a new connection's (and False). When every
+        connection is in use, callers queue; each released connection goes to the first."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self.drop_idle()
+            self._loop, self._open, self._waiters = loop, 0, []
+        if not fresh and self._idle:
+            return self._idle.pop(), True
+        if fresh or self._open < self.size:
+            self._open += 1
+            return await self._new_connection(), False
+        waiter: asyncio.Future[Any] = loop.create_future()
+        self._waiters.append(waiter)
+        try:
+            got = await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():  # handed over, then cancelled: to the next
+                handed = waiter.result()
+                if handed is _ROOM:
+                    self._room_freed()
+                else:
+                    self._release(handed)
+            elif waiter in self._waiters:
+                self._waiters.remove(waiter)
+            raise
+        if got is _ROOM:  # a connection was dropped: its place is this caller's
+            return await self._new_connection(), False
+        return got, True
+
+    async def _new_connection(self) -> Any:
+        """A new connection's cursor, in a place already counted in ``_open``."""
+        try:
+            conn = await self._connect(self.conninfo, autocommit=True)
+        except BaseException:
+            self._room_freed()
+            raise
+        return conn.cursor()
+
+    def _release(self, cursor: Any) -> None:
+        conn = cursor.connection
+        if conn.closed or conn.broken or conn.info.transaction_status != IDLE:
+            conn.pgconn.finish()
+            self._room_freed()
+        elif not self._hand_over(cursor):
+            self._idle.append(cursor)
+
+    def _room_freed(self) -> None:
+        """A counted connection is gone: its place goes to the first caller waiting, if any."""
+        if not self._hand_over(_ROOM):
+            self._open -= 1
+
+    def _hand_over(self, item: Any) -> bool:
+        """Give ``item`` (a cursor, or :data:`_ROOM`) to the first caller still waiting."""
+        while self._waiters:
+            waiter = self._waiters.pop(0)
+            if not waiter.done():
+                waiter.set_result(item)
+                return True
+        return False
+
+    def drop_idle(self) -> None:
+        """Close the kept connections (at shutdown; the loop they belong to may be gone)."""
+        idle, self._idle = self._idle, []
+        self._open -= len(idle)
+        for cursor in idle:
+            cursor.connection.pgconn.finish()
 
 
 #: ``Session.info`` key naming the tenant a session is scoped to (see :func:`scope_to_tenant`).

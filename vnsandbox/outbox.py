@@ -169,7 +169,18 @@ def enqueue(
         seq=seq,
     )
     session.add(row)
+    session.info[ENQUEUED] = True
     return row
+
+
+#: ``Session.info`` key set once :func:`enqueue` added a delivery in that unit of work: only then
+#: has the worker something new to send after the commit (see :func:`wake`).
+ENQUEUED = "outbox_enqueued"
+
+
+def enqueued(session: Session) -> bool:
+    """Whether this unit of work added a delivery (:func:`enqueue`)."""
+    return bool(session.info.get(ENQUEUED))
 
 
 def accepted(accept: str, status_code: int, body: bytes) -> bool:

@@ -29,7 +29,7 @@ from vnsandbox.db import Database
 from vnsandbox.errors import NotFound, SandboxError, install_error_handlers
 from vnsandbox.journal import SECRET_PATHS, Journal, Redaction
 from vnsandbox.logs import configure_logging
-from vnsandbox.middleware import RequestContextMiddleware, StaticReply
+from vnsandbox.middleware import QuickReply, RequestContextMiddleware, StaticReply
 from vnsandbox.openapi import FoundationReplies, control_replies, install_contract, service_replies
 from vnsandbox.settings import ServiceSettings
 
@@ -110,13 +110,18 @@ class ServiceSpec:
     #: :data:`~vnsandbox.middleware.StaticReply` answering it without the framework. The path's
     #: route stays (documentation, and the answer when the reply gives None); both must agree.
     static_replies: dict[str, Callable[[FastAPI], StaticReply]] = field(default_factory=dict)
+    #: POST paths whose hottest call is answered before any routing: path → factory of the
+    #: :data:`~vnsandbox.middleware.QuickReply`; the route answers whatever it leaves (None),
+    #: and both must give the same reply where they overlap.
+    quick_replies: dict[str, Callable[[FastAPI], QuickReply]] = field(default_factory=dict)
 
 
 class ServiceApp(FastAPI):
     """A service's app: GET requests for its static documents (``/_sandbox/health``, the identity
     provider's discovery document and JWKS) go straight to the request-context middleware, past
     Starlette's outer layers (error page, body limit, telemetry) that have nothing to do for
-    them; the middleware then answers from the pre-encoded bytes before any routing. Request id,
+    them; the middleware then answers from the pre-encoded bytes before any routing (and the POST
+    paths of :attr:`ServiceSpec.quick_replies`, from their one read, when they can). Request id,
     tenant resolution, the journal and the fall-back to the route are the middleware's as for
     any call."""
 
@@ -178,7 +183,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     app.state.journal = Journal(settings.journal_size)
     static_replies: dict[str, StaticReply] = {"/_sandbox/health": lambda _scope: recent_health(app)}
     static_replies.update({path: make(app) for path, make in spec.static_replies.items()})
-    app.static_paths = frozenset(static_replies)
+    quick_replies = {path: make(app) for path, make in spec.quick_replies.items()}
+    app.static_paths = frozenset(static_replies) | frozenset(quick_replies)
     install_error_handlers(app)
     app.include_router(control_router)
     for router in spec.routers:
@@ -198,6 +204,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         redaction=Redaction(SECRET_PATHS.get(spec.name, ())),
         trust_client_forwarding=settings.mode == "embedded",
         static_replies=static_replies,
+        quick_replies=quick_replies,
     )
     for hook in spec.on_startup:
         hook(app)

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -296,14 +296,21 @@ def _unit_with_family(
     if settings.dev_unit_enabled and not any(u.code == DEV_UNIT_CODE for u in rows):
         ensure_dev_unit(session, tenant, settings)
         rows = session.execute(stmt, params).all()
-    unit = next((u for u in rows if u.matched == value), None)
+    return family_of([(u.code, u.parent_code, u.transition_mode, u.matched == value) for u in rows])
+
+
+def family_of(rows: Sequence[Sequence[Any]]) -> tuple[CallerUnit, frozenset[str]] | None:
+    """The caller's unit and the codes of its family, from the rows of the family read
+    (``code, parent_code, transition_mode, matched``, in id order): the first matching unit
+    is the caller's, or None when no unit matched."""
+    unit = next((u for u in rows if u[3]), None)
     if unit is None:
         return None
     children: dict[str, list[str]] = {}
     for u in rows:
-        if u.parent_code:
-            children.setdefault(u.parent_code, []).append(u.code)
-    return CallerUnit(unit.code, unit.transition_mode), _descendants(unit.code, children)
+        if u[1]:
+            children.setdefault(u[1], []).append(u[0])
+    return CallerUnit(unit[0], unit[2]), _descendants(unit[0], children)
 
 
 def _descendants(code: str, children: Mapping[str, list[str]]) -> frozenset[str]:

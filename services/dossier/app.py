@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from services.dossier import batch, control, portal, schemas
 from services.dossier.models import Base
-from services.dossier.router import router, too_deep
+from services.dossier.router import QUICK_LOOKUP_PATHS, quick_lookup, router, too_deep
 from services.dossier.settings import DossierSettings
 from vnsandbox.errors import JSONTooDeep, SandboxError
 from vnsandbox.outbox import OutboxBase, RetryPolicy, outbox_worker
@@ -44,6 +45,7 @@ SPEC = ServiceSpec(
     # The sync API answers every input, NUL included, in the DVCQG {"error_code", "message"} envelope.
     own_input_checks=("/api",),
     own_input_error=own_input_error,
+    quick_replies={path: partial(quick_lookup, path=path) for path in QUICK_LOOKUP_PATHS},
 )
 
 

@@ -7,21 +7,25 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from services.dossier import rules
-from services.dossier.accounts import Caller
+from services.dossier.accounts import Caller, family_of
 from services.dossier.errors import Code, DvcqgError, detail
-from services.dossier.models import Dossier, DossierEvent
+from services.dossier.models import Dossier, DossierEvent, Unit
+from services.dossier.settings import DEV_UNIT_CODE, DossierSettings
 from vnsandbox.bounds import MAX_COUNT, MAX_OFFSET
+from vnsandbox.db import AsyncReader
 
 
 class DossierFields(Protocol):
     """What the wire form of a dossier is made from: a :class:`Dossier` or a row of :data:`_ONE`."""
 
+    @property
+    def unit_code(self) -> str: ...
     @property
     def data(self) -> dict[str, Any]: ...
     @property
@@ -76,12 +80,9 @@ _ONE = select(
 
 def lookup(session: Session, tenant: str, codes: frozenset[str] | None, code: str, history: bool) -> dict[str, Any]:
     """One dossier (with its event history if asked); ``codes`` limits it to those units."""
-    d = session.execute(_ONE, {"tenant": tenant, "code": code}).first()
-    if d is None:
-        raise DvcqgError(Code.NOT_FOUND, f"No dossier {code}", f"Không tìm thấy hồ sơ {code}")
-    if codes is not None and d.unit_code not in codes:
-        raise DvcqgError(Code.FORBIDDEN_UNIT)
-    out = dossier_to_wire(d)
+    # No code holds NUL (records are refused with one), and PostgreSQL text cannot compare with one.
+    d = None if "\x00" in code else session.execute(_ONE, {"tenant": tenant, "code": code}).first()
+    out = _readable(d, codes, code)
     if history:
         events = session.scalars(
             select(DossierEvent)
@@ -90,6 +91,62 @@ def lookup(session: Session, tenant: str, codes: frozenset[str] | None, code: st
         )
         out["LichSu"] = [event_to_wire(e) for e in events]
     return out
+
+
+def _readable(d: DossierFields | None, codes: frozenset[str] | None, code: str) -> dict[str, Any]:
+    """The wire form of the dossier read, if there is one and ``codes`` (when given) holds its unit."""
+    if d is None:
+        raise DvcqgError(Code.NOT_FOUND, f"No dossier {code}", f"Không tìm thấy hồ sơ {code}")
+    if codes is not None and d.unit_code not in codes:
+        raise DvcqgError(Code.FORBIDDEN_UNIT)
+    return dossier_to_wire(d)
+
+
+class _Found(NamedTuple):
+    """A dossier as :data:`_ONE_WITH_CALLER` reads it (the columns of :data:`_ONE`)."""
+
+    unit_code: str
+    data: dict[str, Any]
+    status: int
+    paid_online: int
+    origin: str
+    synced_at: datetime
+    updated_at: datetime
+
+
+_U = Unit.__tablename__
+_D = Dossier.__tablename__
+#: The caller by API key, its unit family (as :func:`services.dossier.accounts._unit_with_family`
+#: reads it: the matching units, every unit with a parent, the development unit; in id order)
+#: and the dossier by its key, in one statement on PostgreSQL; always one row, whose dossier
+#: columns are NULL when there is no such dossier.
+_ONE_WITH_CALLER = f"""
+SELECT d.unit_code, d.data, d.status, d.paid_online, d.origin, d.synced_at, d.updated_at,
+  (SELECT json_agg(json_build_array(u.code, u.parent_code, u.transition_mode, u.api_key = %(key)s) ORDER BY u.id)
+     FROM {_U} u
+    WHERE u.tenant = %(tenant)s AND (u.api_key = %(key)s OR u.parent_code IS NOT NULL OR u.code = %(dev)s))
+FROM (SELECT 1) AS one LEFT JOIN {_D} d ON d.tenant = %(tenant)s AND d.code = %(code)s
+"""  # noqa: S608 (table names of the models; every value is a parameter)
+
+
+async def lookup_by_api_key(
+    reader: AsyncReader, tenant: str, settings: DossierSettings, api_key: str, code: str
+) -> dict[str, Any] | None:
+    """TraCuuHoSo of one dossier (no history) by a caller presenting a unit's API key, in one
+    round trip from the event loop: what :func:`services.dossier.accounts.authenticate` and
+    :func:`lookup` answer for it, the same errors included. None when the key is no unit's (it
+    may be a session token) or the development unit is still to be created: the full unit of
+    work answers those."""
+    params = {"tenant": tenant, "key": api_key, "dev": DEV_UNIT_CODE, "code": code}
+    row = await reader.fetch_one(_ONE_WITH_CALLER, params)
+    assert row is not None  # the statement reads one row whatever it finds
+    family: list[list[Any]] = row[7] or []
+    if settings.dev_unit_enabled and not any(u[0] == DEV_UNIT_CODE for u in family):
+        return None
+    found = family_of(family)
+    if found is None:
+        return None
+    return _readable(None if row[0] is None else _Found(*row[:7]), found[1], code)
 
 
 #: Most rows one page of a search or poll returns (a larger ``limit`` is cut to it).

@@ -10,20 +10,23 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
+from starlette.types import Scope
 
-from services.dossier import accounts, reports, rules, scorecard, service
+from services.dossier import accounts, lookup, reports, rules, scorecard, service
 from services.dossier.errors import Code, DvcqgError, detail, dvcqg_errors, envelope, http_status
 from services.dossier.schemas import SERVICES, LoginIn, ServiceCall, body_doc, parse
 from services.dossier.settings import DossierSettings
 from vnsandbox import bounds
 from vnsandbox.bounds import Amount, PageOffset
 from vnsandbox.context import current_request_id, current_tenant
-from vnsandbox.db import SessionDep, in_unit_of_work
+from vnsandbox.db import AsyncReader, SessionDep, in_unit_of_work
+from vnsandbox.middleware import QuickReply
 from vnsandbox.openapi import Responses, header_parameter, media_response, merge_extra, secured
 from vnsandbox.service import segment_except, service_index
 from vnsandbox.signing import CONSUMER_HEADER, TENANT_SIGNATURE_HEADER, verify_tenant_assertion
@@ -236,6 +239,71 @@ async def call_named_service(service_name: str, request: Request) -> JSONRespons
     return await in_unit_of_work(
         request, lambda session: _dispatch(request, session, body, service_name), read_only=read_only
     )
+
+
+#: Paths whose TraCuuHoSo of one dossier :func:`quick_lookup` answers, and the service each names.
+QUICK_LOOKUP_PATHS = {"/api/service": None, "/api/TraCuuHoSo": "TraCuuHoSo"}
+
+
+def quick_lookup(app: FastAPI, path: str) -> QuickReply:
+    """The most frequent read of the sync API, answered before any routing on PostgreSQL:
+    TraCuuHoSo of one dossier without its history, by a caller presenting a bearer that is not
+    a JWT, and no session. One statement from the event loop
+    (:func:`services.dossier.lookup.lookup_by_api_key`) gives the reply :func:`_dispatch` gives;
+    anything else (another call, a bearer that is no unit's API key, an error to answer) is
+    left to the route (None)."""
+    name = QUICK_LOOKUP_PATHS[path]
+    settings: DossierSettings = app.state.settings
+    reader: AsyncReader | None = app.state.db.reader
+
+    async def answer(scope: Scope, raw: bytes) -> bytes | None:
+        if reader is None or not raw:
+            return None
+        try:
+            body = bounds.loads(raw, settings.max_json_depth)
+        except ValueError:
+            return None
+        if not isinstance(body, dict) or not _reads_only(body, name):
+            return None
+        if name is not None:
+            body = {**body, "service": name}
+        try:
+            call: ServiceCall = parse(ServiceCall, body)
+        except DvcqgError:
+            return None
+        extra = call.model_extra or {}
+        code = extra.get("MaHoSo")
+        if not code or extra.get("LichSu") or call.session:
+            return None
+        auth, session, x_session = _first_headers(scope["headers"], (b"authorization", b"session", b"x-session"))
+        bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+        if not bearer or bearer.count(".") == 2 or session or x_session or "\x00" in bearer + str(code):
+            return None  # (NUL: PostgreSQL text holds none; the route answers it)
+        try:
+            found = await lookup.lookup_by_api_key(reader, scope["state"]["tenant"], settings, bearer, str(code))
+        except DvcqgError:
+            return None
+        if found is None:
+            return None
+        content = {**envelope(Code.OK), "data": found, "request_id": scope["state"]["request_id"]}
+        return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+    return answer
+
+
+def _first_headers(raw: list[tuple[bytes, bytes]], names: tuple[bytes, ...]) -> list[str]:
+    """The first value of each header of ``names`` (lower case), "" when absent (as
+    ``Request.headers.get`` reads them)."""
+    values = [""] * len(names)
+    seen = [False] * len(names)
+    for key, value in raw:
+        lowered = key.lower()
+        if lowered in names:
+            i = names.index(lowered)
+            if not seen[i]:
+                seen[i] = True
+                values[i] = value.decode("latin-1")
+    return values
 
 
 def _reads_only(body: Any, name: str | None) -> bool:

@@ -52,7 +52,8 @@ class PartnerConfig:
         }
 
 
-def _config(row: Partner) -> PartnerConfig:
+def config_of(row: Partner) -> PartnerConfig:
+    """A stored partner as the protocol sees it."""
     return PartnerConfig(
         key=PartnerKey(row.code, row.secret, row.algorithm, dict(row.field_orders or {})),
         name=row.name,
@@ -76,7 +77,7 @@ def dev_partner(settings: PaymentSettings) -> PartnerConfig:
 def find_partner(session: Session, tenant: str, settings: PaymentSettings, code: str) -> PartnerConfig | None:
     row = session.scalar(select(Partner).where(Partner.tenant == tenant, Partner.code == code))
     if row is not None:
-        return _config(row)
+        return config_of(row)
     if settings.dev_partner_enabled and code == settings.dev_partner_code:
         return dev_partner(settings)
     return None
@@ -91,7 +92,9 @@ def get_partner(session: Session, tenant: str, settings: PaymentSettings, code: 
 
 
 def list_partners(session: Session, tenant: str, settings: PaymentSettings) -> list[PartnerConfig]:
-    rows = [_config(r) for r in session.scalars(select(Partner).where(Partner.tenant == tenant).order_by(Partner.code))]
+    rows = [
+        config_of(r) for r in session.scalars(select(Partner).where(Partner.tenant == tenant).order_by(Partner.code))
+    ]
     codes = {p.code for p in rows}
     if settings.dev_partner_enabled and settings.dev_partner_code not in codes:
         rows.insert(0, dev_partner(settings))
@@ -126,7 +129,7 @@ def upsert_partner(session: Session, tenant: str, code: str, data: PartnerIn) ->
     row.return_url = data.return_url
     row.signature_scheme = data.signature_scheme
     session.flush()
-    return _config(row)
+    return config_of(row)
 
 
 def delete_partner(session: Session, tenant: str, code: str) -> None:

@@ -8,16 +8,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import unquote_plus
 
-from fastapi import APIRouter, BackgroundTasks, Body, Depends, Form, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
+from starlette.types import Scope
 
 from services.payment import errors, lookups, names, notices, page, partners, reports, schemas, service
 from services.payment.protocol import INIT, OUTCOMES, QUERY, REFUND
@@ -26,9 +28,9 @@ from services.payment.settings import PaymentSettings
 from vnsandbox.context import current_tenant
 from vnsandbox.db import SessionDep, in_unit_of_work, scope_to_tenant
 from vnsandbox.errors import MalformedJSON
-from vnsandbox.middleware import valid_tenant
+from vnsandbox.middleware import QuickReply, valid_tenant
 from vnsandbox.openapi import Responses, error_responses, media_response, message_body
-from vnsandbox.outbox import wake
+from vnsandbox.outbox import enqueued, wake
 from vnsandbox.service import public_base_url, service_index
 from vnsandbox.vn.wiretime import VN_TZ
 
@@ -177,10 +179,51 @@ async def payments(body: Annotated[Any, Body()], request: Request, background: B
     schemas.ensure_clean(body)
     handler = MESSAGES[service.message_type(body)]
     tenant, settings = current_tenant(), _settings(request)
-    background.add_task(wake_outbox, request.app)
-    return JSONResponse(
-        await in_unit_of_work(request, lambda session: handler(request, session, tenant, settings, body))
-    )
+
+    def answer(session: Session) -> tuple[dict[str, Any], bool]:
+        return handler(request, session, tenant, settings, body), enqueued(session)
+
+    reply, notices = await in_unit_of_work(request, answer)
+    if notices:  # a payment opened, completed (a QUERY may expire it) or refunded: its notice
+        background.add_task(wake_outbox, request.app)
+    return JSONResponse(reply)
+
+
+def quick_query(app: FastAPI) -> QuickReply:
+    """QUERY, the most frequent message, answered before any routing when it can be: one read
+    from the event loop (:func:`services.payment.service.query_read_only`), the reply
+    :func:`payments` gives. Anything else (another message, a body the route reads otherwise,
+    an error, a payment to expire now) is left to the route (None)."""
+    settings: PaymentSettings = app.state.settings
+    db = app.state.db
+
+    async def answer(scope: Scope, raw: bytes) -> bytes | None:
+        if scope.get("query_string") or not raw or not _json_media(scope["headers"]):
+            return None
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return None
+        if not isinstance(body, dict) or body.get("LoaiBanTin") != QUERY:
+            return None
+        try:
+            schemas.ensure_clean(body)
+        except errors.PayGovError:
+            return None
+        reply = await service.query_read_only(db, scope["state"]["tenant"], settings, body)
+        if reply is None:
+            return None
+        return json.dumps(reply, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+    return answer
+
+
+def _json_media(raw_headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether FastAPI reads the request's body as JSON: no ``Content-Type`` (its first value),
+    ``application/json`` or ``application/*+json``."""
+    value = next((v for k, v in raw_headers if k.lower() == b"content-type"), b"")
+    media = value.split(b";", 1)[0].strip().lower()
+    return not value or media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
 
 
 async def wake_outbox(app: Any) -> None:

@@ -21,18 +21,19 @@ import logging
 import secrets
 import time
 import uuid
+from collections import namedtuple
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import BindParameter, and_, bindparam, func, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.payment import errors
 from services.payment.lookups import find_payment
-from services.payment.models import CANCELLED, EXPIRED, FAILED, PENDING, SUCCESS, Payment, Refund
+from services.payment.models import CANCELLED, EXPIRED, FAILED, PENDING, SUCCESS, Partner, Payment, Refund
 from services.payment.notices import NOTICE_KIND, REFUND_NOTICE_KIND, notify
-from services.payment.partners import PartnerConfig, find_partner
+from services.payment.partners import PartnerConfig, config_of, dev_partner, find_partner
 from services.payment.protocol import (
     INIT,
     MAGIC_BANKS,
@@ -51,6 +52,7 @@ from services.payment.schemas import (
     RefundIn,
     notice_fields,
     parse_message,
+    query_reply,
     refund_notice_fields,
 )
 from services.payment.settings import PaymentSettings
@@ -263,6 +265,68 @@ def query(
         raise errors.PaymentNotFound(details=[{"field": "MaThamChieu", "rule": "exists", "message": msg.reference}])
     expire_if_due(session, tenant, settings, payment)
     return payment, partner
+
+
+_PARTNER_COLUMNS = [c for c in Partner.__table__.c if c.key not in ("id", "tenant", "created_ts")]
+_PAYMENT_COLUMNS = list(Payment.__table__.c)
+#: A partner and a payment as :data:`_QUERY_READ` reads them: their columns as attributes, all
+#: that :func:`~services.payment.partners.config_of` and ``query_reply`` read (no ORM instance).
+_PartnerRow = namedtuple("_PartnerRow", [c.key for c in _PARTNER_COLUMNS])  # type: ignore[misc]
+_PaymentRow = namedtuple("_PaymentRow", [c.key for c in _PAYMENT_COLUMNS])  # type: ignore[misc]
+_CODE: BindParameter[str] = bindparam("code")
+#: What a QUERY reads, in one statement: the partner, its payment by reference and the
+#: tenant's test clock (each row of them, or NULLs), as :func:`query` reads them one by one.
+_QUERY_READ = select(*_PARTNER_COLUMNS, *_PAYMENT_COLUMNS, ClockOffset.__table__.c.offset_seconds).select_from(
+    select(literal_column("1").label("x"))
+    .subquery("one")
+    .outerjoin(Partner.__table__, and_(Partner.tenant == bindparam("tenant"), Partner.code == _CODE))
+    .outerjoin(
+        Payment.__table__,
+        and_(
+            Payment.tenant == bindparam("tenant"),
+            Payment.partner_code == _CODE,
+            Payment.reference == bindparam("reference"),
+        ),
+    )
+    .outerjoin(ClockOffset.__table__, ClockOffset.tenant == bindparam("tenant"))
+)
+
+
+async def query_read_only(
+    db: Database, tenant: str, settings: PaymentSettings, body: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """QUERY answered from the event loop in one read (:meth:`Database.read_one`): the signed
+    reply :func:`query` leads to, when the message checks out and the payment exists and need
+    not be expired now. None otherwise (an error to answer, a payment to expire): :func:`query`
+    answers in a unit of work."""
+    code, reference = body.get("MaDoiTac"), body.get("MaThamChieu")
+    if not isinstance(code, str) or not code or not isinstance(reference, str) or not body.get("MaXacThuc"):
+        return None
+    row = await db.read_one(_QUERY_READ, {"tenant": tenant, "code": code, "reference": reference})
+    if row is None:
+        return None
+    n = len(_PARTNER_COLUMNS)
+    if row[0] is not None:
+        partner = config_of(cast(Partner, _PartnerRow(*row[:n])))
+    elif settings.dev_partner_enabled and code == settings.dev_partner_code:
+        partner = dev_partner(settings)
+    else:
+        return None
+    given = body["MaXacThuc"]
+    if not isinstance(given, str) or not partner.key.verify(QUERY, body, given):
+        return None
+    try:
+        parse_message(QueryIn, dict(body))
+    except errors.PayGovError:
+        return None
+    values = row[n : n + len(_PAYMENT_COLUMNS)]
+    if values[0] is None:
+        return None
+    payment = cast(Payment, _PaymentRow(*values))
+    now = time.time() + clock.offset_of(row[-1])
+    if payment.status == PENDING and now >= payment.expires_ts:
+        return None  # to be expired now: a write
+    return partner.key.sign("QUERY_REPLY", query_reply(payment))
 
 
 def refund(
