@@ -11,7 +11,8 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 import psycopg
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from launcher.topology import HTTP_PROTOCOL
 
@@ -279,3 +281,31 @@ class ServiceProcess:
         """The log if it holds a traceback, else empty."""
         text = self.output()
         return text if "Traceback" in text else ""
+
+
+@contextmanager
+def statements(client: TenantClient) -> Iterator[list[str]]:
+    """The SQL statements the service runs inside the block: through its engine, and on
+    PostgreSQL through its event-loop reader (``Database.reader``)."""
+    db = client.app.state.db  # type: ignore[union-attr]
+    seen: list[str] = []
+
+    def note(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        seen.append(sql)
+
+    reader = db.reader
+    if reader is not None:
+        fetch_one = reader.fetch_one
+
+        async def noted(sql: str, params: Any) -> Any:
+            seen.append(sql)
+            return await fetch_one(sql, params)
+
+        reader.fetch_one = noted
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+        if reader is not None:
+            del reader.fetch_one

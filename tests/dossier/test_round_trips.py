@@ -4,44 +4,14 @@ Counted per table the statements touch (the outbox worker's own statements touch
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event
 
 from tests.dossier.conftest import DEV_UNIT, record, register_unit
-from tests.support import TenantClient
+from tests.support import statements
 
 SUB_UNIT = "000.01.01.H22"
-
-
-@contextmanager
-def statements(client: TenantClient) -> Iterator[list[str]]:
-    """The SQL statements the service runs inside the block: through its engine, and on
-    PostgreSQL through its event-loop reader (``Database.reader``)."""
-    db = client.app.state.db  # type: ignore[union-attr]
-    seen: list[str] = []
-
-    def note(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
-        seen.append(sql)
-
-    reader = db.reader
-    if reader is not None:
-        fetch_one = reader.fetch_one
-
-        async def noted(sql: str, params: Any) -> Any:
-            seen.append(sql)
-            return await fetch_one(sql, params)
-
-        reader.fetch_one = noted
-    event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", note)
-        if reader is not None:
-            del reader.fetch_one
 
 
 def bearer(key: str) -> dict[str, str]:

@@ -4,12 +4,9 @@ always is; so is a payment to expire, a refused message, an unknown reference)."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy import event
 
 from tests.payment.conftest import (
     INIT_ORDER,
@@ -23,39 +20,12 @@ from tests.payment.conftest import (
     signed,
     verify,
 )
-from tests.support import TenantClient, wait_for
+from tests.support import TenantClient, statements, wait_for
 
 
 def both_ways(payment: TenantClient, body: dict[str, Any]) -> tuple[httpx.Response, httpx.Response]:
     """The message answered as usual, and by the route (a query string keeps it from the quick reply)."""
     return payment.post("/payments", json=body), payment.post("/payments?via=route", json=body)
-
-
-@contextmanager
-def statements(payment: TenantClient) -> Iterator[list[str]]:
-    """The SQL statements the service runs inside the block (engine and event-loop reader)."""
-    db = payment.app.state.db  # type: ignore[union-attr]
-    seen: list[str] = []
-
-    def note(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
-        seen.append(sql)
-
-    reader = db.reader
-    if reader is not None:
-        fetch_one = reader.fetch_one
-
-        async def noted(sql: str, params: Any) -> Any:
-            seen.append(sql)
-            return await fetch_one(sql, params)
-
-        reader.fetch_one = noted
-    event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", note)
-        if reader is not None:
-            del reader.fetch_one
 
 
 def test_a_query_is_one_read_and_the_reply_is_the_routes(payment: TenantClient, province: PartnerSetup) -> None:
