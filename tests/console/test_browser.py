@@ -275,6 +275,9 @@ def test_the_token_debugger_judges_expiry_on_the_tenant_clock(page: Any, tenant:
     page.get_by_role("button", name="Kiểm tra").click()
     expect(page.locator("#expiry")).to_contain_text("Đã hết hạn")
     page.get_by_role("button", name="Về giờ thực").click()
+    # The button posts and the reply redirects back here: wait for it, or the next test's first
+    # navigation aborts the redirected GET.
+    expect(page.locator(".clock .offset")).to_have_count(0)
 
 
 def test_english_is_a_toggle_in_the_header(page: Any, tenant: Tenant) -> None:
