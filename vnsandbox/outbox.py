@@ -120,6 +120,16 @@ def _tenant_now(session: Session, tenant: str) -> float:
     return time.time() + clock.offset_seconds(session, tenant)
 
 
+#: ``Session.info`` key set by :func:`enqueue`: the unit of work added a delivery.
+ENQUEUED = "outbox_enqueued"
+
+
+def enqueued(session: Session) -> bool:
+    """Whether ``session``'s unit of work added a delivery (the outbox has something to send
+    once it commits)."""
+    return bool(session.info.get(ENQUEUED))
+
+
 def enqueue(
     session: Session,
     tenant: str,
@@ -143,6 +153,7 @@ def enqueue(
         body = payload.decode()
     else:
         body = payload
+    session.info[ENQUEUED] = True
     now = _tenant_now(session, tenant)
     seq = (
         session.scalar(select(func.count()).select_from(Delivery).where(Delivery.tenant == tenant, Delivery.ref == ref))

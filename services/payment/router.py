@@ -28,7 +28,7 @@ from vnsandbox.db import SessionDep, in_unit_of_work, scope_to_tenant
 from vnsandbox.errors import MalformedJSON
 from vnsandbox.middleware import valid_tenant
 from vnsandbox.openapi import Responses, error_responses, media_response, message_body
-from vnsandbox.outbox import wake
+from vnsandbox.outbox import enqueued, wake
 from vnsandbox.service import public_base_url, service_index
 from vnsandbox.vn.wiretime import VN_TZ
 
@@ -177,10 +177,14 @@ async def payments(body: Annotated[Any, Body()], request: Request, background: B
     schemas.ensure_clean(body)
     handler = MESSAGES[service.message_type(body)]
     tenant, settings = current_tenant(), _settings(request)
-    background.add_task(wake_outbox, request.app)
-    return JSONResponse(
-        await in_unit_of_work(request, lambda session: handler(request, session, tenant, settings, body))
-    )
+
+    def work(session: Session) -> tuple[dict[str, Any], bool]:
+        return handler(request, session, tenant, settings, body), enqueued(session)
+
+    reply, notices = await in_unit_of_work(request, work)
+    if notices:  # a message that announces an outcome (a magic bank's INIT, a REFUND)
+        background.add_task(wake_outbox, request.app)
+    return JSONResponse(reply)
 
 
 async def wake_outbox(app: Any) -> None:
