@@ -28,6 +28,7 @@ from vnsandbox.outbox import (
     RetryPolicy,
     attempts_of,
     enqueue,
+    enqueued,
     list_deliveries,
     redeliver,
 )
@@ -306,3 +307,11 @@ def test_delivery_replies_give_their_times_in_iso_8601_with_an_offset() -> None:
     assert out["next_attempt_at"] == "1970-01-02T00:00:00.500+00:00"
     assert out["delivered_at"] is None
     assert out["attempt_log"][0]["at"] == "1970-01-01T00:01:00.000+00:00"
+
+
+def test_a_unit_of_work_that_enqueues_says_so(db: Database) -> None:
+    """What lets a service wake its outbox only after a unit of work that added a delivery."""
+    with db.session() as session:
+        assert not enqueued(session)
+        enqueue(session, TENANT, kind="test", target_url="http://127.0.0.1:9/x", payload={"a": 1})
+        assert enqueued(session)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -136,6 +138,100 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: How long a writer waits for the file's write lock, as SQLite's own busy timeout (seconds).
+SQLITE_BUSY_TIMEOUT_S = 10.0
+_file_write_locks: dict[str, threading.Lock] = {}
+_file_write_locks_guard = threading.Lock()
+
+
+def _file_write_lock(path: str) -> threading.Lock:
+    with _file_write_locks_guard:
+        return _file_write_locks.setdefault(os.path.realpath(path), threading.Lock())
+
+
+class _QueuedWriterConnection(sqlite3.Connection):
+    """A SQLite connection whose write transactions queue for their file in this process.
+
+    SQLite lets one writer at a time have a file; the others wait in its busy handler, which
+    sleeps (1, 2, 5, 10 … 100 ms) between attempts. With many worker threads writing short
+    transactions, those sleeps, not the work, set the pace. Here a statement that may write
+    first takes a per-file lock of the process (threads waiting for it wake as soon as it is
+    released), held until the transaction ends; SQLite's own locking still orders writers of
+    other processes. A lock not obtained within the busy timeout is SQLite's "database is
+    locked", as before."""
+
+    _write_lock: threading.Lock
+    _holding = False
+
+    def cursor(self, factory: Any = None) -> sqlite3.Cursor:  # type: ignore[override]  # one factory, always
+        return super().cursor(factory or _QueuedWriterCursor)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._release_write()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._release_write()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self._holding:
+                self._holding = False
+                self._write_lock.release()
+
+    def _take_write(self) -> None:
+        if not self._write_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_S):
+            raise sqlite3.OperationalError("database is locked")
+        self._holding = True
+
+    def _release_write(self) -> None:
+        if self._holding and not self.in_transaction:
+            self._holding = False
+            self._write_lock.release()
+
+
+def _may_write(sql: str) -> bool:
+    """Whether a statement may open a write transaction (anything but a plain read)."""
+    head = sql.lstrip()[:6].upper()
+    return head not in ("SELECT", "PRAGMA")
+
+
+class _QueuedWriterCursor(sqlite3.Cursor):
+    connection: _QueuedWriterConnection
+
+    def execute(self, sql: str, parameters: Any = (), /) -> _QueuedWriterCursor:
+        conn = self.connection
+        if not conn._holding and _may_write(sql):
+            conn._take_write()
+        try:
+            super().execute(sql, parameters)
+        finally:
+            conn._release_write()  # a statement that opened no transaction (or failed to) holds nothing
+        return self
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> _QueuedWriterCursor:
+        conn = self.connection
+        if not conn._holding and _may_write(sql):
+            conn._take_write()
+        try:
+            super().executemany(sql, seq_of_parameters)
+        finally:
+            conn._release_write()
+        return self
+
+
+def _queued_writer_factory(path: str) -> type[_QueuedWriterConnection]:
+    """A connection class sharing the write lock of the file at ``path``."""
+    return type("QueuedWriterConnection", (_QueuedWriterConnection,), {"_write_lock": _file_write_lock(path)})
+
+
 #: Connections kept open: as many as the worker threads that use them (AnyIO's default limit is 40),
 #: so a burst of requests does not open and close a connection each (a new SQLite connection also
 #: re-reads the schema; a new PostgreSQL one forks a backend).
@@ -146,12 +242,14 @@ def make_engine(url: str) -> Engine:
     """Engine for ``url``; SQLite files get WAL, foreign keys and a busy timeout."""
     if url.startswith("sqlite"):
         memory = url in ("sqlite://", "sqlite:///:memory:")
+        connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
         if not memory:
             path = Path(url.split("///", 1)[1])
             path.parent.mkdir(parents=True, exist_ok=True)
+            connect_args["factory"] = _queued_writer_factory(str(path))
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 10},
+            connect_args=connect_args,
             **({"poolclass": StaticPool} if memory else POOL),
         )
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 import jwt
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -58,17 +58,21 @@ def ensure_dev_client(session: Session) -> None:
         session.flush()
 
 
-#: Built once (every token request reads it); it names the two tenants it reads itself.
+#: Built once (every token request reads it); it names the two tenants it reads itself (two
+#: plain parameters: an expanding ``IN`` is rendered again at every execution).
 _FIND = (
     select(Client)
-    .where(Client.client_id == bindparam("client_id"), Client.tenant.in_(bindparam("tenants", expanding=True)))
+    .where(
+        Client.client_id == bindparam("client_id"),
+        or_(Client.tenant == bindparam("tenant"), Client.tenant == bindparam("base")),
+    )
     .execution_options(all_tenants=True)
 )
 
 
 def find(session: Session, tenant: str, client_id: str) -> Client | None:
     """The client as ``tenant`` sees it: its own registration, else the base layer's."""
-    rows = session.scalars(_FIND, {"client_id": client_id, "tenants": [tenant, BASE_TENANT]}).all()
+    rows = session.scalars(_FIND, {"client_id": client_id, "tenant": tenant, "base": BASE_TENANT}).all()
     own = [r for r in rows if r.tenant == tenant]
     if own:
         return own[0]

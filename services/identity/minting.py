@@ -13,8 +13,9 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from services.identity import keys
@@ -51,6 +52,10 @@ class Issue:
     session_id: str = ""
 
 
+#: The access token's row, written with one prebuilt Core ``INSERT`` (no unit-of-work flush for it).
+_INSERT_TOKEN = insert(cast(Table, IssuedToken.__table__))
+
+
 def access_token(
     session: Session,
     tenant: str,
@@ -60,6 +65,8 @@ def access_token(
     now: datetime,
     issue: Issue,
 ) -> tuple[str, IssuedToken]:
+    """A signed access token and its row (written now, after signing, so that the database's
+    write lock is taken as late as possible; the row returned is a detached copy of it)."""
     jti = uuid.uuid4().hex
     expires = now + timedelta(seconds=settings.access_token_ttl_seconds)
     claims: dict[str, Any] = {
@@ -75,24 +82,27 @@ def access_token(
     }
     if issue.acr:
         claims["acr"] = issue.acr
-    row = IssuedToken(
-        tenant=tenant,
-        jti=jti,
-        kind="access",
-        client_id=client.client_id,
-        cccd=issue.number,
-        subject=issue.subject,
-        scope=issue.scope,
-        acr=issue.acr,
-        session_id=issue.session_id,
-        auth_time=issue.auth_time,
-        code=issue.code,
-        family=issue.family,
-        issued_at=now,
-        expires_at=expires,
-    )
-    session.add(row)
-    return keys.sign(session, tenant, claims, typ="at+jwt"), row
+    signed = keys.sign(session, tenant, claims, typ="at+jwt")
+    values: dict[str, Any] = {
+        "tenant": tenant,
+        "jti": jti,
+        "kind": "access",
+        "client_id": client.client_id,
+        "cccd": issue.number,
+        "subject": issue.subject,
+        "scope": issue.scope,
+        "acr": issue.acr,
+        "nonce": None,
+        "session_id": issue.session_id,
+        "auth_time": issue.auth_time,
+        "code": issue.code,
+        "family": issue.family,
+        "issued_at": now,
+        "expires_at": expires,
+        "revoked": False,
+    }
+    session.execute(_INSERT_TOKEN, values)
+    return signed, IssuedToken(**values)
 
 
 def refresh_token(

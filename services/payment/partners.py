@@ -7,9 +7,9 @@ No HTTP types here; functions take the request's unit of work and never commit i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from services.payment import errors
@@ -52,7 +52,20 @@ class PartnerConfig:
         }
 
 
-def config_of(row: Partner) -> PartnerConfig:
+class _PartnerColumns(Protocol):
+    """What :func:`config_of` reads: a :class:`Partner`, or a row of :data:`_FIND_PARTNER`."""
+
+    code: str
+    secret: str
+    algorithm: str
+    field_orders: dict[str, Any]
+    name: str
+    notice_url: str
+    return_url: str
+    signature_scheme: str
+
+
+def config_of(row: _PartnerColumns) -> PartnerConfig:
     """A stored partner as the protocol sees it."""
     return PartnerConfig(
         key=PartnerKey(row.code, row.secret, row.algorithm, dict(row.field_orders or {})),
@@ -74,10 +87,19 @@ def dev_partner(settings: PaymentSettings) -> PartnerConfig:
     )
 
 
+_PARTNERS = cast(Table, Partner.__table__)
+_COLUMNS = ("code", "secret", "algorithm", "field_orders", "name", "notice_url", "return_url", "signature_scheme")
+#: Built once (every message reads it), as a Core statement: the columns :func:`config_of` reads,
+#: by the tenant's own key (no ORM entity to build, no statement to construct per call).
+_FIND_PARTNER = select(*(_PARTNERS.c[name] for name in _COLUMNS)).where(
+    _PARTNERS.c.tenant == bindparam("tenant"), _PARTNERS.c.code == bindparam("code")
+)
+
+
 def find_partner(session: Session, tenant: str, settings: PaymentSettings, code: str) -> PartnerConfig | None:
-    row = session.scalar(select(Partner).where(Partner.tenant == tenant, Partner.code == code))
+    row = session.execute(_FIND_PARTNER, {"tenant": tenant, "code": code}).first()
     if row is not None:
-        return config_of(row)
+        return config_of(cast(_PartnerColumns, row))
     if settings.dev_partner_enabled and code == settings.dev_partner_code:
         return dev_partner(settings)
     return None

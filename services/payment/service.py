@@ -25,7 +25,9 @@ from collections import namedtuple
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, and_, bindparam, func, literal_column, select, update
+from sqlalchemy import BindParameter, Table, and_, bindparam, func, literal_column, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -140,6 +142,13 @@ def fingerprint(body: Mapping[str, Any]) -> str:
 
 
 INIT_SWITCHES = ("init_slow", "init_fail")
+_SWITCHES = cast(Table, Switch.__table__)
+#: Built once (every INIT reads it): whether the tenant has any INIT switch at all.
+_ANY_INIT_SWITCH = (
+    select(_SWITCHES.c.id)
+    .where(_SWITCHES.c.tenant == bindparam("tenant"), or_(*(_SWITCHES.c.name == n for n in INIT_SWITCHES)))
+    .limit(1)
+)
 
 
 def take_init_switches(db: Database, session: Session, tenant: str, partner_code: str) -> tuple[float, bool]:
@@ -149,10 +158,7 @@ def take_init_switches(db: Database, session: Session, tenant: str, partner_code
     INIT is then refused (rolled back), and no database lock is held while INIT sleeps.
     The common case, no INIT switch at all, costs one read in the request's session.
     """
-    if (
-        session.scalar(select(Switch.id).where(Switch.tenant == tenant, Switch.name.in_(INIT_SWITCHES)).limit(1))
-        is None
-    ):
+    if session.execute(_ANY_INIT_SWITCH, {"tenant": tenant}).first() is None:
         return 0.0, False
     with db.session() as session:
         slow = switches.take(session, tenant, "init_slow", partner_code)
@@ -190,6 +196,16 @@ def apply_init_switches(
         raise errors.PlatformUnavailable()
 
 
+_PAYMENTS = cast(Table, Payment.__table__)
+_REFERENCE = [_PAYMENTS.c.tenant, _PAYMENTS.c.partner_code, _PAYMENTS.c.reference]
+#: A new payment's row and its id, or no row when its reference is taken (per dialect: the
+#: ``ON CONFLICT`` clause is each database's own).
+_NEW_PAYMENT = {
+    "sqlite": sqlite_insert(_PAYMENTS).on_conflict_do_nothing(index_elements=_REFERENCE).returning(_PAYMENTS.c.id),
+    "postgresql": pg_insert(_PAYMENTS).on_conflict_do_nothing(index_elements=_REFERENCE).returning(_PAYMENTS.c.id),
+}
+
+
 def _new_transaction_id(now: float) -> str:
     return "PG" + wire_time(now)[2:8] + f"{secrets.randbelow(10**12):012d}"
 
@@ -208,44 +224,41 @@ def init(
                 details=[{"field": "SoTien", "rule": "sum_of_fees", "message": f"{msg.amount} != {total}"}]
             )
     fp = fingerprint(body)
-    existing = find_payment(session, tenant, partner.code, msg.reference)
-    if existing is not None:
-        return _same_or_conflict(existing, fp), partner
     now = now_ts(session, tenant)
-    payment = Payment(
-        tenant=tenant,
-        partner_code=partner.code,
-        reference=msg.reference,
-        transaction_id=_new_transaction_id(now),
-        page_token=secrets.token_urlsafe(24),
-        fingerprint=fp,
-        amount=msg.amount,
-        currency=msg.currency,
-        status=PENDING,
-        result_code="",
-        bank_code=msg.bank_code or "",
-        description=msg.description,
-        dossier_code=(msg.receipt.dossier_code or "") if msg.receipt else "",
-        payer_name=msg.receipt.payer_name if msg.receipt else "",
-        request=dict(body),
-        created_ts=now,
-        expires_ts=now + settings.payment_ttl_s,
-        completed_ts=None,
-        refunded_amount=0,
-    )
-    try:
-        with session.begin_nested():
-            session.add(payment)
-            session.flush()
-    except IntegrityError:
-        # The same reference arrived concurrently: the first one wins.
+    values: dict[str, Any] = {
+        "tenant": tenant,
+        "partner_code": partner.code,
+        "reference": msg.reference,
+        "transaction_id": _new_transaction_id(now),
+        "page_token": secrets.token_urlsafe(24),
+        "fingerprint": fp,
+        "amount": msg.amount,
+        "currency": msg.currency,
+        "status": PENDING,
+        "result_code": "",
+        "bank_code": msg.bank_code or "",
+        "description": msg.description,
+        "dossier_code": (msg.receipt.dossier_code or "") if msg.receipt else "",
+        "payer_name": msg.receipt.payer_name if msg.receipt else "",
+        "request": dict(body),
+        "created_ts": now,
+        "expires_ts": now + settings.payment_ttl_s,
+        "completed_ts": None,
+        "refunded_amount": 0,
+    }
+    # One statement: the new payment, unless the partner's reference is taken (a repeat, or the
+    # same reference arriving concurrently: the first one wins, on either database).
+    new_id = session.execute(_NEW_PAYMENT[session.get_bind().dialect.name], values).scalar()
+    if new_id is None:
         existing = find_payment(session, tenant, partner.code, msg.reference)
-        if existing is None:
-            raise
+        if existing is None:  # the conflicting INIT was rolled back after all: not a repeat
+            raise errors.PlatformUnavailable()
         return _same_or_conflict(existing, fp), partner
-    if payment.bank_code in MAGIC_BANKS:
+    if values["bank_code"] in MAGIC_BANKS:
+        payment = session.get_one(Payment, new_id)
         complete(session, tenant, settings, payment, "success", payment.bank_code, now)
-    return payment, partner
+        return payment, partner
+    return Payment(id=new_id, **values), partner
 
 
 def _same_or_conflict(existing: Payment, fp: str) -> Payment:
