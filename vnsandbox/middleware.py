@@ -18,6 +18,7 @@ import os
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from typing import NamedTuple
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -54,10 +55,21 @@ UNSIGNED_PATHS = frozenset({"/_sandbox/health"})
 #: scope (its ``state`` holds the resolved tenant and whether the gateway relayed the call),
 #: the encoded JSON body, or None when the route must answer (a cache to fill from the database).
 StaticReply = Callable[[Scope], bytes | None]
+
+
+class Answer(NamedTuple):
+    """A quick reply's encoded JSON with headers of its own (``Cache-Control``, say), sent
+    beside its length and type."""
+
+    body: bytes
+    headers: tuple[tuple[bytes, bytes], ...]
+
+
 #: A POST answered without the framework when it can be: given the request's scope (as for a
-#: :data:`StaticReply`) and its body, the encoded JSON of a 200 reply, or None when the route
-#: must answer (any other reply, an error included, is the route's).
-QuickReply = Callable[[Scope, bytes], Awaitable[bytes | None]]
+#: :data:`StaticReply`) and its body, the encoded JSON of a 200 reply (an :class:`Answer` when
+#: it has headers of its own), or None when the route must answer (any other reply, an error
+#: included, is the route's).
+QuickReply = Callable[[Scope, bytes], Awaitable[bytes | Answer | None]]
 
 
 def refuse_nul(scope: Scope, body: bytes, content_type: str = "") -> None:
@@ -219,13 +231,16 @@ class RequestContextMiddleware:
             await exc.response()(scope, receive, reply.send)
         else:
             try:
+                document: bytes | Answer | None
                 if scope["method"] == "GET":
                     static = self.static_replies.get(scope["path"])
                     document = static(scope) if static is not None else None
                 else:
                     quick = self.quick_replies.get(scope["path"]) if scope["method"] == "POST" else None
                     document = await quick(scope, body) if quick is not None else None
-                if document is not None:
+                if isinstance(document, Answer):
+                    await _send_json(reply.send, document.body, document.headers)
+                elif document is not None:
                     await _send_json(reply.send, document)
                 else:
                     await self.app(scope, _replay(body, receive) if has_body else receive, reply.send)
@@ -355,9 +370,9 @@ class RequestContextMiddleware:
 JSON_TYPE = (b"content-type", b"application/json")
 
 
-async def _send_json(send: Send, body: bytes) -> None:
+async def _send_json(send: Send, body: bytes, extra: tuple[tuple[bytes, bytes], ...] = ()) -> None:
     """A 200 reply of JSON already encoded, with the headers a route's ``Response`` gives it."""
-    headers = [(b"content-length", str(len(body)).encode()), JSON_TYPE]
+    headers = [*extra, (b"content-length", str(len(body)).encode()), JSON_TYPE]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

@@ -14,7 +14,7 @@ from services.identity import clients, keys, oidc, people, population, schemas
 from services.identity.control import router as control_router
 from services.identity.models import BASE_TENANT, Base, PopulationInfo
 from services.identity.oidc import SWITCHES
-from services.identity.router import router
+from services.identity.router import quick_token, router
 from services.identity.settings import IdentitySettings
 from vnsandbox import clock
 from vnsandbox.db import Database
@@ -99,6 +99,7 @@ SPEC = ServiceSpec(
     on_reset=[lambda _app, session, tenant: keys.forget(tenant, session)],
     workers=[_purge_worker],
     static_replies={"/.well-known/openid-configuration": _discovery_reply, "/oauth2/jwks": _jwks_reply},
+    quick_replies={"/oauth2/token": quick_token},
 )
 
 

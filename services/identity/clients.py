@@ -158,7 +158,7 @@ class Credentials:
     assertion: str | None
 
 
-def _basic(header: str) -> tuple[str, str]:
+def basic_credentials(header: str) -> tuple[str, str]:
     try:
         raw = base64.b64decode(header.split(" ", 1)[1].strip(), validate=True).decode()
         cid, secret = raw.split(":", 1)
@@ -189,7 +189,7 @@ def authenticate(session: Session, tenant: str, creds: Credentials, audiences: l
     method = used[0] if used else "none"
     if method == "client_secret_basic":
         assert creds.authorization is not None
-        client_id, secret = _basic(creds.authorization)
+        client_id, secret = basic_credentials(creds.authorization)
     elif method == "private_key_jwt":
         client_id = _assertion_issuer(creds)
         secret = None

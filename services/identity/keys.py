@@ -154,6 +154,17 @@ def forget(tenant: str, session: Session | None = None) -> None:
         event.listen(session, "after_commit", lambda _s: forget(tenant), once=True)
 
 
+def cached_active_key(tenant: str) -> KeyData | None:
+    """The tenant's active key if this process holds its current key set (no database needed);
+    None when the cache must be filled first (:func:`active_key` does, in a unit of work)."""
+    with _cache_lock:
+        hit = _cache.get(tenant)
+    if hit is None or hit[0] <= time.monotonic():
+        return None
+    live = [k for k in hit[1] if k.retired_at is None]
+    return live[-1] if live else None
+
+
 def active_key(session: Session, tenant: str) -> KeyData:
     keys = [k for k in cached_key_set(session, tenant) if k.retired_at is None]
     if not keys:
@@ -179,7 +190,11 @@ def verification_key(session: Session, tenant: str, kid: str, now: datetime, max
 
 def sign(session: Session, tenant: str, claims: dict[str, Any], *, typ: str = "JWT", kid: str | None = None) -> str:
     """``claims`` signed (RS256) with the tenant's active key; ``kid`` puts another key id in the header."""
-    key = active_key(session, tenant)
+    return sign_with(active_key(session, tenant), claims, typ=typ, kid=kid)
+
+
+def sign_with(key: KeyData, claims: dict[str, Any], *, typ: str = "JWT", kid: str | None = None) -> str:
+    """``claims`` signed (RS256) with ``key``."""
     return jwt.encode(
         claims, private_key(key.private_pem), algorithm="RS256", headers={"kid": kid or key.kid, "typ": typ}
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Connection, Table, insert
 from sqlalchemy.orm import Session
 
 from services.identity import keys
@@ -67,13 +67,48 @@ def access_token(
 ) -> tuple[str, IssuedToken]:
     """A signed access token and its row (written now, after signing, so that the database's
     write lock is taken as late as possible; the row returned is a detached copy of it)."""
+    key = keys.active_key(session, tenant)
+    signed, values = _signed_access(key, tenant, settings, issuer, client.client_id, now, issue)
+    session.execute(_INSERT_TOKEN, values)
+    return signed, IssuedToken(**values)
+
+
+def machine_access_token(
+    conn: Connection,
+    key: keys.KeyData,
+    tenant: str,
+    settings: IdentitySettings,
+    issuer: str,
+    client_id: str,
+    now: datetime,
+    scope: str,
+) -> dict[str, Any]:
+    """A system's own access token (``client_credentials``) signed with ``key``, its row written
+    on ``conn`` (the caller commits): the token endpoint's reply, as :func:`response` gives it.
+    For the token endpoint's quick path, which has no ORM session."""
+    issue = Issue(subject=client_id, scope=scope)
+    signed, values = _signed_access(key, tenant, settings, issuer, client_id, now, issue)
+    conn.execute(_INSERT_TOKEN, values)
+    return reply(signed, scope, settings)
+
+
+def _signed_access(
+    key: keys.KeyData,
+    tenant: str,
+    settings: IdentitySettings,
+    issuer: str,
+    client_id: str,
+    now: datetime,
+    issue: Issue,
+) -> tuple[str, dict[str, Any]]:
+    """An access token signed with ``key``, and the values of its :class:`IssuedToken` row."""
     jti = uuid.uuid4().hex
     expires = now + timedelta(seconds=settings.access_token_ttl_seconds)
     claims: dict[str, Any] = {
         "iss": issuer,
         "sub": issue.subject,
-        "aud": client.client_id,
-        "client_id": client.client_id,
+        "aud": client_id,
+        "client_id": client_id,
         "scope": issue.scope,
         "iat": ts(now),
         "nbf": ts(now),
@@ -82,12 +117,12 @@ def access_token(
     }
     if issue.acr:
         claims["acr"] = issue.acr
-    signed = keys.sign(session, tenant, claims, typ="at+jwt")
+    signed = keys.sign_with(key, claims, typ="at+jwt")
     values: dict[str, Any] = {
         "tenant": tenant,
         "jti": jti,
         "kind": "access",
-        "client_id": client.client_id,
+        "client_id": client_id,
         "cccd": issue.number,
         "subject": issue.subject,
         "scope": issue.scope,
@@ -101,8 +136,7 @@ def access_token(
         "expires_at": expires,
         "revoked": False,
     }
-    session.execute(_INSERT_TOKEN, values)
-    return signed, IssuedToken(**values)
+    return signed, values
 
 
 def refresh_token(
@@ -195,9 +229,14 @@ def _spoiled_id_token(
 
 
 def response(access: str, row: IssuedToken, settings: IdentitySettings) -> dict[str, Any]:
+    return reply(access, row.scope, settings)
+
+
+def reply(access: str, scope: str, settings: IdentitySettings) -> dict[str, Any]:
+    """The token endpoint's reply for an access token (without a refresh or ID token)."""
     return {
         "access_token": access,
         "token_type": "Bearer",
         "expires_in": settings.access_token_ttl_seconds,
-        "scope": row.scope,
+        "scope": scope,
     }

@@ -7,16 +7,20 @@ OpenID Connect at WSO2-style paths (``/oauth2/...``) and the population verifica
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
-from fastapi import APIRouter, Depends, Form, Header, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Header, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.types import Scope
 
 from services.identity import service
+from services.identity import token as token_grants
 from services.identity.authorize import ErrorPage, LoginPage, Outcome
 from services.identity.clients import Credentials
 from services.identity.errors import oauth_errors, population_errors
@@ -36,8 +40,9 @@ from services.identity.settings import IdentitySettings
 from vnsandbox.context import current_tenant
 from vnsandbox.db import SessionDep, in_unit_of_work
 from vnsandbox.errors import OAuthError
+from vnsandbox.middleware import Answer, QuickReply
 from vnsandbox.openapi import media_response, secured
-from vnsandbox.service import json_bytes, public_base_url, service_index
+from vnsandbox.service import json_bytes, public_base_url, scope_base_url, service_index
 
 router = APIRouter()
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -270,6 +275,61 @@ async def token(request: Request, form: Annotated[TokenForm, Form()]) -> JSONRes
         request, lambda session: service.token_request(session, tenant, settings, issuer, creds, form)
     )
     return JSONResponse(result, headers=NO_STORE)
+
+
+#: The fields a ``client_credentials`` request may carry for :func:`quick_token` to answer it.
+_QUICK_FIELDS = frozenset({"grant_type", "scope", "client_id", "client_secret"})
+_FORM_TYPE = b"application/x-www-form-urlencoded"
+_NO_STORE_RAW = tuple((k.lower().encode(), v.encode()) for k, v in NO_STORE.items())
+
+
+def quick_token(app: FastAPI) -> QuickReply:
+    """``client_credentials`` with a client secret (Basic or in the form), a system's most
+    frequent call, answered before any routing when it succeeds: a plain form read here, then
+    :func:`services.identity.token.quick_client_credentials` in one worker thread (one read, the
+    signature, the token row) gives the reply :func:`token` gives. Anything else (another grant,
+    a query string, a form FastAPI reads otherwise, any refusal) is left to the route (None)."""
+    settings: IdentitySettings = app.state.settings
+    db = app.state.db
+
+    async def answer(scope: Scope, raw: bytes) -> Answer | None:
+        if scope.get("query_string") or not raw or not raw.isascii():
+            return None
+        authorization = content_type = None
+        for key, value in scope["headers"]:
+            lowered = key.lower()
+            if lowered == b"authorization" and authorization is None:
+                authorization = value.decode("latin-1")
+            elif lowered == b"content-type" and content_type is None:
+                content_type = value
+        if content_type is None or content_type.split(b";", 1)[0].strip().lower() != _FORM_TYPE:
+            return None
+        fields = _plain_form(raw.decode())
+        if fields is None or fields.get("grant_type") != "client_credentials":
+            return None
+        creds = Credentials(authorization, fields.get("client_id"), fields.get("client_secret"), None, None)
+        tenant = scope["state"]["tenant"]
+        issuer = scope_base_url(scope, settings)
+        reply = await run_in_threadpool(
+            token_grants.quick_client_credentials, db, tenant, settings, issuer, creds, fields.get("scope")
+        )
+        if reply is None:
+            return None
+        body = json.dumps(reply, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+        return Answer(body, _NO_STORE_RAW)
+
+    return answer
+
+
+def _plain_form(text: str) -> dict[str, str] | None:
+    """A URL-encoded form of :data:`_QUICK_FIELDS`, each once, non-empty and printable ASCII
+    once decoded (what FastAPI's form parsing reads the same way); None for anything else."""
+    fields: dict[str, str] = {}
+    for name, value in parse_qsl(text, keep_blank_values=True):
+        if name not in _QUICK_FIELDS or name in fields or not value or not value.isascii() or not value.isprintable():
+            return None
+        fields[name] = value
+    return fields
 
 
 def _bearer(request: Request, form_token: str | None = None) -> str:
