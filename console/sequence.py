@@ -98,28 +98,43 @@ def _on_tenant_clock(entry: dict[str, Any], offset_s: float) -> tuple[float, str
     return (when.timestamp() if when else 0.0), vn_time(when, seconds=True)
 
 
+def _journal_arrow(
+    entry: dict[str, Any], offset_s: float, *, key: str, kind: str, start: int, end: int, fault: str
+) -> Arrow:
+    """An arrow for a journalled call: its label, status, exchange and time come from the entry."""
+    status = entry.get("status")
+    request, reply = _exchange(entry)
+    sort_ts, time = _on_tenant_clock(entry, offset_s)
+    return Arrow(
+        key=key,
+        sort_ts=sort_ts,
+        time=time,
+        kind=kind,
+        start=start,
+        end=end,
+        label=f"{entry.get('method')} {entry.get('path')}",
+        status=str(status),
+        ok=isinstance(status, int) and status < 400,
+        fault=fault,
+        request=request,
+        reply=reply,
+    )
+
+
 def call_arrow(entry: dict[str, Any], offset_s: float = 0.0) -> Arrow:
     """A relayed call, from the gateway's journal."""
     fault = entry.get("fault") or {}
     fault_kind = str(fault.get("kind", "")) if isinstance(fault, dict) else ""
     lane = LANE.get(str(entry.get("api", "")), LANE["gateway"])
     stopped = (bool(entry.get("error")) and not fault_kind) or fault_kind in GATEWAY_ONLY_FAULTS
-    status = entry.get("status")
-    request, reply = _exchange(entry)
-    sort_ts, time = _on_tenant_clock(entry, offset_s)
-    return Arrow(
+    return _journal_arrow(
+        entry,
+        offset_s,
         key=f"j{entry.get('id')}",
-        sort_ts=sort_ts,
-        time=time,
         kind="call",
         start=LANE["province"],
         end=LANE["gateway"] if stopped else lane,
-        label=f"{entry.get('method')} {entry.get('path')}",
-        status=str(status),
-        ok=isinstance(status, int) and status < 400,
         fault=fault_kind,
-        request=request,
-        reply=reply,
     )
 
 
@@ -137,22 +152,14 @@ def service_arrow(entry: dict[str, Any], service: str, offset_s: float = 0.0) ->
     headers = entry.get("request_headers") or {}
     if caller not in SERVICE_LANE or service not in SERVICE_LANE or "x-sandbox-delivery-id" in headers:
         return None
-    status = entry.get("status")
-    request, reply = _exchange(entry)
-    sort_ts, time = _on_tenant_clock(entry, offset_s)
-    return Arrow(
+    return _journal_arrow(
+        entry,
+        offset_s,
         key=f"s{service}{entry.get('id')}",
-        sort_ts=sort_ts,
-        time=time,
         kind="service",
         start=SERVICE_LANE[caller],
         end=SERVICE_LANE[service],
-        label=f"{entry.get('method')} {entry.get('path')}",
-        status=str(status),
-        ok=isinstance(status, int) and status < 400,
         fault="",
-        request=request,
-        reply=reply,
     )
 
 

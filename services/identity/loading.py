@@ -26,12 +26,8 @@ from services.identity.models import Person
 CHUNK_ROWS = 5000
 _T = TypeVar("_T")
 
-#: The columns of a person row (every column of :class:`Person` but ``id``), in the order of the
-#: tuples the generator yields and the loader writes.
-COLUMNS = (
-    "tenant",
-    "cccd",
-    "tech_id",
+#: The columns of a person a tenant may set on a persona (:mod:`services.identity.people`).
+EDITABLE = (
     "full_name",
     "birth_date",
     "sex",
@@ -48,9 +44,10 @@ COLUMNS = (
     "death_date",
     "document_issued",
     "document_expires",
-    "deleted",
-    "source",
 )
+#: The columns of a person row (every column of :class:`Person` but ``id``), in the order of the
+#: tuples the generator yields and the loader writes.
+COLUMNS = ("tenant", "cccd", "tech_id", *EDITABLE, "deleted", "source")
 
 _COPY_SQL = f"COPY {Person.__tablename__} ({', '.join(COLUMNS)}) FROM STDIN"
 

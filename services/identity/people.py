@@ -14,30 +14,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.identity.loading import EDITABLE
 from services.identity.models import BASE_TENANT, Person
 from services.identity.population import SerialAllocator, tech_id
 from vnsandbox.errors import Conflict, NotFound, ValidationFailed
 from vnsandbox.vn import cccd
-
-#: Columns of a person a tenant may set on a persona.
-EDITABLE = (
-    "full_name",
-    "birth_date",
-    "sex",
-    "nationality",
-    "address",
-    "ward_code",
-    "province_code",
-    "household_id",
-    "household_role",
-    "phone",
-    "email",
-    "level",
-    "account_type",
-    "death_date",
-    "document_issued",
-    "document_expires",
-)
 
 
 def invalid_number(number: str, found: list[cccd.Problem]) -> ValidationFailed:

@@ -10,7 +10,6 @@ import hashlib
 import re
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,25 +18,12 @@ import pytest
 from playwright.sync_api import expect
 
 from gateway.settings import DEV_ADMIN_KEY
-from tests.console.conftest import Problems, shoot
+from tests.browser import VIEWPORTS, Problems, Tenant, shoot, watched_pages
 from tests.receiver import Receiver
 from tests.support import SandboxProcesses, wait_for
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.xdist_group("console-browser")]
 DEV_UNIT = "000.00.01.H22"
-
-
-@dataclass
-class Tenant:
-    name: str
-    client_id: str
-    client_secret: str
-    api_key: str
-    gateway: str
-
-    def call(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        headers = {"X-API-Key": self.api_key, **kw.pop("headers", {})}
-        return httpx.request(method, self.gateway + path, headers=headers, timeout=30, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -291,7 +277,7 @@ def test_english_is_a_toggle_in_the_header(page: Any, tenant: Tenant) -> None:
 
 
 def test_an_operator_signs_in_with_the_tenants_credentials(browser: Any, page: Any, tenant: Tenant) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context = browser.new_context(viewport=VIEWPORTS[0])
     fresh = context.new_page()
     try:
         fresh.goto(f"{tenant.gateway}/console/t/{tenant.name}/")
@@ -359,13 +345,7 @@ def test_the_birth_certificate_scenario_runs_from_login_to_result_in_presenter_m
     """One click loads "Khai sinh trực tuyến có thanh toán" into a fresh tenant; the trainer follows
     the presenter's steps without typing a URL: VNeID login, filing, the province's decisions, payment
     on PayGov's page, the electronic result, and the message flow."""
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
-    context.set_default_timeout(20_000)
-    page, presenter = context.new_page(), context.new_page()
-    watcher = Problems()
-    watcher.watch(page)
-    watcher.watch(presenter)
-    try:
+    with watched_pages(browser, 2, locale=None) as (_, (page, presenter)):
         presenter.goto(sandbox.gateway + "/console/kich-ban")
         shoot(presenter, "scenarios")
         presenter.goto(sandbox.gateway + "/")
@@ -438,9 +418,6 @@ def test_the_birth_certificate_scenario_runs_from_login_to_result_in_presenter_m
             presenter.get_by_role("link", name="Tải CSV").click()
         assert "ChiSo" in download.value.path().read_text(encoding="utf-8")
         shoot(presenter, "scorecard")
-        assert not watcher.take()
-    finally:
-        context.close()
 
 
 def _province_update(tenant: Tenant, record: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from gateway.settings import DEV_ADMIN_KEY
-from tests.console.conftest import SCREENSHOTS, VIEWPORTS, Problems
+from tests.browser import SCREENSHOTS, VIEWPORTS, Problems, watched_pages
 from tests.support import SandboxProcesses, wait_for
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.xdist_group("console-browser")]
@@ -89,17 +89,8 @@ class Walk:
 
 @pytest.fixture(params=VIEWPORTS, ids=lambda s: f"{s['width']}x{s['height']}")
 def walk(request: pytest.FixtureRequest, browser: Any, sandbox: SandboxProcesses) -> Iterator[Walk]:
-    context = browser.new_context(viewport=request.param, locale="vi-VN")
-    context.set_default_timeout(20_000)
-    presenter, citizen = context.new_page(), context.new_page()
-    watcher = Problems()
-    watcher.watch(presenter)
-    watcher.watch(citizen)
-    try:
+    with watched_pages(browser, 2, request.param) as (watcher, (presenter, citizen)):
         yield Walk(presenter, citizen, watcher, sandbox.gateway, request.param)
-        assert not watcher.take()
-    finally:
-        context.close()
 
 
 def indicator(walk: Walk, code: str) -> Any:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.console.conftest import Problems, shoot
+from tests.browser import Problems, shoot
 from tests.support import SandboxProcesses, free_port
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.xdist_group("console-browser")]

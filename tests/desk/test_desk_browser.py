@@ -7,33 +7,24 @@ from the console's presenter mode. Every page is photographed at 390×844 and 13
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.console.conftest import Problems, shoot
+from tests.browser import Problems, Tenant, shoot, watched_pages
 from tests.desk.test_desk import file_on_portal
 from tests.support import SandboxProcesses, new_tenant
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.xdist_group("console-browser")]
 
 
-@dataclass
-class Tenant:
-    name: str
-    client_id: str
-    client_secret: str
-    api_key: str
-
-
 def gateway_tenant(sandbox: SandboxProcesses) -> Tenant:
     reply = httpx.post(sandbox.gateway + "/_sandbox/tenants", json={"tenant": new_tenant()}, timeout=30)
     assert reply.status_code == 201, reply.text
     creds = reply.json()["consumer"]["credentials"]
-    return Tenant(reply.json()["tenant"], creds["client_id"], creds["client_secret"], creds["api_key"])
+    return Tenant(reply.json()["tenant"], creds["client_id"], creds["client_secret"], creds["api_key"], sandbox.gateway)
 
 
 @pytest.fixture(scope="module")
@@ -118,13 +109,7 @@ def test_refused_steps_are_shown_in_vietnamese_and_kept_in_the_sync_error_log(
     """A fault rule on DVCQG refuses the receipt; a stale page's step is an illegal transition."""
     other = gateway_tenant(sandbox)
     code = file_on_portal(sandbox, other.api_key)
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="vi-VN")
-    context.set_default_timeout(20_000)
-    page, stale = context.new_page(), context.new_page()
-    watcher = Problems()
-    watcher.watch(page)
-    watcher.watch(stale)
-    try:
+    with watched_pages(browser, 2) as (watcher, (page, stale)):
         sign_in(page, watcher, sandbox.url("desk"), other)
         watcher.expected_statuses.clear()
         page.get_by_role("button", name="Nhận hồ sơ mới từ Cổng DVCQG").click()
@@ -155,21 +140,12 @@ def test_refused_steps_are_shown_in_vietnamese_and_kept_in_the_sync_error_log(
         log = stale.get_by_role("table", name="Lỗi đồng bộ")
         expect(log.locator("tr", has_text="CapNhatTienDoHoSoMC")).to_have_count(1)
         expect(log.locator("tr", has_text="DongBoHoSoMC")).to_contain_text("Hệ thống đang bận")
-        assert not watcher.take()
-    finally:
-        context.close()
 
 
 def test_the_presenter_hands_a_scenarios_tenant_over_to_the_desk(browser: Any, sandbox: SandboxProcesses) -> None:
     """A trainer loads the birth certificate scenario, files as the citizen, then does the
     province's step on the desk: it opens signed in to the scenario's tenant, at the dossier."""
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="vi-VN")
-    context.set_default_timeout(20_000)
-    citizen, presenter = context.new_page(), context.new_page()
-    watcher = Problems()
-    watcher.watch(citizen)
-    watcher.watch(presenter)
-    try:
+    with watched_pages(browser, 2) as (watcher, (citizen, presenter)):
         presenter.goto(sandbox.gateway + "/")
         presenter.locator("#load-birth-scenario").click()
         expect(presenter.locator("h1")).to_contain_text("Bước 1/")
@@ -208,6 +184,3 @@ def test_the_presenter_hands_a_scenarios_tenant_over_to_the_desk(browser: Any, s
         expect(presenter.locator("#presenter-status")).to_have_text("6. Yêu cầu thực hiện nghĩa vụ tài chính")
         citizen.reload()
         expect(citizen.locator("#dossier-status")).to_have_text("6. Yêu cầu thực hiện nghĩa vụ tài chính")
-        assert not watcher.take()
-    finally:
-        context.close()
