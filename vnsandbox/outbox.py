@@ -45,7 +45,7 @@ from dataclasses import dataclass, fields
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, FastAPI, Query, Request
-from sqlalchemy import Row, and_, func, insert, or_, select, text, update
+from sqlalchemy import Float, Row, Select, and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from vnsandbox import bounds, clock
@@ -302,6 +302,7 @@ class OutboxSender:
         self.trusted_kinds = trusted_kinds
         self.poster = ConcurrentPoster(outbound, policy.timeout_s, concurrency, REPLY_READ_BYTES)
         self._round = threading.Lock()
+        self._claim_stmt: Select[str, str, str] | None = None
 
     @property
     def outbound(self) -> OutboundPolicy:
@@ -314,13 +315,11 @@ class OutboxSender:
     def close(self) -> None:
         self.poster.close()
 
-    def claim(self) -> list[Delivery]:
-        real_now = time.time()
-        with self.db.session() as session:
-            if self.db.dialect == "postgresql":
-                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CLAIM_LOCK_KEY})
-            else:
-                write_lock(session)  # SQLite: one claimer at a time across processes too
+    def _claimable(self) -> Select[str, str, str]:
+        """The deliveries due now (``now``: real time; each tenant's test clock applied), first
+        of each reference not in flight: built once per worker (it was most of an idle round)."""
+        if self._claim_stmt is None:
+            now = bindparam("now", type_=Float)
             offset = func.coalesce(ClockOffset.offset_seconds, 0.0)
             in_flight = aliased(Delivery)
             busy = (
@@ -329,7 +328,7 @@ class OutboxSender:
                     in_flight.tenant == Delivery.tenant,
                     in_flight.ref == Delivery.ref,
                     in_flight.status == DELIVERING,
-                    in_flight.lease_until >= real_now,
+                    in_flight.lease_until >= now,
                 )
                 .exists()
             )
@@ -338,8 +337,8 @@ class OutboxSender:
                 .outerjoin(ClockOffset, ClockOffset.tenant == Delivery.tenant)
                 .where(
                     or_(
-                        and_(Delivery.status == PENDING, Delivery.next_attempt_ts <= real_now + offset),
-                        and_(Delivery.status == DELIVERING, Delivery.lease_until < real_now),
+                        and_(Delivery.status == PENDING, Delivery.next_attempt_ts <= now + offset),
+                        and_(Delivery.status == DELIVERING, Delivery.lease_until < now),
                     ),
                     or_(Delivery.ref == "", ~busy),
                 )
@@ -348,7 +347,17 @@ class OutboxSender:
             )
             if self.db.dialect == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True, of=Delivery)
-            chosen = _first_of_each_ref(session.execute(stmt), self.batch)
+            self._claim_stmt = stmt
+        return self._claim_stmt
+
+    def claim(self) -> list[Delivery]:
+        real_now = time.time()
+        with self.db.session() as session:
+            if self.db.dialect == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CLAIM_LOCK_KEY})
+            else:
+                write_lock(session)  # SQLite: one claimer at a time across processes too
+            chosen = _first_of_each_ref(session.execute(self._claimable(), {"now": real_now}), self.batch)
             if not chosen:
                 return []
             # One statement marks every chosen row in flight and answers it.
