@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -32,6 +31,7 @@ from vnsandbox.errors import (
     Unauthorized,
     internal_error,
 )
+from vnsandbox.ids import random_hex
 from vnsandbox.journal import NO_SECRET_PATHS, Exchange, Journal, Redaction
 from vnsandbox.signing import (
     CONSUMER_HEADER,
@@ -135,7 +135,7 @@ def valid_tenant(value: str) -> bool:
 
 def new_request_id() -> str:
     """32 random hex digits (what ``uuid4().hex`` gave, without building a UUID)."""
-    return os.urandom(16).hex()
+    return random_hex(16)
 
 
 class RequestContextMiddleware:

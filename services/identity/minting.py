@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -23,6 +22,7 @@ from services.identity.models import Client, IssuedToken, aware
 from services.identity.oidc import b64url, ts
 from services.identity.settings import IdentitySettings
 from vnsandbox import switches
+from vnsandbox.ids import random_hex
 
 #: Error switches that spoil the ID token the token endpoint returns.
 ID_TOKEN_SWITCHES = (
@@ -102,7 +102,7 @@ def _signed_access(
     issue: Issue,
 ) -> tuple[str, dict[str, Any]]:
     """An access token signed with ``key``, and the values of its :class:`IssuedToken` row."""
-    jti = uuid.uuid4().hex
+    jti = random_hex(16)
     expires = now + timedelta(seconds=settings.access_token_ttl_seconds)
     claims: dict[str, Any] = {
         "iss": issuer,
