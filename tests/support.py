@@ -23,6 +23,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from launcher.topology import HTTP_PROTOCOL
+from vnsandbox.db import RawStatement
+from vnsandbox.service import in_background_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -285,14 +287,23 @@ class ServiceProcess:
 
 @contextmanager
 def statements(client: TenantClient) -> Iterator[list[str]]:
-    """The SQL statements the service runs inside the block: through its engine, and on
-    PostgreSQL through its event-loop reader (``Database.reader``)."""
+    """The SQL statements the service runs inside the block: through its engine, through the
+    driver (``RawStatement``, SQLite's statements from the event loop) and on PostgreSQL through
+    its event-loop reader (``Database.reader``)."""
     db = client.app.state.db  # type: ignore[union-attr]
     seen: list[str] = []
 
     def note(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
-        seen.append(sql)
+        if not in_background_worker():  # an outbox round or a purge, meanwhile: not the request's
+            seen.append(sql)
 
+    raw_first = RawStatement.first
+
+    def noted_raw(statement: RawStatement, cursor: Any, given: Any) -> Any:
+        seen.append(statement.sql)
+        return raw_first(statement, cursor, given)
+
+    RawStatement.first = noted_raw  # type: ignore[method-assign]
     reader = db.reader
     if reader is not None:
         fetch_one = reader.fetch_one
@@ -307,5 +318,6 @@ def statements(client: TenantClient) -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(db.engine, "before_cursor_execute", note)
+        RawStatement.first = raw_first  # type: ignore[method-assign]
         if reader is not None:
             del reader.fetch_one

@@ -39,6 +39,15 @@ ResetHook = Callable[[FastAPI, Session, str], None]
 T = TypeVar("T")
 
 
+class WorkerThread(threading.Thread):
+    """The thread of a :class:`PeriodicWorker` (told apart from request threads by its class)."""
+
+
+def in_background_worker() -> bool:
+    """Whether the calling thread is a :class:`PeriodicWorker`'s (an outbox round, a purge)."""
+    return isinstance(threading.current_thread(), WorkerThread)
+
+
 class PeriodicWorker:
     """A background thread calling ``fn`` every ``interval`` seconds until stopped.
 
@@ -52,7 +61,7 @@ class PeriodicWorker:
         self.fn = fn
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread = WorkerThread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from services.identity import keys
@@ -53,7 +53,7 @@ class Issue:
 
 
 #: The access token's row, written with one prebuilt Core ``INSERT`` (no unit-of-work flush for it).
-_INSERT_TOKEN = insert(cast(Table, IssuedToken.__table__))
+INSERT_TOKEN = insert(cast(Table, IssuedToken.__table__))
 
 
 def access_token(
@@ -68,31 +68,12 @@ def access_token(
     """A signed access token and its row (written now, after signing, so that the database's
     write lock is taken as late as possible; the row returned is a detached copy of it)."""
     key = keys.active_key(session, tenant)
-    signed, values = _signed_access(key, tenant, settings, issuer, client.client_id, now, issue)
-    session.execute(_INSERT_TOKEN, values)
+    signed, values = signed_access(key, tenant, settings, issuer, client.client_id, now, issue)
+    session.execute(INSERT_TOKEN, values)
     return signed, IssuedToken(**values)
 
 
-def machine_access_token(
-    conn: Connection,
-    key: keys.KeyData,
-    tenant: str,
-    settings: IdentitySettings,
-    issuer: str,
-    client_id: str,
-    now: datetime,
-    scope: str,
-) -> dict[str, Any]:
-    """A system's own access token (``client_credentials``) signed with ``key``, its row written
-    on ``conn`` (the caller commits): the token endpoint's reply, as :func:`response` gives it.
-    For the token endpoint's quick path, which has no ORM session."""
-    issue = Issue(subject=client_id, scope=scope)
-    signed, values = _signed_access(key, tenant, settings, issuer, client_id, now, issue)
-    conn.execute(_INSERT_TOKEN, values)
-    return reply(signed, scope, settings)
-
-
-def _signed_access(
+def signed_access(
     key: keys.KeyData,
     tenant: str,
     settings: IdentitySettings,
@@ -101,7 +82,8 @@ def _signed_access(
     now: datetime,
     issue: Issue,
 ) -> tuple[str, dict[str, Any]]:
-    """An access token signed with ``key``, and the values of its :class:`IssuedToken` row."""
+    """An access token signed with ``key``, and the values of its :class:`IssuedToken` row
+    (:data:`INSERT_TOKEN` writes them)."""
     jti = random_hex(16)
     expires = now + timedelta(seconds=settings.access_token_ttl_seconds)
     claims: dict[str, Any] = {

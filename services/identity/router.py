@@ -16,11 +16,9 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Header, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
-from services.identity import service
-from services.identity import token as token_grants
+from services.identity import quick, service
 from services.identity.authorize import ErrorPage, LoginPage, Outcome
 from services.identity.clients import Credentials
 from services.identity.errors import oauth_errors, population_errors
@@ -286,8 +284,8 @@ _NO_STORE_RAW = tuple((k.lower().encode(), v.encode()) for k, v in NO_STORE.item
 def quick_token(app: FastAPI) -> QuickReply:
     """``client_credentials`` with a client secret (Basic or in the form), a system's most
     frequent call, answered before any routing when it succeeds: a plain form read here, then
-    :func:`services.identity.token.quick_client_credentials` in one worker thread (one read, the
-    signature, the token row) gives the reply :func:`token` gives. Anything else (another grant,
+    :func:`services.identity.quick.client_credentials` (one read, the signature, the token row)
+    gives the reply :func:`token` gives. Anything else (another grant,
     a query string, a form FastAPI reads otherwise, any refusal) is left to the route (None)."""
     settings: IdentitySettings = app.state.settings
     db = app.state.db
@@ -310,9 +308,7 @@ def quick_token(app: FastAPI) -> QuickReply:
         creds = Credentials(authorization, fields.get("client_id"), fields.get("client_secret"), None, None)
         tenant = scope["state"]["tenant"]
         issuer = scope_base_url(scope, settings)
-        reply = await run_in_threadpool(
-            token_grants.quick_client_credentials, db, tenant, settings, issuer, creds, fields.get("scope")
-        )
+        reply = await quick.client_credentials(db, tenant, settings, issuer, creds, fields.get("scope"))
         if reply is None:
             return None
         body = json.dumps(reply, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()

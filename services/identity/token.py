@@ -13,21 +13,19 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from datetime import datetime
+from typing import Any
 
 import jwt
-from sqlalchemy import Table, and_, bindparam, literal_column, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from services.identity import clients, keys, minting, people
 from services.identity.errors import invalid_grant, invalid_request, invalid_token
-from services.identity.models import BASE_TENANT, AuthorizationCode, Client, IssuedToken, aware
+from services.identity.models import AuthorizationCode, Client, IssuedToken, aware
 from services.identity.oidc import b64url, machine_scope_texts, machine_scopes, ts
 from services.identity.schemas import TokenGrant
 from services.identity.settings import IdentitySettings
-from vnsandbox import clock
-from vnsandbox.db import ClockOffset, Database
 from vnsandbox.errors import OAuthError
 
 # -- client authentication ---------------------------------------------------------------------------
@@ -370,84 +368,3 @@ def revoke(session: Session, tenant: str, client: Client, token_value: str) -> N
         )
         .values(revoked=True)
     )
-
-
-# -- the quick path of client_credentials ------------------------------------------------------------
-
-_CLIENT = cast(Table, Client.__table__)
-_CLOCK = cast(Table, ClockOffset.__table__)
-#: What a ``client_credentials`` request reads, in one statement: the client as the tenant sees
-#: it (its own registration first, else the base layer's, as :func:`clients.find` chooses) and the
-#: tenant's clock offset, each row of them or NULLs.
-_QUICK_READ = (
-    select(
-        _CLIENT.c.client_id,
-        _CLIENT.c.client_secret,
-        _CLIENT.c.auth_methods,
-        _CLIENT.c.grant_types,
-        _CLIENT.c.scopes,
-        _CLOCK.c.offset_seconds,
-    )
-    .select_from(
-        select(literal_column("1").label("x"))
-        .subquery("one")
-        .outerjoin(
-            _CLIENT,
-            and_(
-                _CLIENT.c.client_id == bindparam("client_id"),
-                or_(_CLIENT.c.tenant == bindparam("tenant"), _CLIENT.c.tenant == bindparam("base")),
-            ),
-        )
-        .outerjoin(_CLOCK, _CLOCK.c.tenant == bindparam("tenant"))
-    )
-    .order_by(_CLIENT.c.tenant == bindparam("base"))
-    .limit(1)
-)
-
-
-def quick_client_credentials(
-    db: Database,
-    tenant: str,
-    settings: IdentitySettings,
-    issuer: str,
-    creds: clients.Credentials,
-    scope: str | None,
-) -> dict[str, Any] | None:
-    """``client_credentials`` with a client secret, when it succeeds: the reply
-    :func:`grant` gives, from one read, the signature and the token row's ``INSERT`` on one
-    connection (no ORM session but for the key set, when this process's cache of it lapsed). None
-    whenever the normal unit of work must answer: a refusal of any kind, another authentication
-    method."""
-    if creds.assertion is not None or creds.assertion_type is not None:
-        return None
-    basic = creds.authorization is not None and creds.authorization.lower().startswith("basic ")
-    if basic == (creds.client_secret is not None):
-        return None  # none, or two methods: the route says which refusal
-    method = "client_secret_basic" if basic else "client_secret_post"
-    if basic:
-        try:
-            client_id, secret = clients.basic_credentials(creds.authorization or "")
-        except OAuthError:
-            return None
-    else:
-        client_id, secret = creds.client_id or "", creds.client_secret or ""
-    if not client_id or (creds.client_id is not None and creds.client_id != client_id):
-        return None
-    with db.engine.begin() as conn:
-        row = conn.execute(_QUICK_READ, {"client_id": client_id, "tenant": tenant, "base": BASE_TENANT}).first()
-        if row is None or row.client_id is None or method not in row.auth_methods:
-            return None
-        if not row.client_secret or not secrets.compare_digest(secret.encode(), row.client_secret.encode()):
-            return None
-        if "client_credentials" not in row.grant_types:
-            return None
-        system_scopes = [s for s in row.scopes if s not in clients.OIDC_SCOPES]
-        requested = scope.split() if scope else system_scopes
-        if any(s not in system_scopes for s in requested):
-            return None
-        now = datetime.now(UTC) + timedelta(seconds=clock.offset_of(row.offset_seconds))
-        key = keys.cached_active_key(tenant)
-        if key is None:  # the process's key cache lapsed (every few seconds): fill it
-            with Session(bind=conn) as keyring:
-                key = keys.active_key(keyring, tenant)
-        return minting.machine_access_token(conn, key, tenant, settings, issuer, client_id, now, " ".join(requested))

@@ -1,0 +1,145 @@
+"""``client_credentials`` answered before any routing (:func:`services.identity.router.quick_token`):
+a system's own access token, the token endpoint's most frequent call, without a unit of work,
+with the reply :func:`services.identity.token.grant` gives.
+
+- One read (:data:`CLIENT_READ`: the client as the tenant sees it and the tenant's clock) from
+  the event loop (:meth:`Database.read_one <vnsandbox.db.Database.read_one>`).
+- The signature on one of two signing threads (:func:`signers`): RSA signing releases the GIL,
+  so the event loop goes on with other requests meanwhile, and two threads, not a pool of
+  dozens, keep thread switches few.
+- The token's row with one ``INSERT`` (:data:`~services.identity.minting.INSERT_TOKEN`), a
+  transaction of its own: on SQLite from the event loop when the file is free now
+  (:meth:`Database.write_now <vnsandbox.db.Database.write_now>`), else from a worker thread.
+
+Anything else is left to the route (None), before anything is written: another authentication
+method, any refusal (an unknown client, a wrong secret, a grant or scope not allowed), a tenant
+whose active key this process does not hold at the moment (the route reads it again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Engine, Table, and_, bindparam, literal_column, or_, select
+from starlette.concurrency import run_in_threadpool
+
+from services.identity import clients, keys, minting
+from services.identity.models import BASE_TENANT, Client
+from services.identity.settings import IdentitySettings
+from vnsandbox import clock
+from vnsandbox.db import ClockOffset, Database
+from vnsandbox.errors import OAuthError
+
+_CLIENT = cast(Table, Client.__table__)
+_CLOCK = cast(Table, ClockOffset.__table__)
+#: What a ``client_credentials`` request reads, in one statement: the client as the tenant sees
+#: it (its own registration first, else the base layer's, as :func:`clients.find` chooses) and the
+#: tenant's clock offset, each row of them or NULLs. (No ``LIMIT``: every value is a parameter.)
+CLIENT_READ = (
+    select(
+        _CLIENT.c.client_id,
+        _CLIENT.c.client_secret,
+        _CLIENT.c.auth_methods,
+        _CLIENT.c.grant_types,
+        _CLIENT.c.scopes,
+        _CLOCK.c.offset_seconds,
+    )
+    .select_from(
+        select(literal_column("1").label("x"))
+        .subquery("one")
+        .outerjoin(
+            _CLIENT,
+            and_(
+                _CLIENT.c.client_id == bindparam("client_id"),
+                or_(_CLIENT.c.tenant == bindparam("tenant"), _CLIENT.c.tenant == bindparam("base")),
+            ),
+        )
+        .outerjoin(_CLOCK, _CLOCK.c.tenant == bindparam("tenant"))
+    )
+    .order_by(_CLIENT.c.tenant == bindparam("base"))
+)
+
+_signers: ThreadPoolExecutor | None = None
+
+
+def signers() -> ThreadPoolExecutor:
+    """The process's two signing threads (started at first use: after a fork, in the child)."""
+    global _signers
+    if _signers is None:
+        _signers = ThreadPoolExecutor(2, thread_name_prefix="token-signer")
+    return _signers
+
+
+def _secret_credentials(creds: clients.Credentials) -> tuple[str, str, str] | None:
+    """The authentication method, client id and secret of a request presenting a client secret
+    in one way only (as :func:`clients.authenticate` reads them); None for anything else."""
+    if creds.assertion is not None or creds.assertion_type is not None:
+        return None
+    basic = creds.authorization is not None and creds.authorization.lower().startswith("basic ")
+    if basic == (creds.client_secret is not None):
+        return None  # none, or two methods: the route says which refusal
+    if basic:
+        try:
+            client_id, secret = clients.basic_credentials(creds.authorization or "")
+        except OAuthError:
+            return None
+        method = "client_secret_basic"
+    else:
+        client_id, secret, method = creds.client_id or "", creds.client_secret or "", "client_secret_post"
+    if not client_id or (creds.client_id is not None and creds.client_id != client_id):
+        return None
+    return method, client_id, secret
+
+
+def _granted_scope(row: Any, method: str, secret: str, scope: str | None) -> str | None:
+    """The scope of the token the client may have (:func:`clients.authenticate`, then the
+    ``client_credentials`` grant's checks), from :data:`CLIENT_READ`'s row; None on any refusal."""
+    if row is None or row[0] is None or method not in row[2]:
+        return None
+    if not row[1] or not secrets.compare_digest(secret.encode(), row[1].encode()):
+        return None
+    if "client_credentials" not in row[3]:
+        return None
+    system_scopes = [s for s in row[4] if s not in clients.OIDC_SCOPES]
+    requested = scope.split() if scope else system_scopes
+    if any(s not in system_scopes for s in requested):
+        return None
+    return " ".join(requested)
+
+
+def _insert(engine: Engine, values: dict[str, Any]) -> None:
+    with engine.begin() as conn:
+        conn.execute(minting.INSERT_TOKEN, values)
+
+
+async def client_credentials(
+    db: Database,
+    tenant: str,
+    settings: IdentitySettings,
+    issuer: str,
+    creds: clients.Credentials,
+    scope: str | None,
+) -> dict[str, Any] | None:
+    """The token endpoint's reply to a ``client_credentials`` request that succeeds, its token's
+    row written; None whenever the route must answer (nothing written then)."""
+    presented = _secret_credentials(creds)
+    if presented is None:
+        return None
+    method, client_id, secret = presented
+    row = await db.read_one(CLIENT_READ, {"client_id": client_id, "tenant": tenant, "base": BASE_TENANT})
+    granted = _granted_scope(row, method, secret, scope)
+    key = keys.cached_active_key(tenant)
+    if granted is None or key is None or row is None:
+        return None
+    now = datetime.now(UTC) + timedelta(seconds=clock.offset_of(row[5]))
+    issue = minting.Issue(subject=client_id, scope=granted)
+    signed, values = await asyncio.get_running_loop().run_in_executor(
+        signers(), minting.signed_access, key, tenant, settings, issuer, client_id, now, issue
+    )
+    if not db.write_now(minting.INSERT_TOKEN, values):
+        await run_in_threadpool(_insert, db.engine, values)
+    return minting.reply(signed, granted, settings)
