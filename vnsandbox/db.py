@@ -56,6 +56,7 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import UpdateBase
 from starlette.concurrency import run_in_threadpool
 
 from vnsandbox.context import current_tenant
@@ -358,11 +359,10 @@ class Database:
         self.metadatas = [ControlBase.metadata, *metadatas]
         #: Statements of :meth:`read_one` as :attr:`reader` runs them.
         self._compiled: dict[Select[Any], str] = {}
-        #: SQLite: statements of :meth:`read_one` and :meth:`write_now` as run through the driver,
-        #: and the pooled connections they use, kept between uses (only the event loop's thread
-        #: takes them, one statement at a time: mostly one).
+        #: SQLite: statements of :meth:`read_now` and :meth:`write_now` as run through the driver,
+        #: and the pooled connections they use, kept between uses (as many as ran at once).
         self._raw: dict[tuple[ClauseElement, tuple[str, ...] | None], RawStatement] = {}
-        self._loop_connections: list[Any] = []
+        self._kept_connections: list[Any] = []
         #: Reads answered from the event loop (:class:`AsyncReader`), on PostgreSQL only.
         self.reader = (
             AsyncReader(self.engine.url.set(drivername="postgresql").render_as_string(False))
@@ -386,8 +386,18 @@ class Database:
             if sql is None:
                 sql = self._compiled[stmt] = str(stmt.compile(dialect=self.engine.dialect))
             return await self.reader.fetch_one(sql, params)
+        return self.read_now(stmt, params)
+
+    def read_now(self, stmt: Select[Any], params: Mapping[str, Any]) -> Sequence[Any] | None:
+        """The first row of a Core ``SELECT``, read right here (any thread; on SQLite from the
+        event loop too: a short read, which in WAL mode never waits for a writer). On SQLite
+        through the driver (:class:`RawStatement`), on PostgreSQL on a pooled connection. As
+        :meth:`read_one`, ``stmt`` carries its own tenant filter."""
+        if self.dialect != "sqlite":
+            with self.engine.connect() as conn:
+                return conn.execute(stmt, params).first()
         statement = self._raw_statement(stmt, None)
-        with self._loop_connection() as conn:
+        with self._driver_connection() as conn:
             return statement.first(conn.cursor(), params)
 
     def _raw_statement(self, stmt: ClauseElement, column_keys: tuple[str, ...] | None) -> RawStatement:
@@ -397,29 +407,41 @@ class Database:
         return found
 
     @contextmanager
-    def _loop_connection(self) -> Iterator[Any]:
-        """A pooled SQLite connection for the event loop's own short statements (the driver's,
+    def _driver_connection(self) -> Iterator[Any]:
+        """A pooled SQLite connection for :meth:`read_now` and :meth:`write_now` (the driver's,
         with no transaction open when it is given back; one that failed goes back to the pool,
-        which rolls it back)."""
-        conn = self._loop_connections.pop() if self._loop_connections else self.engine.raw_connection()
+        which rolls it back). Kept between uses: a pool checkout costs more than the statement."""
+        try:
+            conn = self._kept_connections.pop()
+        except IndexError:
+            conn = self.engine.raw_connection()
         try:
             yield conn
         except BaseException:
             conn.close()
             raise
-        self._loop_connections.append(conn)
+        self._kept_connections.append(conn)
 
-    def write_now(self, stmt: ClauseElement, params: Mapping[str, Any]) -> bool:
-        """Run one short write (a lone ``INSERT``) as its own transaction right here, on the
-        event loop, when that cannot wait: on SQLite, when no other writer of this process holds
-        the file and no other process does (SQLite's busy handler is off for it). False, with
-        nothing written, otherwise (PostgreSQL included): the caller writes from a worker thread.
-        A write from the event loop costs less than a hop to a worker thread and back."""
+    def write_now(self, stmt: UpdateBase, params: Mapping[str, Any], *, wait: bool = True) -> bool:
+        """Run one short write (a lone ``INSERT``) as its own transaction right here. ``wait``:
+        from a worker thread, waiting for the file (SQLite) as any writer does; True. Without
+        ``wait``, from the event loop: on SQLite only when no other writer of this process holds
+        the file and no other process does (SQLite's busy handler is off for it), else False with
+        nothing written (PostgreSQL: always False), and the caller writes from a worker thread.
+        Either way cheaper than a unit of work: the driver's statement, no ORM."""
         if self.dialect != "sqlite":
-            return False
+            if not wait:
+                return False
+            with self.engine.begin() as conn:
+                conn.execute(stmt, params)
+            return True
         statement = self._raw_statement(stmt, tuple(params))
-        with self._loop_connection() as conn:
+        with self._driver_connection() as conn:
             driver = conn.driver_connection
+            if wait:
+                statement.first(driver.cursor(), params)
+                driver.commit()
+                return True
             if not isinstance(driver, _QueuedWriterConnection) or not driver.try_take_write():
                 return False
             driver.execute("PRAGMA busy_timeout=0")

@@ -2,14 +2,15 @@
 a system's own access token, the token endpoint's most frequent call, without a unit of work,
 with the reply :func:`services.identity.token.grant` gives.
 
-- One read (:data:`CLIENT_READ`: the client as the tenant sees it and the tenant's clock) from
-  the event loop (:meth:`Database.read_one <vnsandbox.db.Database.read_one>`).
-- The signature on one of two signing threads (:func:`signers`): RSA signing releases the GIL,
-  so the event loop goes on with other requests meanwhile, and two threads, not a pool of
-  dozens, keep thread switches few.
+All of it on one of two signing threads (:func:`signers`), while the event loop goes on with
+other requests: two threads, not a pool of dozens, keep thread switches few, and RSA signing
+releases the GIL, so both cores work.
+
+- One read (:data:`CLIENT_READ`: the client as the tenant sees it and the tenant's clock,
+  :meth:`Database.read_now <vnsandbox.db.Database.read_now>`: on SQLite through the driver).
+- The signature with the process's cached active key.
 - The token's row with one ``INSERT`` (:data:`~services.identity.minting.INSERT_TOKEN`), a
-  transaction of its own: on SQLite from the event loop when the file is free now
-  (:meth:`Database.write_now <vnsandbox.db.Database.write_now>`), else from a worker thread.
+  transaction of its own (:meth:`Database.write_now <vnsandbox.db.Database.write_now>`).
 
 Anything else is left to the route (None), before anything is written: another authentication
 method, any refusal (an unknown client, a wrong secret, a grant or scope not allowed), a tenant
@@ -24,8 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, and_, bindparam, literal_column, or_, select
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy import Table, and_, bindparam, literal_column, or_, select
 
 from services.identity import clients, keys, minting
 from services.identity.models import BASE_TENANT, Client
@@ -111,9 +111,26 @@ def _granted_scope(row: Any, method: str, secret: str, scope: str | None) -> str
     return " ".join(requested)
 
 
-def _insert(engine: Engine, values: dict[str, Any]) -> None:
-    with engine.begin() as conn:
-        conn.execute(minting.INSERT_TOKEN, values)
+def _issue(
+    db: Database,
+    tenant: str,
+    settings: IdentitySettings,
+    issuer: str,
+    presented: tuple[str, str, str],
+    scope: str | None,
+) -> dict[str, Any] | None:
+    """On a signing thread: the read, the checks, the signature and the token's row."""
+    method, client_id, secret = presented
+    row = db.read_now(CLIENT_READ, {"client_id": client_id, "tenant": tenant, "base": BASE_TENANT})
+    granted = _granted_scope(row, method, secret, scope)
+    key = keys.cached_active_key(tenant)
+    if granted is None or key is None or row is None:
+        return None
+    now = datetime.now(UTC) + timedelta(seconds=clock.offset_of(row[5]))
+    issue = minting.Issue(subject=client_id, scope=granted)
+    signed, values = minting.signed_access(key, tenant, settings, issuer, client_id, now, issue)
+    db.write_now(minting.INSERT_TOKEN, values)
+    return minting.reply(signed, granted, settings)
 
 
 async def client_credentials(
@@ -129,17 +146,5 @@ async def client_credentials(
     presented = _secret_credentials(creds)
     if presented is None:
         return None
-    method, client_id, secret = presented
-    row = await db.read_one(CLIENT_READ, {"client_id": client_id, "tenant": tenant, "base": BASE_TENANT})
-    granted = _granted_scope(row, method, secret, scope)
-    key = keys.cached_active_key(tenant)
-    if granted is None or key is None or row is None:
-        return None
-    now = datetime.now(UTC) + timedelta(seconds=clock.offset_of(row[5]))
-    issue = minting.Issue(subject=client_id, scope=granted)
-    signed, values = await asyncio.get_running_loop().run_in_executor(
-        signers(), minting.signed_access, key, tenant, settings, issuer, client_id, now, issue
-    )
-    if not db.write_now(minting.INSERT_TOKEN, values):
-        await run_in_threadpool(_insert, db.engine, values)
-    return minting.reply(signed, granted, settings)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(signers(), _issue, db, tenant, settings, issuer, presented, scope)
