@@ -21,13 +21,16 @@ import logging
 import secrets
 import time
 import uuid
+import weakref
 from collections import namedtuple
 from collections.abc import Mapping
 from typing import Any, cast
 
+from anyio import to_thread
 from sqlalchemy import BindParameter, Table, and_, bindparam, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,6 +55,7 @@ from services.payment.schemas import (
     InitIn,
     QueryIn,
     RefundIn,
+    init_reply,
     notice_fields,
     parse_message,
     query_reply,
@@ -210,12 +214,9 @@ def _new_transaction_id(now: float) -> str:
     return "PG" + wire_time(now)[2:8] + f"{secrets.randbelow(10**12):012d}"
 
 
-def init(
-    session: Session, tenant: str, settings: PaymentSettings, body: Mapping[str, Any]
-) -> tuple[Payment, PartnerConfig]:
-    """Open a payment (INIT), or, for a repeat of the same content, return the same payment;
-    with the partner that sent it (read once: the reply is signed with its key)."""
-    partner = authenticate(session, tenant, settings, body, INIT)
+def init_message(body: Mapping[str, Any]) -> InitIn:
+    """An INIT's fields, checked (``FIELD_*``, ``AMOUNT_*``, ``CURRENCY_UNSUPPORTED``), its fees
+    summing to its amount (``AMOUNT_MISMATCH``)."""
     msg = parse_message(InitIn, dict(body))
     if msg.receipt is not None and msg.receipt.fees:
         total = sum(f.amount for f in msg.receipt.fees)
@@ -223,15 +224,20 @@ def init(
             raise errors.AmountMismatch(
                 details=[{"field": "SoTien", "rule": "sum_of_fees", "message": f"{msg.amount} != {total}"}]
             )
-    fp = fingerprint(body)
-    now = now_ts(session, tenant)
-    values: dict[str, Any] = {
+    return msg
+
+
+def _payment_values(
+    tenant: str, settings: PaymentSettings, partner_code: str, msg: InitIn, body: Mapping[str, Any], now: float
+) -> dict[str, Any]:
+    """The row of a new pending payment (every column but its id)."""
+    return {
         "tenant": tenant,
-        "partner_code": partner.code,
+        "partner_code": partner_code,
         "reference": msg.reference,
         "transaction_id": _new_transaction_id(now),
         "page_token": secrets.token_urlsafe(24),
-        "fingerprint": fp,
+        "fingerprint": fingerprint(body),
         "amount": msg.amount,
         "currency": msg.currency,
         "status": PENDING,
@@ -246,6 +252,16 @@ def init(
         "completed_ts": None,
         "refunded_amount": 0,
     }
+
+
+def init(
+    session: Session, tenant: str, settings: PaymentSettings, body: Mapping[str, Any]
+) -> tuple[Payment, PartnerConfig]:
+    """Open a payment (INIT), or, for a repeat of the same content, return the same payment;
+    with the partner that sent it (read once: the reply is signed with its key)."""
+    partner = authenticate(session, tenant, settings, body, INIT)
+    msg = init_message(body)
+    values = _payment_values(tenant, settings, partner.code, msg, body, now_ts(session, tenant))
     # One statement: the new payment, unless the partner's reference is taken (a repeat, or the
     # same reference arriving concurrently: the first one wins, on either database).
     new_id = session.execute(_NEW_PAYMENT[session.get_bind().dialect.name], values).scalar()
@@ -253,10 +269,10 @@ def init(
         existing = find_payment(session, tenant, partner.code, msg.reference)
         if existing is None:  # the conflicting INIT was rolled back after all: not a repeat
             raise errors.PlatformUnavailable()
-        return _same_or_conflict(existing, fp), partner
+        return _same_or_conflict(existing, values["fingerprint"]), partner
     if values["bank_code"] in MAGIC_BANKS:
         payment = session.get_one(Payment, new_id)
-        complete(session, tenant, settings, payment, "success", payment.bank_code, now)
+        complete(session, tenant, settings, payment, "success", payment.bank_code, values["created_ts"])
         return payment, partner
     return Payment(id=new_id, **values), partner
 
@@ -340,6 +356,76 @@ async def query_read_only(
     if payment.status == PENDING and now >= payment.expires_ts:
         return None  # to be expired now: a write
     return partner.key.sign("QUERY_REPLY", query_reply(payment))
+
+
+#: What an INIT reads before it opens a payment, in one statement: the partner (its columns, or
+#: NULLs), the tenant's test clock and whether the tenant has any INIT switch at all, as
+#: :func:`init` reads them one by one.
+_INIT_READ = select(
+    *_PARTNER_COLUMNS, ClockOffset.__table__.c.offset_seconds, _ANY_INIT_SWITCH.exists().label("switched")
+).select_from(
+    select(literal_column("1").label("x"))
+    .subquery("one")
+    .outerjoin(Partner.__table__, and_(Partner.tenant == bindparam("tenant"), Partner.code == _CODE))
+    .outerjoin(ClockOffset.__table__, ClockOffset.tenant == bindparam("tenant"))
+)
+
+
+#: Per database, the engine :func:`_open_payment` runs on: on PostgreSQL in autocommit (a lone
+#: statement is its own transaction: no ``BEGIN``/``COMMIT`` round trips).
+_WRITERS: weakref.WeakKeyDictionary[Database, Engine] = weakref.WeakKeyDictionary()
+
+
+def _open_payment(db: Database, values: dict[str, Any]) -> int | None:
+    """:data:`_NEW_PAYMENT` on its own (a transaction of one statement): the new payment's id, or
+    None when the reference is taken."""
+    engine = _WRITERS.get(db)
+    if engine is None:
+        engine = db.engine
+        if db.dialect == "postgresql":
+            engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        _WRITERS[db] = engine
+    with engine.begin() as conn:
+        new_id: int | None = conn.execute(_NEW_PAYMENT[db.dialect], values).scalar()
+        return new_id
+
+
+async def init_quick(
+    db: Database, tenant: str, settings: PaymentSettings, body: Mapping[str, Any], base_url: str
+) -> dict[str, Any] | None:
+    """INIT in two statements, without a unit of work: one read from the event loop
+    (:data:`_INIT_READ`), then the new payment's ``INSERT`` (one worker-thread hop); the signed
+    reply :func:`init` leads to, for a new payment opened at ``base_url``. None for anything
+    else, before anything is written (a refused message, an INIT switch of the tenant, a magic
+    bank completing the payment at once) or instead of it (a reference already taken: a repeat
+    or a conflict): :func:`init` answers in a unit of work."""
+    code, given = body.get("MaDoiTac"), body.get("MaXacThuc")
+    if not isinstance(code, str) or not code or not isinstance(given, str) or not given:
+        return None
+    try:
+        msg = init_message(body)
+    except errors.PayGovError:
+        return None
+    if (msg.bank_code or "") in MAGIC_BANKS:
+        return None  # completed at once, with its notice
+    row = await db.read_one(_INIT_READ, {"tenant": tenant, "code": code})
+    if row is None or row[-1]:
+        return None  # an INIT switch: counted and applied in the route's order
+    n = len(_PARTNER_COLUMNS)
+    if row[0] is not None:
+        partner = config_of(cast(Partner, _PartnerRow(*row[:n])))
+    elif settings.dev_partner_enabled and code == settings.dev_partner_code:
+        partner = dev_partner(settings)
+    else:
+        return None
+    if not partner.key.verify(INIT, body, given):
+        return None
+    values = _payment_values(tenant, settings, partner.code, msg, body, time.time() + clock.offset_of(row[n]))
+    new_id = await to_thread.run_sync(_open_payment, db, values)
+    if new_id is None:
+        return None
+    payment = cast(Payment, _PaymentRow(**{**values, "id": new_id}))
+    return partner.key.sign("INIT_REPLY", init_reply(payment, f"{base_url}/pay/{tenant}/{payment.page_token}"))
 
 
 def refund(
