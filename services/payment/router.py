@@ -21,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.types import Scope
 
-from services.payment import errors, lookups, names, notices, page, partners, reports, schemas, service
+from services.payment import errors, lookups, names, notices, page, partners, quick, reports, schemas, service
 from services.payment.protocol import INIT, OUTCOMES, QUERY, REFUND
 from services.payment.receipts import receipt_pdf
 from services.payment.settings import PaymentSettings
@@ -193,7 +193,7 @@ def quick_message(app: FastAPI) -> QuickReply:
     """QUERY and INIT, the most frequent messages, answered before any routing when they can be,
     with the reply :func:`payments` gives: QUERY in one read from the event loop
     (:func:`services.payment.service.query_read_only`), INIT in one read and its ``INSERT``
-    (:func:`services.payment.service.init_quick`, a new payment only). Anything else (another
+    (:func:`services.payment.quick.init_quick`, a new payment only). Anything else (another
     message, a body the route reads otherwise, an error, an INIT switch, a repeated reference,
     a payment to expire or complete now) is left to the route (None)."""
     settings: PaymentSettings = app.state.settings
@@ -219,7 +219,7 @@ def quick_message(app: FastAPI) -> QuickReply:
         if kind == QUERY:
             reply = await service.query_read_only(db, tenant, settings, body)
         else:
-            reply = await service.init_quick(db, tenant, settings, body, scope_base_url(scope, settings))
+            reply = await quick.init_quick(db, tenant, settings, body, scope_base_url(scope, settings))
         if reply is None:
             return None
         return json.dumps(reply, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()

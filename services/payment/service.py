@@ -21,16 +21,13 @@ import logging
 import secrets
 import time
 import uuid
-import weakref
 from collections import namedtuple
 from collections.abc import Mapping
 from typing import Any, cast
 
-from anyio import to_thread
 from sqlalchemy import BindParameter, Table, and_, bindparam, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -55,7 +52,6 @@ from services.payment.schemas import (
     InitIn,
     QueryIn,
     RefundIn,
-    init_reply,
     notice_fields,
     parse_message,
     query_reply,
@@ -148,7 +144,7 @@ def fingerprint(body: Mapping[str, Any]) -> str:
 INIT_SWITCHES = ("init_slow", "init_fail")
 _SWITCHES = cast(Table, Switch.__table__)
 #: Built once (every INIT reads it): whether the tenant has any INIT switch at all.
-_ANY_INIT_SWITCH = (
+ANY_INIT_SWITCH = (
     select(_SWITCHES.c.id)
     .where(_SWITCHES.c.tenant == bindparam("tenant"), or_(*(_SWITCHES.c.name == n for n in INIT_SWITCHES)))
     .limit(1)
@@ -162,7 +158,7 @@ def take_init_switches(db: Database, session: Session, tenant: str, partner_code
     INIT is then refused (rolled back), and no database lock is held while INIT sleeps.
     The common case, no INIT switch at all, costs one read in the request's session.
     """
-    if session.execute(_ANY_INIT_SWITCH, {"tenant": tenant}).first() is None:
+    if session.execute(ANY_INIT_SWITCH, {"tenant": tenant}).first() is None:
         return 0.0, False
     with db.session() as session:
         slow = switches.take(session, tenant, "init_slow", partner_code)
@@ -204,7 +200,7 @@ _PAYMENTS = cast(Table, Payment.__table__)
 _REFERENCE = [_PAYMENTS.c.tenant, _PAYMENTS.c.partner_code, _PAYMENTS.c.reference]
 #: A new payment's row and its id, or no row when its reference is taken (per dialect: the
 #: ``ON CONFLICT`` clause is each database's own).
-_NEW_PAYMENT = {
+NEW_PAYMENT = {
     "sqlite": sqlite_insert(_PAYMENTS).on_conflict_do_nothing(index_elements=_REFERENCE).returning(_PAYMENTS.c.id),
     "postgresql": pg_insert(_PAYMENTS).on_conflict_do_nothing(index_elements=_REFERENCE).returning(_PAYMENTS.c.id),
 }
@@ -227,7 +223,7 @@ def init_message(body: Mapping[str, Any]) -> InitIn:
     return msg
 
 
-def _payment_values(
+def payment_values(
     tenant: str, settings: PaymentSettings, partner_code: str, msg: InitIn, body: Mapping[str, Any], now: float
 ) -> dict[str, Any]:
     """The row of a new pending payment (every column but its id)."""
@@ -261,10 +257,10 @@ def init(
     with the partner that sent it (read once: the reply is signed with its key)."""
     partner = authenticate(session, tenant, settings, body, INIT)
     msg = init_message(body)
-    values = _payment_values(tenant, settings, partner.code, msg, body, now_ts(session, tenant))
+    values = payment_values(tenant, settings, partner.code, msg, body, now_ts(session, tenant))
     # One statement: the new payment, unless the partner's reference is taken (a repeat, or the
     # same reference arriving concurrently: the first one wins, on either database).
-    new_id = session.execute(_NEW_PAYMENT[session.get_bind().dialect.name], values).scalar()
+    new_id = session.execute(NEW_PAYMENT[session.get_bind().dialect.name], values).scalar()
     if new_id is None:
         existing = find_payment(session, tenant, partner.code, msg.reference)
         if existing is None:  # the conflicting INIT was rolled back after all: not a repeat
@@ -296,16 +292,16 @@ def query(
     return payment, partner
 
 
-_PARTNER_COLUMNS = [c for c in Partner.__table__.c if c.key not in ("id", "tenant", "created_ts")]
+PARTNER_COLUMNS = [c for c in Partner.__table__.c if c.key not in ("id", "tenant", "created_ts")]
 _PAYMENT_COLUMNS = list(Payment.__table__.c)
 #: A partner and a payment as :data:`_QUERY_READ` reads them: their columns as attributes, all
 #: that :func:`~services.payment.partners.config_of` and ``query_reply`` read (no ORM instance).
-_PartnerRow = namedtuple("_PartnerRow", [c.key for c in _PARTNER_COLUMNS])  # type: ignore[misc]
-_PaymentRow = namedtuple("_PaymentRow", [c.key for c in _PAYMENT_COLUMNS])  # type: ignore[misc]
+PartnerRow = namedtuple("PartnerRow", [c.key for c in PARTNER_COLUMNS])  # type: ignore[misc]
+PaymentRow = namedtuple("PaymentRow", [c.key for c in _PAYMENT_COLUMNS])  # type: ignore[misc]
 _CODE: BindParameter[str] = bindparam("code")
 #: What a QUERY reads, in one statement: the partner, its payment by reference and the
 #: tenant's test clock (each row of them, or NULLs), as :func:`query` reads them one by one.
-_QUERY_READ = select(*_PARTNER_COLUMNS, *_PAYMENT_COLUMNS, ClockOffset.__table__.c.offset_seconds).select_from(
+_QUERY_READ = select(*PARTNER_COLUMNS, *_PAYMENT_COLUMNS, ClockOffset.__table__.c.offset_seconds).select_from(
     select(literal_column("1").label("x"))
     .subquery("one")
     .outerjoin(Partner.__table__, and_(Partner.tenant == bindparam("tenant"), Partner.code == _CODE))
@@ -334,9 +330,9 @@ async def query_read_only(
     row = await db.read_one(_QUERY_READ, {"tenant": tenant, "code": code, "reference": reference})
     if row is None:
         return None
-    n = len(_PARTNER_COLUMNS)
+    n = len(PARTNER_COLUMNS)
     if row[0] is not None:
-        partner = config_of(cast(Partner, _PartnerRow(*row[:n])))
+        partner = config_of(cast(Partner, PartnerRow(*row[:n])))
     elif settings.dev_partner_enabled and code == settings.dev_partner_code:
         partner = dev_partner(settings)
     else:
@@ -351,88 +347,11 @@ async def query_read_only(
     values = row[n : n + len(_PAYMENT_COLUMNS)]
     if values[0] is None:
         return None
-    payment = cast(Payment, _PaymentRow(*values))
+    payment = cast(Payment, PaymentRow(*values))
     now = time.time() + clock.offset_of(row[-1])
     if payment.status == PENDING and now >= payment.expires_ts:
         return None  # to be expired now: a write
     return partner.key.sign("QUERY_REPLY", query_reply(payment))
-
-
-#: What an INIT reads before it opens a payment, in one statement: the partner (its columns, or
-#: NULLs), the tenant's test clock and whether the tenant has any INIT switch at all, as
-#: :func:`init` reads them one by one.
-_INIT_READ = select(
-    *_PARTNER_COLUMNS, ClockOffset.__table__.c.offset_seconds, _ANY_INIT_SWITCH.exists().label("switched")
-).select_from(
-    select(literal_column("1").label("x"))
-    .subquery("one")
-    .outerjoin(Partner.__table__, and_(Partner.tenant == bindparam("tenant"), Partner.code == _CODE))
-    .outerjoin(ClockOffset.__table__, ClockOffset.tenant == bindparam("tenant"))
-)
-
-
-#: Per database, the engine :func:`_open_payment` runs on: on PostgreSQL in autocommit (a lone
-#: statement is its own transaction: no ``BEGIN``/``COMMIT`` round trips).
-_WRITERS: weakref.WeakKeyDictionary[Database, Engine] = weakref.WeakKeyDictionary()
-
-
-def _open_payment(db: Database, values: dict[str, Any]) -> int | None:
-    """:data:`_NEW_PAYMENT` on its own (a transaction of one statement): the new payment's id, or
-    None when the reference is taken."""
-    engine = _WRITERS.get(db)
-    if engine is None:
-        engine = db.engine
-        if db.dialect == "postgresql":
-            engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        _WRITERS[db] = engine
-    with engine.begin() as conn:
-        new_id: int | None = conn.execute(_NEW_PAYMENT[db.dialect], values).scalar()
-        return new_id
-
-
-async def init_quick(
-    db: Database, tenant: str, settings: PaymentSettings, body: Mapping[str, Any], base_url: str
-) -> dict[str, Any] | None:
-    """INIT in two statements, without a unit of work: one read from the event loop
-    (:data:`_INIT_READ`), then the new payment's ``INSERT`` (its own transaction); the signed
-    reply :func:`init` leads to, for a new payment opened at ``base_url``. None for anything
-    else, before anything is written (a refused message, an INIT switch of the tenant, a magic
-    bank completing the payment at once) or instead of it (a reference already taken: a repeat
-    or a conflict): :func:`init` answers in a unit of work.
-
-    The ``INSERT`` runs on the event loop on SQLite (a call into the process that takes
-    microseconds; it waits only while another writer of the file finishes its transaction, and
-    every writer keeps those short), in a worker thread on PostgreSQL (a round trip)."""
-    code, given = body.get("MaDoiTac"), body.get("MaXacThuc")
-    if not isinstance(code, str) or not code or not isinstance(given, str) or not given:
-        return None
-    try:
-        msg = init_message(body)
-    except errors.PayGovError:
-        return None
-    if (msg.bank_code or "") in MAGIC_BANKS:
-        return None  # completed at once, with its notice
-    row = await db.read_one(_INIT_READ, {"tenant": tenant, "code": code})
-    if row is None or row[-1]:
-        return None  # an INIT switch: counted and applied in the route's order
-    n = len(_PARTNER_COLUMNS)
-    if row[0] is not None:
-        partner = config_of(cast(Partner, _PartnerRow(*row[:n])))
-    elif settings.dev_partner_enabled and code == settings.dev_partner_code:
-        partner = dev_partner(settings)
-    else:
-        return None
-    if not partner.key.verify(INIT, body, given):
-        return None
-    values = _payment_values(tenant, settings, partner.code, msg, body, time.time() + clock.offset_of(row[n]))
-    if db.dialect == "sqlite":
-        new_id = _open_payment(db, values)  # microseconds: a worker-thread hop would cost more
-    else:
-        new_id = await to_thread.run_sync(_open_payment, db, values)
-    if new_id is None:
-        return None
-    payment = cast(Payment, _PaymentRow(**{**values, "id": new_id}))
-    return partner.key.sign("INIT_REPLY", init_reply(payment, f"{base_url}/pay/{tenant}/{payment.page_token}"))
 
 
 def refund(
