@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from anyio import to_thread
-from sqlalchemy import BindParameter, Select, and_, bindparam, literal_column, select
+from sqlalchemy import BindParameter, Select, Table, and_, bindparam, exists, literal_column, or_, select
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.sql.dml import Insert
 
@@ -39,7 +39,7 @@ from services.payment.partners import PartnerConfig, config_of, dev_partner
 from services.payment.protocol import INIT, MAGIC_BANKS
 from services.payment.schemas import InitIn, init_reply
 from services.payment.service import (
-    ANY_INIT_SWITCH,
+    INIT_SWITCHES,
     NEW_PAYMENT,
     PARTNER_COLUMNS,
     PartnerRow,
@@ -49,15 +49,20 @@ from services.payment.service import (
 )
 from services.payment.settings import PaymentSettings
 from vnsandbox import clock
-from vnsandbox.db import ClockOffset, Database
+from vnsandbox.db import ClockOffset, Database, Switch
 
 _CODE: BindParameter[str] = bindparam("code")
+_SWITCHES = cast(Table, Switch.__table__)
+#: The names of the INIT switches, as parameters of :data:`INIT_READ` (every value of it is one).
+_SWITCH_NAMES = {f"switch_{i}": name for i, name in enumerate(INIT_SWITCHES)}
+#: Whether the tenant has any INIT switch at all (:data:`~services.payment.service.ANY_INIT_SWITCH`).
+_SWITCHED = exists().where(
+    _SWITCHES.c.tenant == bindparam("tenant"), or_(*(_SWITCHES.c.name == bindparam(k) for k in _SWITCH_NAMES))
+)
 #: What an INIT reads before it opens a payment, in one statement: the partner (its columns, or
 #: NULLs), the tenant's test clock and whether the tenant has any INIT switch at all, as
 #: :func:`~services.payment.service.init` reads them one by one. Always one row.
-INIT_READ = select(
-    *PARTNER_COLUMNS, ClockOffset.__table__.c.offset_seconds, ANY_INIT_SWITCH.exists().label("switched")
-).select_from(
+INIT_READ = select(*PARTNER_COLUMNS, ClockOffset.__table__.c.offset_seconds, _SWITCHED.label("switched")).select_from(
     select(literal_column("1").label("x"))
     .subquery("one")
     .outerjoin(Partner.__table__, and_(Partner.tenant == bindparam("tenant"), Partner.code == _CODE))
@@ -126,6 +131,7 @@ class _Opening:
     def __init__(self, tenant: str, settings: PaymentSettings, body: Mapping[str, Any], msg: InitIn) -> None:
         self.tenant, self.settings, self.body, self.msg = tenant, settings, body, msg
         self.code: str = body["MaDoiTac"]
+        self.read_params = {"tenant": tenant, "code": self.code, **_SWITCH_NAMES}
 
     def checked(self, row: Sequence[Any] | None) -> tuple[PartnerConfig, dict[str, Any]] | None:
         """The partner that signed the message and the new payment's row, from the read's row;
@@ -149,7 +155,7 @@ def _open_on_sqlite(db: Database, statements: _Statements, opening: _Opening) ->
     conn = db.engine.raw_connection()
     try:
         cursor = conn.cursor()
-        found = opening.checked(statements.read.first(cursor, {"tenant": opening.tenant, "code": opening.code}))
+        found = opening.checked(statements.read.first(cursor, opening.read_params))
         if found is None:
             return None
         partner, values = found
@@ -167,7 +173,7 @@ def _insert(engine: Engine, values: dict[str, Any]) -> int | None:
 
 
 async def _open_on_server(db: Database, engine: Engine, opening: _Opening) -> tuple[PartnerConfig, Payment] | None:
-    row = await db.read_one(INIT_READ, {"tenant": opening.tenant, "code": opening.code})
+    row = await db.read_one(INIT_READ, opening.read_params)
     found = opening.checked(row)
     if found is None:
         return None

@@ -144,7 +144,7 @@ def fingerprint(body: Mapping[str, Any]) -> str:
 INIT_SWITCHES = ("init_slow", "init_fail")
 _SWITCHES = cast(Table, Switch.__table__)
 #: Built once (every INIT reads it): whether the tenant has any INIT switch at all.
-ANY_INIT_SWITCH = (
+_ANY_INIT_SWITCH = (
     select(_SWITCHES.c.id)
     .where(_SWITCHES.c.tenant == bindparam("tenant"), or_(*(_SWITCHES.c.name == n for n in INIT_SWITCHES)))
     .limit(1)
@@ -158,7 +158,7 @@ def take_init_switches(db: Database, session: Session, tenant: str, partner_code
     INIT is then refused (rolled back), and no database lock is held while INIT sleeps.
     The common case, no INIT switch at all, costs one read in the request's session.
     """
-    if session.execute(ANY_INIT_SWITCH, {"tenant": tenant}).first() is None:
+    if session.execute(_ANY_INIT_SWITCH, {"tenant": tenant}).first() is None:
         return 0.0, False
     with db.session() as session:
         slow = switches.take(session, tenant, "init_slow", partner_code)
