@@ -107,6 +107,9 @@ class _Statements:
     def __init__(self, engine: Engine) -> None:
         self.read = RawStatement(INIT_READ, engine.dialect)
         self.insert = RawStatement(NEW_PAYMENT["sqlite"], engine.dialect, _PAYMENT_KEYS)
+        #: Connections of the engine's pool kept between INITs, with no transaction open (as many
+        #: as have run at once: INITs run on the event loop one after the other, so one).
+        self.idle: list[Any] = []
 
 
 #: Per database: its :class:`_Statements` (SQLite) or its engine in autocommit (PostgreSQL: a lone
@@ -152,18 +155,22 @@ class _Opening:
 
 
 def _open_on_sqlite(db: Database, statements: _Statements, opening: _Opening) -> tuple[PartnerConfig, Payment] | None:
-    conn = db.engine.raw_connection()
+    conn = statements.idle.pop() if statements.idle else db.engine.raw_connection()
     try:
         cursor = conn.cursor()
         found = opening.checked(statements.read.first(cursor, opening.read_params))
-        if found is None:
-            return None
-        partner, values = found
-        row = statements.insert.first(cursor, values)
-        conn.commit()
-    finally:
-        conn.close()  # back to the pool (anything not committed is rolled back)
-    return None if row is None else (partner, cast(Payment, PaymentRow(**{**values, "id": row[0]})))
+        row = None
+        if found is not None:
+            row = statements.insert.first(cursor, found[1])
+            conn.commit()
+    except BaseException:
+        conn.close()  # back to the pool, which rolls back what was not committed
+        raise
+    statements.idle.append(conn)  # a read opens no transaction; a write was committed
+    if found is None or row is None:
+        return None
+    partner, values = found
+    return partner, cast(Payment, PaymentRow(**{**values, "id": row[0]}))
 
 
 def _insert(engine: Engine, values: dict[str, Any]) -> int | None:
