@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, TypeVar, cast
+from typing import Annotated, Any, ClassVar, NamedTuple, TypeVar, cast
 
 from fastapi import Depends, Request
 from sqlalchemy import (
@@ -304,6 +304,12 @@ def ping_when_idle(engine: Engine, idle_s: float = PING_AFTER_IDLE_S) -> None:
             raise DisconnectionError("pooled connection is gone")
 
 
+class Written(NamedTuple):
+    """A write :meth:`Database.write_now` made: the first row its ``RETURNING`` gave, if any."""
+
+    row: tuple[Any, ...] | None
+
+
 class RawStatement:
     """A Core statement run through a DB-API cursor, as SQLAlchemy would run it: compiled once
     for the dialect (``column_keys``: the columns an ``INSERT`` is given), each parameter bound
@@ -324,7 +330,7 @@ class RawStatement:
             if bind.expanding:
                 raise ValueError(f"RawStatement cannot bind the expanding parameter {name}")
             self.params.append((bind.key, bind.effective_value, bind.type._cached_bind_processor(dialect)))
-        columns = getattr(stmt, "selected_columns", None) or ()
+        columns = getattr(stmt, "selected_columns", None) or getattr(stmt, "exported_columns", None) or ()
         self.results = [c.type._cached_result_processor(dialect, None) for c in columns]
 
     def first(self, cursor: Any, given: Mapping[str, Any]) -> tuple[Any, ...] | None:
@@ -363,6 +369,7 @@ class Database:
         #: and the pooled connections they use, kept between uses (as many as ran at once).
         self._raw: dict[tuple[ClauseElement, tuple[str, ...] | None], RawStatement] = {}
         self._kept_connections: list[Any] = []
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         #: Reads answered from the event loop (:class:`AsyncReader`), on PostgreSQL only.
         self.reader = (
             AsyncReader(self.engine.url.set(drivername="postgresql").render_as_string(False))
@@ -422,40 +429,42 @@ class Database:
             raise
         self._kept_connections.append(conn)
 
-    def write_now(self, stmt: UpdateBase, params: Mapping[str, Any], *, wait: bool = True) -> bool:
-        """Run one short write (a lone ``INSERT``) as its own transaction right here. ``wait``:
-        from a worker thread, waiting for the file (SQLite) as any writer does; True. Without
-        ``wait``, from the event loop: on SQLite only when no other writer of this process holds
-        the file and no other process does (SQLite's busy handler is off for it), else False with
-        nothing written (PostgreSQL: always False), and the caller writes from a worker thread.
-        Either way cheaper than a unit of work: the driver's statement, no ORM."""
+    def write_now(self, stmt: UpdateBase, params: Mapping[str, Any], *, wait: bool = True) -> Written | None:
+        """Run one short write (a lone ``INSERT``, say) as its own transaction right here; what
+        it wrote (its ``RETURNING`` row, if any). ``wait``: from a worker thread, waiting for the
+        file (SQLite) as any writer does. Without ``wait``, from the event loop: on SQLite only
+        when no other writer of this process holds the file and no other process does (SQLite's
+        busy handler is off for it), else None with nothing written (on PostgreSQL: always
+        None), and the caller writes from a worker thread. Either way cheaper than a unit of
+        work: on SQLite the driver's statement (:class:`RawStatement`), no ORM."""
         if self.dialect != "sqlite":
             if not wait:
-                return False
-            with self.engine.begin() as conn:
-                conn.execute(stmt, params)
-            return True
+                return None
+            with self._autocommit.connect() as conn:  # one statement: no BEGIN/COMMIT round trips
+                result = conn.execute(stmt, params)
+                first = result.first() if result.returns_rows else None
+            return Written(None if first is None else tuple(first))
         statement = self._raw_statement(stmt, tuple(params))
         with self._driver_connection() as conn:
             driver = conn.driver_connection
             if wait:
-                statement.first(driver.cursor(), params)
+                row = statement.first(driver.cursor(), params)
                 driver.commit()
-                return True
+                return Written(row)
             if not isinstance(driver, _QueuedWriterConnection) or not driver.try_take_write():
-                return False
+                return None
             driver.execute("PRAGMA busy_timeout=0")
             try:
-                statement.first(driver.cursor(), params)
+                row = statement.first(driver.cursor(), params)
                 driver.commit()
             except sqlite3.OperationalError as exc:
                 driver.rollback()
                 if "locked" in str(exc) or "busy" in str(exc):
-                    return False  # another process writes the file: the caller waits for it elsewhere
+                    return None  # another process writes the file: the caller waits for it elsewhere
                 raise
             finally:
                 driver.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
-        return True
+        return Written(row)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from services.payment import schemas, service
 from services.payment.control import router as control_router
 from services.payment.models import Base
-from services.payment.router import quick_query, router
+from services.payment.router import quick_message, router
 from services.payment.settings import PaymentSettings
 from vnsandbox import outbox
 from vnsandbox.journal import Journal
@@ -100,7 +100,7 @@ SPEC = ServiceSpec(
         "/_sandbox/payments",
         "/_sandbox/deliveries",
     ),
-    quick_replies={"/payments": quick_query},
+    quick_replies={"/payments": quick_message},
 )
 
 

@@ -21,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.types import Scope
 
-from services.payment import errors, lookups, names, notices, page, partners, reports, schemas, service
+from services.payment import errors, lookups, names, notices, page, partners, quick, reports, schemas, service
 from services.payment.protocol import INIT, OUTCOMES, QUERY, REFUND
 from services.payment.receipts import receipt_pdf
 from services.payment.settings import PaymentSettings
@@ -31,7 +31,7 @@ from vnsandbox.errors import MalformedJSON
 from vnsandbox.middleware import QuickReply, valid_tenant
 from vnsandbox.openapi import Responses, error_responses, media_response, message_body
 from vnsandbox.outbox import enqueued, wake
-from vnsandbox.service import public_base_url, service_index
+from vnsandbox.service import public_base_url, scope_base_url, service_index
 from vnsandbox.vn.wiretime import VN_TZ
 
 
@@ -189,11 +189,13 @@ async def payments(body: Annotated[Any, Body()], request: Request, background: B
     return JSONResponse(reply)
 
 
-def quick_query(app: FastAPI) -> QuickReply:
-    """QUERY, the most frequent message, answered before any routing when it can be: one read
-    from the event loop (:func:`services.payment.service.query_read_only`), the reply
-    :func:`payments` gives. Anything else (another message, a body the route reads otherwise,
-    an error, a payment to expire now) is left to the route (None)."""
+def quick_message(app: FastAPI) -> QuickReply:
+    """QUERY and INIT, the most frequent messages, answered before any routing when they can be,
+    with the reply :func:`payments` gives: QUERY in one read from the event loop
+    (:func:`services.payment.service.query_read_only`), INIT in one read and its ``INSERT``
+    (:func:`services.payment.quick.init_quick`, a new payment only). Anything else (another
+    message, a body the route reads otherwise, an error, an INIT switch, a repeated reference,
+    a payment to expire or complete now) is left to the route (None)."""
     settings: PaymentSettings = app.state.settings
     db = app.state.db
 
@@ -204,13 +206,20 @@ def quick_query(app: FastAPI) -> QuickReply:
             body = json.loads(raw)
         except ValueError:
             return None
-        if not isinstance(body, dict) or body.get("LoaiBanTin") != QUERY:
+        if not isinstance(body, dict):
+            return None
+        kind = body.get("LoaiBanTin")
+        if kind != QUERY and kind != INIT:
             return None
         try:
             schemas.ensure_clean(body)
         except errors.PayGovError:
             return None
-        reply = await service.query_read_only(db, scope["state"]["tenant"], settings, body)
+        tenant = scope["state"]["tenant"]
+        if kind == QUERY:
+            reply = await service.query_read_only(db, tenant, settings, body)
+        else:
+            reply = await quick.init_quick(db, tenant, settings, body, scope_base_url(scope, settings))
         if reply is None:
             return None
         return json.dumps(reply, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()

@@ -200,7 +200,7 @@ _PAYMENTS = cast(Table, Payment.__table__)
 _REFERENCE = [_PAYMENTS.c.tenant, _PAYMENTS.c.partner_code, _PAYMENTS.c.reference]
 #: A new payment's row and its id, or no row when its reference is taken (per dialect: the
 #: ``ON CONFLICT`` clause is each database's own).
-_NEW_PAYMENT = {
+NEW_PAYMENT = {
     "sqlite": sqlite_insert(_PAYMENTS).on_conflict_do_nothing(index_elements=_REFERENCE).returning(_PAYMENTS.c.id),
     "postgresql": pg_insert(_PAYMENTS).on_conflict_do_nothing(index_elements=_REFERENCE).returning(_PAYMENTS.c.id),
 }
@@ -210,12 +210,9 @@ def _new_transaction_id(now: float) -> str:
     return "PG" + wire_time(now)[2:8] + f"{secrets.randbelow(10**12):012d}"
 
 
-def init(
-    session: Session, tenant: str, settings: PaymentSettings, body: Mapping[str, Any]
-) -> tuple[Payment, PartnerConfig]:
-    """Open a payment (INIT), or, for a repeat of the same content, return the same payment;
-    with the partner that sent it (read once: the reply is signed with its key)."""
-    partner = authenticate(session, tenant, settings, body, INIT)
+def init_message(body: Mapping[str, Any]) -> InitIn:
+    """An INIT's fields, checked (``FIELD_*``, ``AMOUNT_*``, ``CURRENCY_UNSUPPORTED``), its fees
+    summing to its amount (``AMOUNT_MISMATCH``)."""
     msg = parse_message(InitIn, dict(body))
     if msg.receipt is not None and msg.receipt.fees:
         total = sum(f.amount for f in msg.receipt.fees)
@@ -223,15 +220,20 @@ def init(
             raise errors.AmountMismatch(
                 details=[{"field": "SoTien", "rule": "sum_of_fees", "message": f"{msg.amount} != {total}"}]
             )
-    fp = fingerprint(body)
-    now = now_ts(session, tenant)
-    values: dict[str, Any] = {
+    return msg
+
+
+def payment_values(
+    tenant: str, settings: PaymentSettings, partner_code: str, msg: InitIn, body: Mapping[str, Any], now: float
+) -> dict[str, Any]:
+    """The row of a new pending payment (every column but its id)."""
+    return {
         "tenant": tenant,
-        "partner_code": partner.code,
+        "partner_code": partner_code,
         "reference": msg.reference,
         "transaction_id": _new_transaction_id(now),
         "page_token": secrets.token_urlsafe(24),
-        "fingerprint": fp,
+        "fingerprint": fingerprint(body),
         "amount": msg.amount,
         "currency": msg.currency,
         "status": PENDING,
@@ -246,17 +248,27 @@ def init(
         "completed_ts": None,
         "refunded_amount": 0,
     }
+
+
+def init(
+    session: Session, tenant: str, settings: PaymentSettings, body: Mapping[str, Any]
+) -> tuple[Payment, PartnerConfig]:
+    """Open a payment (INIT), or, for a repeat of the same content, return the same payment;
+    with the partner that sent it (read once: the reply is signed with its key)."""
+    partner = authenticate(session, tenant, settings, body, INIT)
+    msg = init_message(body)
+    values = payment_values(tenant, settings, partner.code, msg, body, now_ts(session, tenant))
     # One statement: the new payment, unless the partner's reference is taken (a repeat, or the
     # same reference arriving concurrently: the first one wins, on either database).
-    new_id = session.execute(_NEW_PAYMENT[session.get_bind().dialect.name], values).scalar()
+    new_id = session.execute(NEW_PAYMENT[session.get_bind().dialect.name], values).scalar()
     if new_id is None:
         existing = find_payment(session, tenant, partner.code, msg.reference)
         if existing is None:  # the conflicting INIT was rolled back after all: not a repeat
             raise errors.PlatformUnavailable()
-        return _same_or_conflict(existing, fp), partner
+        return _same_or_conflict(existing, values["fingerprint"]), partner
     if values["bank_code"] in MAGIC_BANKS:
         payment = session.get_one(Payment, new_id)
-        complete(session, tenant, settings, payment, "success", payment.bank_code, now)
+        complete(session, tenant, settings, payment, "success", payment.bank_code, values["created_ts"])
         return payment, partner
     return Payment(id=new_id, **values), partner
 
@@ -280,16 +292,16 @@ def query(
     return payment, partner
 
 
-_PARTNER_COLUMNS = [c for c in Partner.__table__.c if c.key not in ("id", "tenant", "created_ts")]
+PARTNER_COLUMNS = [c for c in Partner.__table__.c if c.key not in ("id", "tenant", "created_ts")]
 _PAYMENT_COLUMNS = list(Payment.__table__.c)
 #: A partner and a payment as :data:`_QUERY_READ` reads them: their columns as attributes, all
 #: that :func:`~services.payment.partners.config_of` and ``query_reply`` read (no ORM instance).
-_PartnerRow = namedtuple("_PartnerRow", [c.key for c in _PARTNER_COLUMNS])  # type: ignore[misc]
-_PaymentRow = namedtuple("_PaymentRow", [c.key for c in _PAYMENT_COLUMNS])  # type: ignore[misc]
+PartnerRow = namedtuple("PartnerRow", [c.key for c in PARTNER_COLUMNS])  # type: ignore[misc]
+PaymentRow = namedtuple("PaymentRow", [c.key for c in _PAYMENT_COLUMNS])  # type: ignore[misc]
 _CODE: BindParameter[str] = bindparam("code")
 #: What a QUERY reads, in one statement: the partner, its payment by reference and the
 #: tenant's test clock (each row of them, or NULLs), as :func:`query` reads them one by one.
-_QUERY_READ = select(*_PARTNER_COLUMNS, *_PAYMENT_COLUMNS, ClockOffset.__table__.c.offset_seconds).select_from(
+_QUERY_READ = select(*PARTNER_COLUMNS, *_PAYMENT_COLUMNS, ClockOffset.__table__.c.offset_seconds).select_from(
     select(literal_column("1").label("x"))
     .subquery("one")
     .outerjoin(Partner.__table__, and_(Partner.tenant == bindparam("tenant"), Partner.code == _CODE))
@@ -318,9 +330,9 @@ async def query_read_only(
     row = await db.read_one(_QUERY_READ, {"tenant": tenant, "code": code, "reference": reference})
     if row is None:
         return None
-    n = len(_PARTNER_COLUMNS)
+    n = len(PARTNER_COLUMNS)
     if row[0] is not None:
-        partner = config_of(cast(Partner, _PartnerRow(*row[:n])))
+        partner = config_of(cast(Partner, PartnerRow(*row[:n])))
     elif settings.dev_partner_enabled and code == settings.dev_partner_code:
         partner = dev_partner(settings)
     else:
@@ -335,7 +347,7 @@ async def query_read_only(
     values = row[n : n + len(_PAYMENT_COLUMNS)]
     if values[0] is None:
         return None
-    payment = cast(Payment, _PaymentRow(*values))
+    payment = cast(Payment, PaymentRow(*values))
     now = time.time() + clock.offset_of(row[-1])
     if payment.status == PENDING and now >= payment.expires_ts:
         return None  # to be expired now: a write
