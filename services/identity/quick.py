@@ -13,8 +13,7 @@ releases the GIL, so both cores work.
   transaction of its own (:meth:`Database.write_now <vnsandbox.db.Database.write_now>`).
 
 Anything else is left to the route (None), before anything is written: another authentication
-method, any refusal (an unknown client, a wrong secret, a grant or scope not allowed), a tenant
-whose active key this process does not hold at the moment (the route reads it again).
+method, any refusal (an unknown client, a wrong secret, a grant or scope not allowed).
 """
 
 from __future__ import annotations
@@ -123,9 +122,12 @@ def _issue(
     method, client_id, secret = presented
     row = db.read_now(CLIENT_READ, {"client_id": client_id, "tenant": tenant, "base": BASE_TENANT})
     granted = _granted_scope(row, method, secret, scope)
-    key = keys.cached_active_key(tenant)
-    if granted is None or key is None or row is None:
+    if granted is None or row is None:
         return None
+    key = keys.cached_active_key(tenant)
+    if key is None:  # the process's copy of the key set lapsed (every few seconds): read it again
+        with db.sessions() as session:
+            key = keys.active_key(session, tenant)
     now = datetime.now(UTC) + timedelta(seconds=clock.offset_of(row[5]))
     issue = minting.Issue(subject=client_id, scope=granted)
     signed, values = minting.signed_access(key, tenant, settings, issuer, client_id, now, issue)
