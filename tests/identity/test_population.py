@@ -537,3 +537,19 @@ def test_a_population_switch_for_another_client_leaves_this_one_alone(identity, 
     identity.put("/_sandbox/switches/POPULATION_UNAVAILABLE", json={"scope": "someone-else"})
     r = identity.post("/population/v1/verify", headers=bearer, json={"SoDinhDanh": citizen["SoDinhDanh"]})
     assert r.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("seed", "tenant", "digest"),
+    [
+        (1, "bench", "c4cd8fcaa39eddc9db0a1fe7dacf079cc00fef166c00c2e89ba6ec022a23d486"),
+        (42, "t-other", "931dfec865cb7a46cc95e7b4ba2bbf86caeb08463f829fe842fd8846b5988b7a"),
+    ],
+)
+def test_a_seed_keeps_giving_the_same_people_byte_for_byte(seed: int, tenant: str, digest: str) -> None:
+    import hashlib
+
+    h = hashlib.sha256()
+    for row in Generator(seed, tenant, "base").rows(2000):
+        h.update(repr(row).encode() + b"\n")
+    assert h.hexdigest() == digest
