@@ -169,8 +169,10 @@ def basic_credentials(header: str) -> tuple[str, str]:
     return unquote(cid), unquote(secret)
 
 
-def authenticate(session: Session, tenant: str, creds: Credentials, audiences: list[str], now: datetime) -> Client:
-    """The authenticated client, or ``invalid_client`` (401) naming what failed."""
+def presented(creds: Credentials) -> tuple[str, str, str | None]:
+    """The authentication method a request uses (``none`` without any), the client id it names
+    and its secret (None but for a secret); ``invalid_request`` for two methods at once,
+    ``invalid_client`` for credentials that name no client or another one than ``client_id``."""
     basic = creds.authorization is not None and creds.authorization.lower().startswith("basic ")
     used = [
         m
@@ -201,6 +203,19 @@ def authenticate(session: Session, tenant: str, creds: Credentials, audiences: l
         )
     if not client_id:
         raise errors.invalid_client("Client authentication is missing", "Thiếu xác thực ứng dụng", basic=True)
+    return method, client_id, secret
+
+
+def secret_matches(stored: str, given: str | None) -> bool:
+    """Whether ``given`` is a client's ``stored`` secret (compared in constant time; a client
+    without a secret matches none)."""
+    return bool(stored) and secrets.compare_digest((given or "").encode(), stored.encode())
+
+
+def authenticate(session: Session, tenant: str, creds: Credentials, audiences: list[str], now: datetime) -> Client:
+    """The authenticated client, or ``invalid_client`` (401) naming what failed."""
+    method, client_id, secret = presented(creds)
+    basic = method == "client_secret_basic"
     client = find(session, tenant, client_id)
     if client is None:
         raise errors.invalid_client(f"Unknown client {client_id!r}", "Ứng dụng không tồn tại", basic=basic)
@@ -211,9 +226,7 @@ def authenticate(session: Session, tenant: str, creds: Credentials, audiences: l
             basic=basic,
         )
     if method in ("client_secret_basic", "client_secret_post"):
-        if not client.client_secret or not secrets.compare_digest(
-            (secret or "").encode(), client.client_secret.encode()
-        ):
+        if not secret_matches(client.client_secret, secret):
             raise errors.invalid_client("Wrong client secret", "Sai khóa bí mật của ứng dụng", basic=basic)
     elif method == "private_key_jwt":
         _verify_assertion(session, tenant, client, creds, audiences, now)

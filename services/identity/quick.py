@@ -19,7 +19,6 @@ method, any refusal (an unknown client, a wrong secret, a grant or scope not all
 from __future__ import annotations
 
 import asyncio
-import secrets
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -29,6 +28,7 @@ from sqlalchemy import Table, and_, bindparam, literal_column, or_, select
 from services.identity import clients, keys, minting
 from services.identity.models import BASE_TENANT, Client
 from services.identity.settings import IdentitySettings
+from services.identity.token import machine_scope
 from vnsandbox import clock
 from vnsandbox.db import ClockOffset, Database
 from vnsandbox.errors import OAuthError
@@ -75,21 +75,14 @@ def signers() -> ThreadPoolExecutor:
 
 def _secret_credentials(creds: clients.Credentials) -> tuple[str, str, str] | None:
     """The authentication method, client id and secret of a request presenting a client secret
-    in one way only (as :func:`clients.authenticate` reads them); None for anything else."""
+    (:func:`clients.presented`); None for anything else, a refusal included."""
     if creds.assertion is not None or creds.assertion_type is not None:
         return None
-    basic = creds.authorization is not None and creds.authorization.lower().startswith("basic ")
-    if basic == (creds.client_secret is not None):
-        return None  # none, or two methods: the route says which refusal
-    if basic:
-        try:
-            client_id, secret = clients.basic_credentials(creds.authorization or "")
-        except OAuthError:
-            return None
-        method = "client_secret_basic"
-    else:
-        client_id, secret, method = creds.client_id or "", creds.client_secret or "", "client_secret_post"
-    if not client_id or (creds.client_id is not None and creds.client_id != client_id):
+    try:
+        method, client_id, secret = clients.presented(creds)
+    except OAuthError:
+        return None  # the route says which refusal
+    if secret is None or method not in ("client_secret_basic", "client_secret_post"):
         return None
     return method, client_id, secret
 
@@ -97,17 +90,12 @@ def _secret_credentials(creds: clients.Credentials) -> tuple[str, str, str] | No
 def _granted_scope(row: Any, method: str, secret: str, scope: str | None) -> str | None:
     """The scope of the token the client may have (:func:`clients.authenticate`, then the
     ``client_credentials`` grant's checks), from :data:`CLIENT_READ`'s row; None on any refusal."""
-    if row is None or row[0] is None or method not in row[2]:
-        return None
-    if not row[1] or not secrets.compare_digest(secret.encode(), row[1].encode()):
+    if row is None or row[0] is None or method not in row[2] or not clients.secret_matches(row[1], secret):
         return None
     if "client_credentials" not in row[3]:
         return None
-    system_scopes = [s for s in row[4] if s not in clients.OIDC_SCOPES]
-    requested = scope.split() if scope else system_scopes
-    if any(s not in system_scopes for s in requested):
-        return None
-    return " ".join(requested)
+    requested, refused = machine_scope(row[4], scope)
+    return None if refused else " ".join(requested)
 
 
 def _issue(

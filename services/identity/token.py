@@ -237,9 +237,7 @@ def _client_credentials(
     form: TokenGrant,
     now: datetime,
 ) -> dict[str, Any]:
-    system_scopes = [s for s in client.scopes if s not in clients.OIDC_SCOPES]
-    requested = form.scope.split() if form.scope else system_scopes
-    refused = [s for s in requested if s not in system_scopes]
+    requested, refused = machine_scope(client.scopes, form.scope)
     if refused:
         raise OAuthError(
             "invalid_scope",
@@ -250,6 +248,14 @@ def _client_credentials(
     access, row = minting.access_token(session, tenant, settings, issuer, client, now, issue)
     session.flush()
     return minting.response(access, row, settings)
+
+
+def machine_scope(client_scopes: list[str], scope: str | None) -> tuple[list[str], list[str]]:
+    """The scopes a ``client_credentials`` token asks for (the client's system scopes when
+    ``scope`` names none) and those of them the client may not have."""
+    system_scopes = [s for s in client_scopes if s not in clients.OIDC_SCOPES]
+    requested = scope.split() if scope else system_scopes
+    return requested, [s for s in requested if s not in system_scopes]
 
 
 #: grant_type → the function running it (the grant types of :data:`clients.GRANT_TYPES`).
