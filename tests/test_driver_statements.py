@@ -17,7 +17,7 @@ from sqlalchemy import Column as C
 from sqlalchemy import Table as T
 
 from tests.conftest import PostgresDatabases
-from vnsandbox.db import Database
+from vnsandbox.db import Database, _file_write_lock, _QueuedWriterConnection
 
 META = MetaData()
 THINGS = T(
@@ -104,3 +104,21 @@ def test_another_process_holding_the_file_is_not_waited_for(tmp_path: Path) -> N
     written = db.write_now(ADD, VALUES, wait=False)
     assert written is not None and written.row is not None
     assert db.read_now(BY_TENANT, {"tenant": "t1"}) is not None
+
+
+def test_from_the_event_loop_the_lock_once_taken_is_kept_to_the_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write never waits for the file's lock: it takes it without waiting and holds it from
+    then on (nothing in between gives it back and makes the INSERT queue for it again)."""
+    db = Database(f"sqlite:///{tmp_path}/raw.db", [])
+    META.create_all(db.engine)
+
+    def must_not_wait(self: Any) -> None:
+        raise AssertionError("the event loop's write queued for the file's lock")
+
+    monkeypatch.setattr(_QueuedWriterConnection, "_take_write", must_not_wait)
+    for _ in range(3):
+        written = db.write_now(ADD, VALUES, wait=False)
+        assert written is not None and written.row is not None
+    assert not _file_write_lock(str(tmp_path / "raw.db")).locked()
