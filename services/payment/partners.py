@@ -52,7 +52,7 @@ class PartnerConfig:
         }
 
 
-class _PartnerColumns(Protocol):
+class PartnerColumns(Protocol):
     """What :func:`config_of` reads: a :class:`Partner`, or a row of :data:`_FIND_PARTNER`."""
 
     code: str
@@ -65,7 +65,7 @@ class _PartnerColumns(Protocol):
     signature_scheme: str
 
 
-def config_of(row: _PartnerColumns) -> PartnerConfig:
+def config_of(row: PartnerColumns) -> PartnerConfig:
     """A stored partner as the protocol sees it."""
     return PartnerConfig(
         key=PartnerKey(row.code, row.secret, row.algorithm, dict(row.field_orders or {})),
@@ -98,8 +98,14 @@ _FIND_PARTNER = select(*(_PARTNERS.c[name] for name in _COLUMNS)).where(
 
 def find_partner(session: Session, tenant: str, settings: PaymentSettings, code: str) -> PartnerConfig | None:
     row = session.execute(_FIND_PARTNER, {"tenant": tenant, "code": code}).first()
-    if row is not None:
-        return config_of(cast(_PartnerColumns, row))
+    return partner_of(None if row is None else cast(PartnerColumns, row), settings, code)
+
+
+def partner_of(stored: PartnerColumns | None, settings: PaymentSettings, code: str) -> PartnerConfig | None:
+    """The partner ``code`` names: the tenant's ``stored`` one (its row, as read), else the
+    built-in development partner where it is enabled; None for an unknown code."""
+    if stored is not None:
+        return config_of(stored)
     if settings.dev_partner_enabled and code == settings.dev_partner_code:
         return dev_partner(settings)
     return None

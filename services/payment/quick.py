@@ -32,7 +32,7 @@ from sqlalchemy import BindParameter, Table, and_, bindparam, exists, literal_co
 
 from services.payment import errors
 from services.payment.models import Partner, Payment
-from services.payment.partners import PartnerConfig, config_of, dev_partner
+from services.payment.partners import PartnerColumns, PartnerConfig, partner_of
 from services.payment.protocol import INIT, MAGIC_BANKS
 from services.payment.schemas import InitIn, init_reply
 from services.payment.service import (
@@ -81,11 +81,9 @@ class _Opening:
         if row is None or row[-1]:
             return None  # an INIT switch: counted and applied in the route's order
         n = len(PARTNER_COLUMNS)
-        if row[0] is not None:
-            partner = config_of(cast(Partner, PartnerRow(*row[:n])))
-        elif self.settings.dev_partner_enabled and self.code == self.settings.dev_partner_code:
-            partner = dev_partner(self.settings)
-        else:
+        stored = None if row[0] is None else cast(PartnerColumns, PartnerRow(*row[:n]))
+        partner = partner_of(stored, self.settings, self.code)
+        if partner is None:
             return None
         if not partner.key.verify(INIT, self.body, self.body["MaXacThuc"]):
             return None

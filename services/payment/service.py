@@ -35,7 +35,7 @@ from services.payment import errors
 from services.payment.lookups import find_payment
 from services.payment.models import CANCELLED, EXPIRED, FAILED, PENDING, SUCCESS, Partner, Payment, Refund
 from services.payment.notices import NOTICE_KIND, REFUND_NOTICE_KIND, notify
-from services.payment.partners import PartnerConfig, config_of, dev_partner, find_partner
+from services.payment.partners import PartnerColumns, PartnerConfig, find_partner, partner_of
 from services.payment.protocol import (
     INIT,
     MAGIC_BANKS,
@@ -331,11 +331,8 @@ async def query_read_only(
     if row is None:
         return None
     n = len(PARTNER_COLUMNS)
-    if row[0] is not None:
-        partner = config_of(cast(Partner, PartnerRow(*row[:n])))
-    elif settings.dev_partner_enabled and code == settings.dev_partner_code:
-        partner = dev_partner(settings)
-    else:
+    partner = partner_of(None if row[0] is None else cast(PartnerColumns, PartnerRow(*row[:n])), settings, code)
+    if partner is None:
         return None
     given = body["MaXacThuc"]
     if not isinstance(given, str) or not partner.key.verify(QUERY, body, given):
