@@ -7,20 +7,17 @@ import re
 from datetime import datetime
 from typing import Any
 
-from vnsandbox.vn.wiretime import VN_TZ, format_wire_time
-from vnsandbox.vn.wiretime import parse_wire_time as parse_vn_time
+from vnsandbox.vn.wiretime import VN_OFFSET, format_wire_time, parse_wire_time_utc
 
-VN_OFFSET = VN_TZ.utcoffset(None)
+__all__ = ["VN_OFFSET", "WIRE_INT_MAX", "as_int", "parse_period_bound", "parse_wire_time", "to_wire_time"]
+
+#: ``yyyyMMddHHmmss`` in Vietnam time → naive UTC, as dossiers are stored (``ValueError`` if malformed).
+parse_wire_time = parse_wire_time_utc
 
 
 def to_wire_time(value: datetime | None) -> str | None:
     """Naive-UTC (as stored) or aware datetime → ``yyyyMMddHHmmss`` in Vietnam time."""
     return None if value is None else format_wire_time(value)
-
-
-def parse_wire_time(value: str) -> datetime:
-    """``yyyyMMddHHmmss`` in Vietnam time → naive UTC, as dossiers are stored (``ValueError`` if malformed)."""
-    return (parse_vn_time(value) - VN_OFFSET).replace(tzinfo=None)
 
 
 def parse_period_bound(value: str, end: bool) -> datetime:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
 from services.dossier import rules
 from tests.dossier.conftest import DEV_UNIT, record
 from vnsandbox.vn import catalogue
+from vnsandbox.vn.wiretime import VN_TZ, parse_wire_time
 
 UNITS = frozenset({DEV_UNIT})
 
@@ -50,10 +51,30 @@ def test_wire_time_is_vietnam_time_stored_as_utc():
     assert rules.to_wire_time(datetime(2024, 11, 15, 1, 0, 0)) == "20241115080000"
 
 
-@pytest.mark.parametrize("value", ["20240230080000", "20241115250000", "2024111508000", "2024-11-15080000"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "20240230080000",
+        "20241115250000",
+        "2024111508000",
+        "2024-11-15080000",
+        "20241115080000\n",  # a trailing newline
+        "２０２４１１１５０８００００",  # fullwidth digits: not the wire's
+        "2024111508000٠",  # an Arabic-Indic zero
+        "+2024111508000",
+        "20241115T08000",
+    ],
+)
 def test_impossible_wire_times_are_refused(value):
     with pytest.raises(ValueError):
         rules.parse_wire_time(value)
+    with pytest.raises(ValueError):
+        parse_wire_time(value)  # the aware reading other platforms use
+
+
+def test_the_aware_reading_is_vietnam_time():
+    assert parse_wire_time("20241115080000") == datetime(2024, 11, 15, 8, tzinfo=VN_TZ)
+    assert parse_wire_time("20241115080000").utcoffset() == timedelta(hours=7)
 
 
 def test_fee_mismatch_only_warns_in_warn_mode():

@@ -10,17 +10,33 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 
 VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+#: Vietnam time minus UTC (fixed: no daylight saving time).
+VN_OFFSET = timedelta(hours=7)
 WIRE_TIME = "%Y%m%d%H%M%S"
-_WIRE_TIME_RE = re.compile(r"^\d{14}$")
 _WIRE_DAY_RE = re.compile(r"^\d{8}$")
+_from_iso = datetime.fromisoformat
+
+
+def _wall_clock(value: str) -> datetime:
+    """``yyyyMMddHHmmss`` → the naive datetime it writes (``ValueError`` if malformed).
+
+    Fourteen ASCII digits (not other scripts' digits, no trailing newline), read by
+    ``fromisoformat``'s basic format in C, which checks the ranges as ``datetime()`` does:
+    about a fifth of the cost of slicing and converting six fields.
+    """
+    if len(value) != 14 or not value.isascii() or not value.isdigit():
+        raise ValueError(value)
+    return _from_iso(f"{value[:8]}T{value[8:]}")
 
 
 def parse_wire_time(value: str) -> datetime:
     """``yyyyMMddHHmmss`` → an aware datetime in Vietnam time (``ValueError`` if malformed)."""
-    if not _WIRE_TIME_RE.match(value):
-        raise ValueError(value)
-    v = value
-    return datetime(int(v[:4]), int(v[4:6]), int(v[6:8]), int(v[8:10]), int(v[10:12]), int(v[12:14]), tzinfo=VN_TZ)
+    return _wall_clock(value).replace(tzinfo=VN_TZ)
+
+
+def parse_wire_time_utc(value: str) -> datetime:
+    """``yyyyMMddHHmmss`` in Vietnam time → naive UTC (``ValueError`` if malformed)."""
+    return _wall_clock(value) - VN_OFFSET
 
 
 def parse_wire_day(value: str) -> datetime:
