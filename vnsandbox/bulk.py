@@ -17,7 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 
-def insert_rows(session: Session, entity: type[Any], rows: Sequence[Mapping[str, Any]]) -> None:
+def insert_rows(
+    session: Session, entity: type[Any], rows: Sequence[Mapping[str, Any]], json_texts: dict[int, str] | None = None
+) -> None:
     """Insert ``rows`` into the table of ``entity`` (a mapped class) on the session's connection and transaction.
 
     Every row has the same keys: column names, which must cover every column the table needs
@@ -25,7 +27,11 @@ def insert_rows(session: Session, entity: type[Any], rows: Sequence[Mapping[str,
     are written as SQLAlchemy writes them (the dialect's serialiser; ``None`` as JSON
     ``null``). A row the database refuses (a unique constraint) raises
     :class:`sqlalchemy.exc.IntegrityError`, as an ``INSERT`` would; nothing of the call is then
-    written (the caller's savepoint or transaction is rolled back by the caller)."""
+    written (the caller's savepoint or transaction is rolled back by the caller).
+
+    ``json_texts`` shares the JSON texts of values between calls that write the same objects
+    (a new dossier's record is its row's data and its event's): each is encoded once. It is
+    keyed by ``id()``, so it must not outlive the rows (the caller holds them meanwhile)."""
     if not rows:
         return
     conn = session.connection()
@@ -37,7 +43,15 @@ def insert_rows(session: Session, entity: type[Any], rows: Sequence[Mapping[str,
 
     table: Table = entity.__table__
     columns = list(rows[0])
-    dumps = getattr(conn.dialect, "_json_serializer", None) or json.dumps
+    serialise = getattr(conn.dialect, "_json_serializer", None) or json.dumps
+    texts = {} if json_texts is None else json_texts
+
+    def dumps(value: Any) -> str:
+        text = texts.get(id(value))
+        if text is None:
+            text = texts[id(value)] = serialise(value)
+        return text
+
     as_json = [isinstance(table.c[name].type, JSON) for name in columns]
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))

@@ -88,9 +88,11 @@ class _Batch:
     new_events: list[dict[str, Any]] = field(default_factory=list)
 
     def insert_new(self, session: Session) -> None:
-        # One bulk insert per table (COPY on PostgreSQL): ORM objects cost more than validating a record.
-        insert_rows(session, Dossier, self.new_rows)
-        insert_rows(session, DossierEvent, self.new_events)
+        # One bulk insert per table (COPY on PostgreSQL): ORM objects cost more than validating a
+        # record. A record is the data of its dossier and of its event: its JSON is encoded once.
+        json_texts: dict[int, str] = {}
+        insert_rows(session, Dossier, self.new_rows, json_texts)
+        insert_rows(session, DossierEvent, self.new_events, json_texts)
 
 
 def _sync_dossiers(run: SyncRun, items: list[Any], updating: bool) -> list[dict[str, Any]]:
