@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from services.dossier.app import create_app as create_dossier
 from services.dossier.settings import DossierSettings
 from vnsandbox import control
+from vnsandbox.journal import NO_SECRET_PATHS
 
 
 @pytest.fixture
@@ -71,3 +72,23 @@ def test_a_generated_request_id_is_32_hex_digits(dossier_app):
     rid = dossier_app.get("/_sandbox/version").headers["x-request-id"]
     assert len(rid) == 32
     int(rid, 16)
+
+
+CUT_BODIES = [
+    {"client_secret": "s3cr3t", "pad": "x" * 300},
+    [{"MaHoSo": f"H22-{i}", "TenTTHC": "Đăng ký khai sinh", "token": f"t{i}", "n": i} for i in range(40)],
+    {"a": {}, "b": [], "c": [[], {}], "password": None, "api_key": "", "d": [1.5, -0.0, 1e300, True, False, None]},
+    {"url": "https://x.example/cb?access_token=abc&x=1", "urls": ["http://y.example/?code=zz"] * 20},
+    {"nested": {"deeper": {"Authorization": {"not": "a string"}, "list": ['\u0000\n"\\', "é" * 50]}}},
+    {"k" * 100: "v" * 100, "secret": ["one", "two"], "tail": list(range(200))},
+]
+
+
+@pytest.mark.parametrize("value", CUT_BODIES)
+@pytest.mark.parametrize("limit", [1, 10, 37, 64, 100, 1000, 100_000])
+def test_a_cut_json_body_reads_as_the_start_of_the_whole_redacted_body(value, limit):
+    """Over the limit only the kept start is redacted and encoded: it is the same text."""
+    raw = json.dumps(value, indent=2).encode()  # wider than its re-encoding: both paths are taken
+    whole = json.dumps(NO_SECRET_PATHS._json(value), ensure_ascii=False)
+    expected = whole if len(whole) <= limit else whole[:limit] + f"...<cut, {len(raw)} bytes>"
+    assert NO_SECRET_PATHS.body(raw, "application/json", limit) == expected

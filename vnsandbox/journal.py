@@ -22,6 +22,7 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -155,6 +156,46 @@ class Redaction:
             return self.url(value)
         return value
 
+    def _json_dumps(self, value: Any) -> str:
+        return _dumps(self._json(value))
+
+    def _json_text(self, value: Any, limit: int) -> str:
+        """The start of :meth:`_json_dumps`'s text, at least ``limit + 1`` characters of it
+        (all of it if shorter): a batch body of many records is not redacted and re-encoded
+        whole to keep its first few thousand characters."""
+        parts: list[str] = []
+        size = 0
+        for part in self._json_parts(value, _JSON_PIECE_DEPTH):
+            parts.append(part)
+            size += len(part)
+            if size > limit:
+                break
+        return "".join(parts)
+
+    def _json_parts(self, value: Any, depth: int) -> Iterator[str]:
+        """:meth:`_json_dumps`'s text in pieces, as ``json.dumps`` writes it (the separators
+        ``", "`` and ``": "``), redacted as :meth:`_json` redacts. Containers ``depth`` levels
+        down are encoded whole, one piece each: a batch's records are each one C-speed call."""
+        if depth and isinstance(value, dict) and value:
+            opening = "{"
+            for k, v in value.items():
+                yield f"{opening}{_dumps(k)}: "
+                opening = ", "
+                if _is_secret_name(str(k)) and v not in (None, ""):
+                    yield _dumps(REDACTED)
+                else:
+                    yield from self._json_parts(v, depth - 1)
+            yield "}"
+        elif depth and isinstance(value, list) and value:
+            opening = "["
+            for v in value:
+                yield opening
+                opening = ", "
+                yield from self._json_parts(v, depth - 1)
+            yield "]"
+        else:
+            yield self._json_dumps(value)
+
     def body(self, body: bytes, content_type: str, limit: int) -> str | None:
         """A printable, redacted copy of a body, cut at ``limit`` bytes."""
         if not body:
@@ -165,9 +206,12 @@ class Redaction:
                 # Not parsed (no recursion on hostile input) and not kept (it could hide secrets).
                 return f"<{len(body)} bytes of {media}, nested deeper than {MAX_JSON_DEPTH_LIMIT} levels>"
             try:
-                text = json.dumps(self._json(json.loads(body)), ensure_ascii=False)
+                value = json.loads(body)
             except ValueError:
                 text = body[:limit].decode("utf-8", "replace")
+            else:
+                # A body over the limit is kept cut: only what is kept is redacted and encoded.
+                text = self._json_text(value, limit) if len(body) > limit else self._json_dumps(value)
         elif media == "application/x-www-form-urlencoded":
             text = redact_query(body.decode("utf-8", "replace"))
         elif media.startswith("text/") or media in ("", "application/xml"):
@@ -177,6 +221,14 @@ class Redaction:
         if len(text) > limit:
             text = text[:limit] + f"...<cut, {len(body)} bytes>"
         return text
+
+
+#: How many levels of a cut JSON body are walked piece by piece (the body, its members, their
+#: items: a batch's list of records); below that each value is one ``json.dumps`` call.
+_JSON_PIECE_DEPTH = 2
+
+#: ``json.dumps(value, ensure_ascii=False)`` without building an encoder per call.
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
 
 
 #: The rules of a service that declares no secret paths.
