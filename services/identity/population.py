@@ -250,12 +250,11 @@ def ascii_fold(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
 
 
-@cache  # the parts repeat: each folded once
-def _email_part(part: str) -> str:
-    """One part of a name as it is in an email address, ``"Đức"`` → ``"duc"``. An email name is the
-    parts so folded, joined by dots: ``"Nguyễn Văn Đức"`` → ``"nguyen.van.duc"`` (a part with a space
-    gives its words joined by dots, as the full name split at spaces would)."""
-    return ".".join(map(ascii_fold, part.split(" ")))
+@cache  # names and their parts repeat: each folded once
+def _email_name(name: str) -> str:
+    """``"Nguyễn Văn Đức"`` → ``"nguyen.van.duc"``; so that of ``f"{a} {b} {c}"`` is
+    ``f"{_email_name(a)}.{_email_name(b)}.{_email_name(c)}"``."""
+    return ".".join(map(ascii_fold, name.split(" ")))
 
 
 def add_years(d: date, years: int) -> date:
@@ -504,7 +503,7 @@ class Generator:
             nationality = rng.pick(tuple(FOREIGN_LOCALES))
             age = rng.between(20, 65)
             sex: cccd.Sex = rng.pick(("M", "F"))
-            return [self._person(household_id, "head", place, address, age, sex, None, nationality)]
+            return [self._person(household_id, "head", place, address, age, sex, "", nationality)]
         # Cumulative weights: the same draws as the weights 15/20/25/22/12/6 and 35/45/20.
         size = min(room, rng.weighted((1, 2, 3, 4, 5, 6), (15, 35, 60, 82, 94, 100)))
         ages = (rng.between(20, 35), rng.between(36, 60), rng.between(61, 90))
@@ -515,7 +514,7 @@ class Generator:
         if size >= 2 and rng.random() < 0.85:
             spouse_sex: cccd.Sex = "F" if head_sex == "M" else "M"
             spouse_age = max(18, head_age + rng.between(-5, 5))
-            rows.append(self._person(household_id, "spouse", place, address, spouse_age, spouse_sex, None))
+            rows.append(self._person(household_id, "spouse", place, address, spouse_age, spouse_sex, ""))
         while len(rows) < size:
             if head_age >= 38 or rng.random() < 0.6:
                 child_age = max(0, min(head_age - 18, rng.between(0, max(0, head_age - 20))))
@@ -524,7 +523,7 @@ class Generator:
             else:
                 parent_sex: cccd.Sex = rng.pick(("M", "F"))
                 parent_age = min(100, head_age + rng.between(20, 32))
-                rows.append(self._person(household_id, "parent", place, address, parent_age, parent_sex, None))
+                rows.append(self._person(household_id, "parent", place, address, parent_age, parent_sex, ""))
         return rows
 
     # -- one person ---------------------------------------------------------------------
@@ -536,7 +535,7 @@ class Generator:
         address: str,
         age: int,
         sex: cccd.Sex,
-        family: str | None,
+        family: str,  # the household's family name, or "" to draw one
         nationality: str = "VNM",
     ) -> tuple[Any, ...]:
         rng = self.rng
@@ -550,14 +549,12 @@ class Generator:
         if foreign:
             male, female = self.names.foreign[nationality]
             full_name = rng.pick(male if sex == "M" else female)
-            name_parts: Sequence[str] = full_name.split(" ")
             # Foreigners' numbers carry the code of the province they registered in.
             birth_code = f"{int(place.province_code):03d}"
         else:
             family = family or self.names.family.pick(rng)
             middle, given = self._vietnamese_name(sex, family)
             full_name = f"{family} {middle} {given}"
-            name_parts = (family, middle, given)
             while (r := getrandbits(self.birth_code_bits)) >= len(self.birth_codes):
                 pass
             birth_code = self.birth_codes[r]
@@ -589,7 +586,12 @@ class Generator:
                     pass
                 while (r := getrandbits(_EMAIL_DOMAIN_BITS)) >= len(EMAIL_DOMAINS):
                     pass
-                email = f"{'.'.join(map(_email_part, name_parts))}{n + 1}@{EMAIL_DOMAINS[r]}"
+                name = (  # _email_name(full_name), from the parts of a Vietnamese one
+                    _email_name(full_name)
+                    if foreign
+                    else f"{_email_name(family)}.{_email_name(middle)}.{_email_name(given)}"
+                )
+                email = f"{name}{n + 1}@{EMAIL_DOMAINS[r]}"
         # In COLUMNS order.
         return (
             self.tenant,
