@@ -33,7 +33,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
-from typing import Any, TypeVar
+from itertools import count
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -85,6 +86,8 @@ PHONE_PREFIXES = [
     "097",
     "098",
 ]
+#: A phone number of each prefix: ``%`` its seven digits.
+_PHONE_TEMPLATES = tuple(f"{prefix}%07d" for prefix in PHONE_PREFIXES)
 EMAIL_DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "icloud.com")
 STREETS = (
     "Lê Lợi",
@@ -108,6 +111,14 @@ STREETS = (
     "Nguyễn Du",
     "Bà Triệu",
 )
+#: Bit lengths of the ranges of the draws written out in Generator (see Draws).
+_BIRTH_DAY_BITS = (365).bit_length()
+_HOUSE_BITS = (300).bit_length()
+_STREET_BITS = len(STREETS).bit_length()
+_PHONE_PREFIX_BITS = len(PHONE_PREFIXES).bit_length()
+_PHONE_NUMBER_BITS = (10_000_000).bit_length()
+_EMAIL_NUMBER_BITS = (999).bit_length()
+_EMAIL_DOMAIN_BITS = len(EMAIL_DOMAINS).bit_length()
 #: Nationality of generated foreigners → Faker locale their names come from (Latin script,
 #: as on the passports their numbers are registered with).
 FOREIGN_LOCALES = {"USA": "en_US", "FRA": "fr_FR", "DEU": "de_DE", "GBR": "en_GB", "ESP": "es_ES"}
@@ -142,6 +153,22 @@ class NamePools:
     given_male: tuple[str, ...]
     given_female: tuple[str, ...]
     foreign: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]
+
+
+class NameDraws(NamedTuple):
+    """One sex's middle and given names, as :meth:`Generator._vietnamese_name` draws them."""
+
+    middles: tuple[str, ...]
+    middle_weights: tuple[float, ...]  # cumulative
+    middle_total: float
+    givens: tuple[str, ...]
+    given_count: int
+    given_bits: int  # given_count.bit_length()
+
+    @classmethod
+    def of(cls, middles: Weighted, givens: tuple[str, ...]) -> NameDraws:
+        weights = middles.cum_weights
+        return cls(middles.names, weights, weights[-1], givens, len(givens), len(givens).bit_length())
 
 
 @cache
@@ -223,17 +250,13 @@ def ascii_fold(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
 
 
-def _email_name(full_name: str) -> str:
-    """``"Nguyễn Văn Đức"`` → ``"nguyen.van.duc"`` (each name part folded once: the parts repeat)."""
-    return ".".join(map(_folded_part, full_name.split(" ")))
+@cache  # names and their parts repeat: each folded once
+def _email_name(name: str) -> str:
+    """``"Nguyễn Văn Đức"`` → ``"nguyen.van.duc"``; so that of ``f"{a} {b} {c}"`` is
+    ``f"{_email_name(a)}.{_email_name(b)}.{_email_name(c)}"``."""
+    return ".".join(map(ascii_fold, name.split(" ")))
 
 
-@cache
-def _folded_part(part: str) -> str:
-    return ascii_fold(part)
-
-
-@cache  # a population has a few tens of thousands of distinct birthdays, asked about many times each
 def add_years(d: date, years: int) -> date:
     try:
         return d.replace(year=d.year + years)
@@ -259,13 +282,12 @@ CARD_RENEWAL_AGES = (25, 40, 60)
 _AGE_1, _AGE_2, _AGE_3 = CARD_RENEWAL_AGES
 
 
-@cache  # as add_years: a few tens of thousands of distinct birthdays
 def renewal_birthdays(birth: date) -> tuple[date, ...]:
     """The 25th, 40th and 60th birthdays of someone born on ``birth`` (:func:`add_years`)."""
     year = birth.year
     if birth.month == 2 and birth.day == 29:
         return tuple(add_years(birth, age) for age in CARD_RENEWAL_AGES)
-    # Nearly every birthday is new to the cache: three plain replacements, no call per age.
+    # Three plain replacements, no call per age.
     replace = birth.replace
     return (replace(year=year + _AGE_1), replace(year=year + _AGE_2), replace(year=year + _AGE_3))
 
@@ -288,32 +310,96 @@ def last_renewal_birthday(birth: date, on: date) -> date | None:
     return last
 
 
+class IssueDays(NamedTuple):
+    """A card issued on one of ``span`` days from the ordinal ``first`` (drawn like ``randint(0, span - 1)``;
+    ``bits``: ``span.bit_length()``, see :class:`Draws`), expiring on ``expires`` (:func:`card_expiry`
+    of any of those days)."""
+
+    first: int
+    span: int
+    bits: int
+    expires: date | None
+
+    @classmethod
+    def of(cls, first: date, last: date, expires: date | None) -> IssueDays:
+        span = (last - first).days + 1
+        return cls(first.toordinal(), span, span.bit_length(), expires)
+
+
+class Birth(NamedTuple):
+    """A birth date and the cards of someone born on it (:func:`birth_before_reference`)."""
+
+    date: date
+    year: int
+    #: A card not renewed at the latest renewal birthday, when that passed in the last
+    #: EXPIRED_WINDOW_DAYS (it expired on that birthday); else ``None``.
+    lapsed: IssueDays | None
+    #: A current card; ``None`` for someone under 14 on the reference date (no card).
+    current: IssueDays | None
+
+
+@cache  # at most 101 × 365 birth dates, each in a population many times
+def birth_before_reference(days: int) -> Birth:
+    """The birth date ``days`` before :data:`REFERENCE_DATE` and the renewal rule applied to it."""
+    birth = _days_before_reference(days)
+    if birth > _ADULT_BORN_BY:  # add_years(birth, 14) > REFERENCE_DATE
+        return Birth(birth, birth.year, None, None)
+    fourteenth = add_years(birth, 14)
+    # The latest renewal birthday on or before the reference date (last_renewal_birthday), the
+    # one before it, and the one after it (the expiry of any card issued since the latest one).
+    earlier = renewal = expires = None
+    for milestone in renewal_birthdays(birth):
+        if milestone > REFERENCE_DATE:
+            expires = milestone
+            break
+        earlier, renewal = renewal, milestone
+    lapsed = None
+    if renewal is not None and (REFERENCE_DATE - renewal).days <= EXPIRED_WINDOW_DAYS:
+        # Issued after the previous renewal birthday, expired on the latest.
+        lapsed = IssueDays.of(max(fourteenth, earlier or fourteenth), renewal - _ONE_DAY, renewal)
+    # Issued after the latest renewal birthday, in the last five years.
+    start = max(fourteenth, renewal or fourteenth, _FIVE_YEARS_BEFORE_REFERENCE)
+    return Birth(birth, birth.year, lapsed, IssueDays.of(start, REFERENCE_DATE, expires))
+
+
 class SerialAllocator:
     """Digits 7–12 without collisions in one run: a per-prefix counter through a bijection."""
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
-        #: (province, birth year, sex) → [prefix (digits 1–6), its offset, numbers given so far]
-        self._slots: dict[tuple[str, int, str], list[Any]] = {}
+        #: (province, birth year, sex) → its numbers, in the order they are given
+        self.slots: dict[tuple[str, int, cccd.Sex], Iterator[str]] = {}
 
     def number(self, province_code: str, birth_year: int, sex: cccd.Sex) -> str:
-        slot = self._slots.get((province_code, birth_year, sex))
-        if slot is None:  # (province, year, sex) → prefix is one to one
-            first = f"{province_code}{cccd.century_sex_digit(birth_year, sex)}{birth_year % 100:02d}"
-            offset = zlib.crc32(f"{first}:{self.seed}".encode()) % 1_000_000
-            slot = self._slots[(province_code, birth_year, sex)] = [first, offset, 0]
-        prefix: str = slot[0]
-        n: int = slot[2]
-        slot[2] = n + 1
-        # 7919 is coprime with 10**6, so n → serial is a bijection on 0..999999.
-        return prefix + f"{(n * 7919 + slot[1]) % 1_000_000:06d}"
+        key = (province_code, birth_year, sex)
+        return next(self.slots.get(key) or self.start(key))
+
+    def start(self, key: tuple[str, int, cccd.Sex]) -> Iterator[str]:
+        """The numbers of a (province, birth year, sex) never asked for, kept in :attr:`slots`."""
+        province_code, birth_year, sex = key
+        # (province, year, sex) → prefix (digits 1–6) is one to one.
+        prefix = f"{province_code}{cccd.century_sex_digit(birth_year, sex)}{birth_year % 100:02d}"
+        offset = zlib.crc32(f"{prefix}:{self.seed}".encode()) % 1_000_000
+        numbers = self.slots[key] = _serials(f"{prefix}%06d", offset)
+        return numbers
+
+
+def _serials(template: str, offset: int) -> Iterator[str]:
+    """``template % serial``, the serial of the n-th number for n = 0, 1, 2, … being ``(n * 7919 + offset) % 10**6``
+    (7919 is coprime with 10**6, so n → serial is a bijection on 0..999999)."""
+    for serial in count(offset, 7919):
+        yield template % (serial % 1_000_000)
 
 
 class Draws(random.Random):
     """The generator's random draws: each the number ``random.Random``'s own method draws from
     the same state, without that method's argument checks and layers of calls (most of what a
     person costs). Integers come from CPython's rejection sampling on ``getrandbits``
-    (``_randbelow_with_getrandbits``); arguments are trusted."""
+    (``_randbelow_with_getrandbits``); arguments are trusted.
+
+    The generator's hottest draws are written out where they are made, the bit length known
+    beforehand: ``while (r := getrandbits(k)) >= n: pass`` with ``k = n.bit_length()`` is
+    ``r = below(n)``, drawing the same bits."""
 
     def below(self, n: int) -> int:
         """``randrange(n)``."""
@@ -361,7 +447,14 @@ class Generator:
         self.names = name_pools()
         self.places = places()
         self.birth_codes = tuple(sorted(cccd.province_codes()))
+        self.place_bits = len(self.places).bit_length()
+        self.birth_code_bits = len(self.birth_codes).bit_length()
+        self.name_draws = {
+            "M": NameDraws.of(self.names.middle_male, self.names.given_male),
+            "F": NameDraws.of(self.names.middle_female, self.names.given_female),
+        }
         self.households = 0
+        self.household_template = f"HK{seed % 10000:04d}%08d"  # % the household's number
 
     def people(self, count: int) -> Iterator[dict[str, Any]]:
         """``count`` people as dicts of their :class:`Person` columns."""
@@ -376,78 +469,61 @@ class Generator:
             made += len(household)
             yield from household
 
-    # -- names and cards ----------------------------------------------------------------
-    def _vietnamese_name(self, sex: cccd.Sex, family: str) -> str:
-        """Family, middle and given name of ``sex``, no part repeated."""
-        middles = self.names.middle_male if sex == "M" else self.names.middle_female
-        givens = self.names.given_male if sex == "M" else self.names.given_female
+    # -- names --------------------------------------------------------------------------
+    def _vietnamese_name(self, sex: cccd.Sex, family: str) -> tuple[str, str]:
+        """Middle and given name of ``sex`` to go with ``family``, no part repeated."""
+        middles, middle_weights, middle_total, givens, given_count, given_bits = self.name_draws[sex]
+        random = self.rng.random
+        getrandbits = self.rng.getrandbits
         while True:
-            middle = middles.pick(self.rng)
-            given = self.rng.pick(givens)
-            if len({family, middle, given}) == 3:
-                return f"{family} {middle} {given}"
-
-    def _card(self, birth: date) -> tuple[date, date | None]:
-        """Issue and expiry dates of an adult's card, on the renewal rule (:func:`card_expiry`)."""
-        rng = self.rng
-        fourteenth = add_years(birth, 14)
-        milestones = renewal_birthdays(birth)
-        # The latest renewal birthday on or before the reference date (last_renewal_birthday),
-        # and the one before it.
-        earlier = renewal = None
-        for milestone in milestones:
-            if milestone > REFERENCE_DATE:
-                break
-            earlier, renewal = renewal, milestone
-        if (
-            renewal is not None
-            and _REFERENCE_ORDINAL - renewal.toordinal() <= EXPIRED_WINDOW_DAYS
-            and rng.random() < NOT_RENEWED_SHARE
-        ):
-            # Not renewed at that birthday: issued after the previous one, expired on it.
-            start = max(fourteenth, earlier or fourteenth)
-            issued = date.fromordinal(start.toordinal() + rng.between(0, (renewal - start).days - 1))
-            return issued, renewal
-        start = max(fourteenth, renewal or fourteenth, _FIVE_YEARS_BEFORE_REFERENCE)
-        start_ordinal = start.toordinal()
-        issued = date.fromordinal(start_ordinal + rng.between(0, _REFERENCE_ORDINAL - start_ordinal))
-        for milestone in milestones:  # card_expiry(birth, issued)
-            if milestone > issued:
-                return issued, milestone
-        return issued, None
+            # Weighted.pick and Draws.pick, written out (the draws of every person).
+            middle = middles[bisect(middle_weights, random() * middle_total, 0, len(middles) - 1)]
+            while (r := getrandbits(given_bits)) >= given_count:
+                pass
+            given = givens[r]
+            if middle != family and given != family and middle != given:
+                return middle, given
 
     # -- one household ----------------------------------------------------------------
     def _household(self, room: int) -> list[tuple[Any, ...]]:
         rng = self.rng
         self.households += 1
-        household_id = f"HK{self.seed % 10000:04d}{self.households:08d}"
-        place = self.places[rng.below(len(self.places))]
-        address = f"Số {rng.between(1, 300)}, đường {rng.pick(STREETS)}, {place.ward_name}, {place.province_name}"
+        household_id = self.household_template % self.households
+        # The draws of every household written out (see Draws): ward, house number, street.
+        getrandbits = rng.getrandbits
+        while (r := getrandbits(self.place_bits)) >= len(self.places):
+            pass
+        place = self.places[r]
+        while (house := getrandbits(_HOUSE_BITS)) >= 300:  # between(1, 300) - 1
+            pass
+        while (street := getrandbits(_STREET_BITS)) >= len(STREETS):
+            pass
+        address = f"Số {house + 1}, đường {STREETS[street]}, {place.ward_name}, {place.province_name}"
         if rng.random() < 0.01:
             nationality = rng.pick(tuple(FOREIGN_LOCALES))
             age = rng.between(20, 65)
             sex: cccd.Sex = rng.pick(("M", "F"))
-            return [self._person(household_id, "head", place, address, age, sex, nationality=nationality)]
+            return [self._person(household_id, "head", place, address, age, sex, "", nationality)]
         # Cumulative weights: the same draws as the weights 15/20/25/22/12/6 and 35/45/20.
         size = min(room, rng.weighted((1, 2, 3, 4, 5, 6), (15, 35, 60, 82, 94, 100)))
         ages = (rng.between(20, 35), rng.between(36, 60), rng.between(61, 90))
         head_age = rng.weighted(ages, (35, 80, 100))
         head_sex: cccd.Sex = rng.pick(("M", "F"))
         family = self.names.family.pick(rng)
-        rows = [self._person(household_id, "head", place, address, head_age, head_sex, family=family)]
+        rows = [self._person(household_id, "head", place, address, head_age, head_sex, family)]
         if size >= 2 and rng.random() < 0.85:
             spouse_sex: cccd.Sex = "F" if head_sex == "M" else "M"
             spouse_age = max(18, head_age + rng.between(-5, 5))
-            rows.append(self._person(household_id, "spouse", place, address, spouse_age, spouse_sex))
+            rows.append(self._person(household_id, "spouse", place, address, spouse_age, spouse_sex, ""))
         while len(rows) < size:
             if head_age >= 38 or rng.random() < 0.6:
                 child_age = max(0, min(head_age - 18, rng.between(0, max(0, head_age - 20))))
                 child_sex: cccd.Sex = rng.pick(("M", "F"))
-                rows.append(self._person(household_id, "child", place, address, child_age, child_sex, family=family))
+                rows.append(self._person(household_id, "child", place, address, child_age, child_sex, family))
             else:
                 parent_sex: cccd.Sex = rng.pick(("M", "F"))
                 parent_age = min(100, head_age + rng.between(20, 32))
-                rows.append(self._person(household_id, "parent", place, address, parent_age, parent_sex))
+                rows.append(self._person(household_id, "parent", place, address, parent_age, parent_sex, ""))
         return rows
 
     # -- one person ---------------------------------------------------------------------
@@ -459,12 +535,16 @@ class Generator:
         address: str,
         age: int,
         sex: cccd.Sex,
-        *,
-        family: str | None = None,
+        family: str,  # the household's family name, or "" to draw one
         nationality: str = "VNM",
     ) -> tuple[Any, ...]:
         rng = self.rng
-        birth = _days_before_reference(age * 365 + rng.between(0, 364))
+        random = rng.random
+        # The draws of every person are written out (see Draws).
+        getrandbits = rng.getrandbits
+        while (r := getrandbits(_BIRTH_DAY_BITS)) >= 365:  # between(0, 364)
+            pass
+        birth, birth_year, lapsed, card = birth_before_reference(age * 365 + r)
         foreign = nationality != "VNM"
         if foreign:
             male, female = self.names.foreign[nationality]
@@ -472,27 +552,46 @@ class Generator:
             # Foreigners' numbers carry the code of the province they registered in.
             birth_code = f"{int(place.province_code):03d}"
         else:
-            full_name = self._vietnamese_name(sex, family or self.names.family.pick(rng))
-            birth_code = rng.pick(self.birth_codes)
-        number = self.serials.number(birth_code, birth.year, sex)
-        adult = birth <= _ADULT_BORN_BY  # add_years(birth, 14) <= REFERENCE_DATE
+            family = family or self.names.family.pick(rng)
+            middle, given = self._vietnamese_name(sex, family)
+            full_name = f"{family} {middle} {given}"
+            while (r := getrandbits(self.birth_code_bits)) >= len(self.birth_codes):
+                pass
+            birth_code = self.birth_codes[r]
+        key = (birth_code, birth_year, sex)  # SerialAllocator.number
+        number = next(self.serials.slots.get(key) or self.serials.start(key))
         death_date: date | None = None
-        if rng.random() < 0.02:
+        if random() < 0.02:
             death_date = _days_before_reference(rng.between(1, min(5 * 365, max(1, age * 365))))
         issued: date | None = None
         expires: date | None = None
-        if adult:
-            issued, expires = self._card(birth)
-        if foreign:
-            level = 1
-        elif not adult:
-            level = 0
-        else:
-            level = rng.weighted((2, 1, 0), (70, 90, 100))  # weights 70/20/10
-        phone = f"{rng.pick(PHONE_PREFIXES)}{rng.between(0, 9_999_999):07d}" if adult else ""
-        email = ""
-        if adult and rng.random() < 0.6:
-            email = f"{_email_name(full_name)}{rng.between(1, 999)}@{rng.pick(EMAIL_DOMAINS)}"
+        level = 1 if foreign else 0
+        phone = email = ""
+        if card is not None:  # 14 or older: a card on the renewal rule (card_expiry)
+            if lapsed is not None and random() < NOT_RENEWED_SHARE:
+                card = lapsed  # not renewed at the latest renewal birthday
+            while (r := getrandbits(card.bits)) >= card.span:
+                pass
+            issued, expires = date.fromordinal(card.first + r), card.expires
+            if not foreign:  # the draw of rng.weighted((2, 1, 0), (70, 90, 100)): weights 70/20/10
+                level_draw = random() * 100
+                level = 2 if level_draw < 70 else 1 if level_draw < 90 else 0
+            while (r := getrandbits(_PHONE_PREFIX_BITS)) >= len(PHONE_PREFIXES):
+                pass
+            while (n := getrandbits(_PHONE_NUMBER_BITS)) >= 10_000_000:  # between(0, 9_999_999)
+                pass
+            phone = _PHONE_TEMPLATES[r] % n
+            if random() < 0.6:
+                while (n := getrandbits(_EMAIL_NUMBER_BITS)) >= 999:  # between(1, 999) - 1
+                    pass
+                while (r := getrandbits(_EMAIL_DOMAIN_BITS)) >= len(EMAIL_DOMAINS):
+                    pass
+                name = (  # _email_name(full_name), from the parts of a Vietnamese one
+                    _email_name(full_name)
+                    if foreign
+                    else f"{_email_name(family)}.{_email_name(middle)}.{_email_name(given)}"
+                )
+                email = f"{name}{n + 1}@{EMAIL_DOMAINS[r]}"
         # In COLUMNS order.
         return (
             self.tenant,
