@@ -84,6 +84,7 @@ def numbers_in_range(value: Any, limit: float = MAX_COUNT) -> bool:
 
 _BRACKETS = b"[]{}"
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in _BRACKETS)
+_NOT_QUOTES_OR_BRACKETS = bytes(b for b in range(256) if b not in b'"[]{}')
 _STEP = [0] * 256
 _STEP[ord("[")] = _STEP[ord("{")] = 1
 _STEP[ord("]")] = _STEP[ord("}")] = -1
@@ -100,14 +101,15 @@ def json_depth(raw: bytes | str) -> int:
 
 
 def _outside_strings(data: bytes) -> bytes:
-    """``data`` without its JSON strings, in C: in a string a backslash escapes the next
-    character, so escaped backslashes and quotes go first; every quote left then opens or
-    closes a string, and splitting at the quotes drops what they enclose (an unterminated
-    last string stays, brackets and all). A backslash outside any string (no JSON text has
-    one) may make a text after it look shallower, but ``json.loads`` stops at that backslash."""
+    """``data``'s quotes and brackets without its JSON strings, in C: in a string a backslash
+    escapes the next character, so escaped backslashes and quotes go first; every quote left
+    then opens or closes a string, and splitting at the quotes (of the text cut down to quotes
+    and brackets, so the pieces are short) drops what they enclose (an unterminated last
+    string stays, brackets and all). A backslash outside any string (no JSON text has one) may
+    make a text after it look shallower, but ``json.loads`` stops at that backslash."""
     if b"\\" in data:
         data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
-    parts = data.split(b'"')
+    parts = data.translate(None, _NOT_QUOTES_OR_BRACKETS).split(b'"')
     outside = b"".join(parts[::2])
     return outside if len(parts) % 2 else outside + b'"' + parts[-1]
 
