@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.dossier.app import create_app as create_dossier
 from services.dossier.settings import DossierSettings
 from vnsandbox import control
-from vnsandbox.journal import NO_SECRET_PATHS
+from vnsandbox.journal import NO_SECRET_PATHS, _may_need_redaction
 
 
 @pytest.fixture
@@ -92,3 +94,42 @@ def test_a_cut_json_body_reads_as_the_start_of_the_whole_redacted_body(value, li
     whole = json.dumps(NO_SECRET_PATHS._json(value), ensure_ascii=False)
     expected = whole if len(whole) <= limit else whole[:limit] + f"...<cut, {len(raw)} bytes>"
     assert NO_SECRET_PATHS.body(raw, "application/json", limit) == expected
+
+
+TRICKY_KEYS = ["client_secret", "CLIENT_SECRET", "ſecret", "apİ_key", "apı_key", "api\u212aey", "Password", "x-session"]
+
+
+@pytest.mark.parametrize("key", TRICKY_KEYS)
+@pytest.mark.parametrize("ensure_ascii", [True, False])
+def test_a_secret_name_is_redacted_however_it_is_spelled_on_the_wire(key, ensure_ascii):
+    """Bodies without anything redaction could change skip its walk: a secret name in another
+    case, in a letter that matches an ASCII one case-insensitively, or written as JSON escapes
+    still takes it."""
+    raw = json.dumps({"records": [{"n": 1, key: "s3cr3t-value"}]}, ensure_ascii=ensure_ascii).encode()
+    for limit in (10_000, 30):
+        text = NO_SECRET_PATHS.body(raw, "application/json", limit)
+        assert text is not None and "s3cr3t-value" not in text
+
+
+def test_an_escaped_secret_name_is_redacted():
+    raw = b'{"\\u0073ecret": "s3cr3t-value", "url": "\\u0068ttps://x.example/?code=zz"}'
+    assert (
+        NO_SECRET_PATHS.body(raw, "application/json", 10_000)
+        == '{"secret": "***", "url": "https://x.example/?code=***"}'
+    )
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+        max_leaves=20,
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_a_body_that_skips_the_redaction_walk_is_one_the_walk_leaves_unchanged(value):
+    raw = json.dumps(value, ensure_ascii=False).encode()
+    if not _may_need_redaction(raw):
+        assert NO_SECRET_PATHS._json(value) == value
+    whole = json.dumps(NO_SECRET_PATHS._json(value), ensure_ascii=False)
+    assert NO_SECRET_PATHS.body(raw, "application/json", 1_000_000) == whole

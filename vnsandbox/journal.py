@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -159,23 +159,23 @@ class Redaction:
     def _json_dumps(self, value: Any) -> str:
         return _dumps(self._json(value))
 
-    def _json_text(self, value: Any, limit: int) -> str:
+    def _json_text(self, value: Any, limit: int, encode: Callable[[Any], str]) -> str:
         """The start of :meth:`_json_dumps`'s text, at least ``limit + 1`` characters of it
         (all of it if shorter): a batch body of many records is not redacted and re-encoded
         whole to keep its first few thousand characters."""
         parts: list[str] = []
         size = 0
-        for part in self._json_parts(value, _JSON_PIECE_DEPTH):
+        for part in self._json_parts(value, _JSON_PIECE_DEPTH, encode):
             parts.append(part)
             size += len(part)
             if size > limit:
                 break
         return "".join(parts)
 
-    def _json_parts(self, value: Any, depth: int) -> Iterator[str]:
+    def _json_parts(self, value: Any, depth: int, encode: Callable[[Any], str]) -> Iterator[str]:
         """:meth:`_json_dumps`'s text in pieces, as ``json.dumps`` writes it (the separators
         ``", "`` and ``": "``), redacted as :meth:`_json` redacts. Containers ``depth`` levels
-        down are encoded whole, one piece each: a batch's records are each one C-speed call."""
+        down are ``encode``d whole, one piece each: a batch's records are each one call."""
         if depth and isinstance(value, dict) and value:
             opening = "{"
             for k, v in value.items():
@@ -184,17 +184,17 @@ class Redaction:
                 if _is_secret_name(str(k)) and v not in (None, ""):
                     yield _dumps(REDACTED)
                 else:
-                    yield from self._json_parts(v, depth - 1)
+                    yield from self._json_parts(v, depth - 1, encode)
             yield "}"
         elif depth and isinstance(value, list) and value:
             opening = "["
             for v in value:
                 yield opening
                 opening = ", "
-                yield from self._json_parts(v, depth - 1)
+                yield from self._json_parts(v, depth - 1, encode)
             yield "]"
         else:
-            yield self._json_dumps(value)
+            yield encode(value)
 
     def body(self, body: bytes, content_type: str, limit: int) -> str | None:
         """A printable, redacted copy of a body, cut at ``limit`` bytes."""
@@ -211,7 +211,8 @@ class Redaction:
                 text = body[:limit].decode("utf-8", "replace")
             else:
                 # A body over the limit is kept cut: only what is kept is redacted and encoded.
-                text = self._json_text(value, limit) if len(body) > limit else self._json_dumps(value)
+                encode = self._json_dumps if _may_need_redaction(body) else _dumps
+                text = self._json_text(value, limit, encode) if len(body) > limit else encode(value)
         elif media == "application/x-www-form-urlencoded":
             text = redact_query(body.decode("utf-8", "replace"))
         elif media.startswith("text/") or media in ("", "application/xml"):
@@ -221,6 +222,23 @@ class Redaction:
         if len(text) > limit:
             text = text[:limit] + f"...<cut, {len(body)} bytes>"
         return text
+
+
+#: What every secret-sounding name (:data:`_SECRET_WORDS`) contains, lower-cased, where a
+#: URL starts, and the four non-ASCII letters that match ASCII ones case-insensitively
+#: (İ ı ſ K, in UTF-8): a JSON text with none of them and no escapes (which could spell them)
+#: has nothing :meth:`Redaction._json` would change, and is encoded without that walk.
+_REDACTION_MARKS = (
+    *(b"secret", b"passw", b"token", b"assertion", b"code_verifier", b"api", b"session", b"http"),
+    *(letter.encode() for letter in "\u0130\u0131\u017f\u212a"),
+)
+
+
+def _may_need_redaction(body: bytes) -> bool:
+    if b"\\" in body:
+        return True
+    low = body.lower()
+    return any(mark in low for mark in _REDACTION_MARKS)
 
 
 #: How many levels of a cut JSON body are walked piece by piece (the body, its members, their
