@@ -46,12 +46,18 @@ def parse_wire_day(value: str) -> datetime:
     return datetime(int(value[:4]), int(value[4:6]), int(value[6:8]), tzinfo=VN_TZ)
 
 
+def _written(vn: datetime) -> str:
+    """A datetime's ``yyyyMMddHHmmss``, formatted field by field (``strftime`` costs twice as
+    much: it goes through the ``time`` module; a payment's reply writes several)."""
+    return f"{vn.year:04d}{vn.month:02d}{vn.day:02d}{vn.hour:02d}{vn.minute:02d}{vn.second:02d}"
+
+
 def format_wire_time(value: datetime) -> str:
     """An aware (or naive UTC) datetime → ``yyyyMMddHHmmss`` in Vietnam time."""
     aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(VN_TZ).strftime(WIRE_TIME)
+    return _written(aware.astimezone(VN_TZ))
 
 
 def wire_time_of_epoch(ts: float) -> str:
     """Epoch seconds → ``yyyyMMddHHmmss`` in Vietnam time."""
-    return datetime.fromtimestamp(ts, UTC).astimezone(VN_TZ).strftime(WIRE_TIME)
+    return _written(datetime.fromtimestamp(ts, VN_TZ))
