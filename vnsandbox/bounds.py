@@ -83,8 +83,7 @@ def numbers_in_range(value: Any, limit: float = MAX_COUNT) -> bool:
 # -- JSON nesting depth --------------------------------------------------------------------------
 
 _BRACKETS = b"[]{}"
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in _BRACKETS)
-_NOT_QUOTES_OR_BRACKETS = bytes(b for b in range(256) if b not in b'"[]{}')
+_NOT_QUOTES_OR_BRACKETS = bytes(b for b in range(256) if b not in b'"' + _BRACKETS)
 _STEP = [0] * 256
 _STEP[ord("[")] = _STEP[ord("{")] = 1
 _STEP[ord("]")] = _STEP[ord("}")] = -1
@@ -97,21 +96,21 @@ def json_depth(raw: bytes | str) -> int:
     number; the parser refuses it afterwards).
     """
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
-    return max(accumulate(map(_STEP.__getitem__, _outside_strings(data).translate(None, _NOT_BRACKETS))), default=0)
+    return max(accumulate(map(_STEP.__getitem__, _brackets_outside_strings(data))), default=0)
 
 
-def _outside_strings(data: bytes) -> bytes:
-    """``data``'s quotes and brackets without its JSON strings, in C: in a string a backslash
+def _brackets_outside_strings(data: bytes) -> bytes:
+    """``data``'s brackets that are not in its JSON strings, in C: in a string a backslash
     escapes the next character, so escaped backslashes and quotes go first; every quote left
     then opens or closes a string, and splitting at the quotes (of the text cut down to quotes
     and brackets, so the pieces are short) drops what they enclose (an unterminated last
-    string stays, brackets and all). A backslash outside any string (no JSON text has one) may
-    make a text after it look shallower, but ``json.loads`` stops at that backslash."""
+    string's brackets stay). A backslash outside any string (no JSON text has one) may make a
+    text after it look shallower, but ``json.loads`` stops at that backslash."""
     if b"\\" in data:
         data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
     parts = data.translate(None, _NOT_QUOTES_OR_BRACKETS).split(b'"')
     outside = b"".join(parts[::2])
-    return outside if len(parts) % 2 else outside + b'"' + parts[-1]
+    return outside if len(parts) % 2 else outside + parts[-1]
 
 
 def json_too_deep(raw: bytes | str, max_depth: int) -> bool:
