@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from services.dossier.app import create_app as create_dossier
 from services.dossier.settings import DossierSettings
 from vnsandbox import control
-from vnsandbox.journal import NO_SECRET_PATHS, _may_need_redaction
+from vnsandbox.journal import _REDACTION_MARKS, _SECRET_PATTERNS, NO_SECRET_PATHS, _may_need_redaction
 
 
 @pytest.fixture
@@ -109,6 +109,11 @@ def test_a_secret_name_is_redacted_however_it_is_spelled_on_the_wire(key, ensure
     for limit in (10_000, 30):
         text = NO_SECRET_PATHS.body(raw, "application/json", limit)
         assert text is not None and "s3cr3t-value" not in text
+
+
+def test_each_secret_pattern_gives_the_pre_filter_a_literal_start_of_it():
+    for pattern, mark in zip(_SECRET_PATTERNS, _REDACTION_MARKS, strict=False):
+        assert mark and mark == mark.lower() and pattern.encode().startswith(mark)
 
 
 def test_an_escaped_secret_name_is_redacted():

@@ -42,7 +42,9 @@ _SECRET_HEADERS = {
     "x-api-key",
     "x-sandbox-tenant-signature",
 }
-_SECRET_WORDS = re.compile(r"(secret|password|passwd|token|assertion|code_verifier|api[-_]?key|session)", re.I)
+#: What a secret-sounding name contains (regular expressions, matched case-insensitively).
+_SECRET_PATTERNS = ("secret", "password", "passwd", "token", "assertion", "code_verifier", "api[-_]?key", "session")
+_SECRET_WORDS = re.compile(f"({'|'.join(_SECRET_PATTERNS)})", re.I)
 
 
 #: Query parameters and form fields that are secrets by their exact name, beyond the
@@ -224,12 +226,14 @@ class Redaction:
         return text
 
 
-#: What every secret-sounding name (:data:`_SECRET_WORDS`) contains, lower-cased, where a
-#: URL starts, and the four non-ASCII letters that match ASCII ones case-insensitively
-#: (İ ı ſ K, in UTF-8): a JSON text with none of them and no escapes (which could spell them)
-#: has nothing :meth:`Redaction._json` would change, and is encoded without that walk.
+#: What every secret-sounding name contains, lower-cased (each of :data:`_SECRET_PATTERNS` up
+#: to its first pattern character), where a URL starts, and the four non-ASCII letters that
+#: match ASCII ones case-insensitively (İ ı ſ K, in UTF-8): a JSON text with none of them and no
+#: escapes (which could spell them) has nothing :meth:`Redaction._json` would change, and is
+#: encoded without that walk.
 _REDACTION_MARKS = (
-    *(b"secret", b"passw", b"token", b"assertion", b"code_verifier", b"api", b"session", b"http"),
+    *(re.split(r"[\[?*+(|.\\]", pattern, maxsplit=1)[0].encode() for pattern in _SECRET_PATTERNS),
+    b"http",
     *(letter.encode() for letter in "\u0130\u0131\u017f\u212a"),
 )
 
